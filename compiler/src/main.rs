@@ -1,0 +1,37 @@
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use bakgen::cli;
+
+/// Compile backup policies written in KDL into systemd units and job specs.
+#[derive(Parser)]
+#[command(name = "bakgen", version, about, propagate_version = true)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a systemd calendar expression's normalized form and next elapses.
+    Calendar(cli::calendar::CalendarArgs),
+}
+
+fn main() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            // clap's own exit code for --help/--version is 0; usage errors are 2 by contract.
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match args.command {
+        Command::Calendar(a) => cli::calendar::run(a),
+    }
+}

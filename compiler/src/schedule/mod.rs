@@ -1,0 +1,1 @@
+//! Schedules: systemd calendar expressions, parsed and evaluated by bakgen itself.

@@ -1,0 +1,4 @@
+//! bakrun: runs one bakgen backup job, and owns the job-spec types shared with the compiler.
+
+pub mod duration;
+pub mod spec;

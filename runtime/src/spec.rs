@@ -1,0 +1,238 @@
+//! The job spec: the versioned JSON document that `bakgen build` writes to
+//! `/etc/bakgen/jobs/<job>.json` and that is the only input of `bakrun run`.
+//!
+//! This is the contract between compiler and runtime, documented in `docs/job-spec.md`.
+//! Any change that an older `bakrun` could misread bumps [`SPEC_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+/// The version this runtime reads and the compiler writes.
+pub const SPEC_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct JobSpec {
+    pub version: u32,
+    /// The host the job belongs to, as named in the policy.
+    pub host: String,
+    /// The job's name, unique on its host.
+    pub job: String,
+    /// Set when the sources are pulled over ssh from another machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<Remote>,
+    /// Absolute paths to back up (on the remote machine when `remote` is set).
+    pub sources: Vec<String>,
+    /// rsync/restic exclude patterns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
+    pub destination: Destination,
+    pub schedule: Schedule,
+    pub retention: Retention,
+    /// Run in order before the engine; undone in reverse order afterwards, always.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Where the lock, status and scratch files live (`/var/lib/bakgen`).
+    pub state_dir: String,
+    /// Folder for Prometheus textfile metrics; none written when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_dir: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Remote {
+    /// Host name or address to reach with ssh.
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Private key file for ssh (`-i`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "engine")]
+pub enum Destination {
+    /// Hard-linked rsync snapshots under `<path>/<host>/<job>/<timestamp>`.
+    Snapshots {
+        /// Absolute folder that holds the snapshots.
+        path: String,
+        /// When set, this folder must be a mount point before anything is written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mount_point: Option<String>,
+        /// Stop with exit 11 when a `NOT_MOUNTED` file is visible in `path`.
+        #[serde(default)]
+        sentinel: bool,
+    },
+    /// A restic repository.
+    Restic {
+        /// Repository URL with `{host}`/`{job}` already substituted.
+        repository: String,
+        password: SecretRef,
+        /// Extra credentials given to restic as environment variables read from secrets
+        /// (for example `AWS_SECRET_ACCESS_KEY`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        environment: Vec<SecretEnv>,
+    },
+}
+
+/// How the runtime reaches a secret. Never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "from")]
+pub enum SecretRef {
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>`.
+    Credential { name: String },
+    /// A root-only file read at run time.
+    File { path: String },
+    /// A command whose standard output is the secret.
+    Command { argv: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SecretEnv {
+    pub variable: String,
+    pub secret: SecretRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Schedule {
+    /// The normalized systemd calendar expression of the timer.
+    pub calendar: String,
+    /// The timer's randomized delay, in seconds.
+    #[serde(default)]
+    pub jitter_seconds: u64,
+    /// A run older than this is "late" in `bakrun status`.
+    pub late_after_seconds: u64,
+}
+
+/// Retention with restic's `forget` semantics; all `None` keeps everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Retention {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_hourly: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_daily: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_weekly: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_monthly: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_yearly: Option<u32>,
+    /// A duration in bakgen's grammar (`3D12h`), measured back from the newest snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_within: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "step")]
+pub enum Step {
+    /// Snapshot `volume-group/volume`, mount it read-only at `mount-at`, back up from there.
+    LvmSnapshot {
+        volume: String,
+        /// `2G`, or `20%ORIGIN`-style percentage as lvcreate takes it.
+        size: String,
+        /// The path on the live system whose content the snapshot stands for.
+        origin_path: String,
+    },
+    /// `pg_dump` of each database (or `pg_dumpall` when `databases` is empty).
+    Postgres {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        databases: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<SecretRef>,
+    },
+    /// `mysqldump --single-transaction` of each database (all when empty).
+    Mysql {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        databases: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<SecretRef>,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// KiB/s, given to rsync `--bwlimit` or restic `--limit-upload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_kib: Option<u64>,
+    /// KiB/s, restic `--limit-download`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_kib: Option<u64>,
+}
+
+/// Why a job spec cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read job spec {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("job spec {path} is version {found}, but this bakrun reads version {SPEC_VERSION}; install the bakrun that matches the bakgen that wrote it")]
+    Version { path: String, found: u64 },
+    #[error("job spec {path} is not valid: {source}")]
+    Invalid {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+impl JobSpec {
+    /// Reads a spec, checking the version before the shape so that a newer spec gets the
+    /// version message rather than a confusing field error.
+    pub fn from_json(path: &str, text: &str) -> Result<Self, SpecError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|source| SpecError::Invalid {
+                path: path.to_owned(),
+                source,
+            })?;
+        let found = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+        if found != u64::from(SPEC_VERSION) {
+            return Err(SpecError::Version {
+                path: path.to_owned(),
+                found,
+            });
+        }
+        serde_json::from_value(value).map_err(|source| SpecError::Invalid {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    pub fn read(path: &str) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json(path, &text)
+    }
+
+    /// Pretty JSON with a trailing newline, stable field order.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
