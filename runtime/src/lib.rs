@@ -1,4 +1,5 @@
 //! bakrun: runs one bakgen backup job, and owns the job-spec types shared with the compiler.
 
 pub mod duration;
+pub mod retention;
 pub mod spec;
