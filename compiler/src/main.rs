@@ -14,6 +14,8 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Parse and validate a policy; report every problem with its place.
+    Check(cli::check::CheckArgs),
     /// Show a systemd calendar expression's normalized form and next elapses.
     Calendar(cli::calendar::CalendarArgs),
 }
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         }
     };
     match args.command {
+        Command::Check(a) => cli::check::run(a),
         Command::Calendar(a) => cli::calendar::run(a),
     }
 }

@@ -88,8 +88,9 @@ pub enum SecretRef {
     Credential { name: String },
     /// A root-only file read at run time.
     File { path: String },
-    /// A command whose standard output is the secret.
-    Command { argv: Vec<String> },
+    /// A command, run by `/bin/sh -c`, whose standard output is the secret
+    /// (a password manager, as restic's `--password-command`).
+    Command { command: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,3 +1,5 @@
 //! One module per subcommand: argument types and the operation's wiring to the terminal.
 
 pub mod calendar;
+pub mod check;
+pub mod output;

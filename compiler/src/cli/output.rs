@@ -1,0 +1,36 @@
+//! Shared command-line plumbing: output format, colour, and printing diagnostics.
+
+use std::io::IsTerminal;
+
+use crate::diagnostic::{render, to_json, Diagnostic, Style};
+use crate::source::{LoadError, SourceSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub fn stderr_style() -> Style {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        Style::Colour
+    } else {
+        Style::Plain
+    }
+}
+
+pub fn print_diagnostics(diags: &[Diagnostic], sources: &SourceSet) {
+    if !diags.is_empty() {
+        eprint!("{}", render(diags, sources, stderr_style()));
+    }
+}
+
+pub fn print_json_diagnostics(diags: &[Diagnostic], sources: &SourceSet) {
+    print!("{}", to_json(diags, sources));
+}
+
+/// A usage or I/O error: exit 2 by the contract.
+pub fn print_load_error(e: &LoadError) {
+    eprintln!("error[{}]: {e}\n  help: {}", e.code(), e.help());
+}

@@ -1,0 +1,3 @@
+//! Operations on a policy, independent of the command line: check, build, diff, apply.
+
+pub mod check;

@@ -1,0 +1,11 @@
+//! The policy language: KDL files decoded into a spanned model.
+
+mod decode;
+pub mod model;
+mod parse;
+mod reader;
+pub mod size;
+
+pub use decode::SETTINGS;
+pub use model::*;
+pub use parse::parse_policy;

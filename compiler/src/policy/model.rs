@@ -1,0 +1,209 @@
+//! The policy as written: every value keeps the span it came from, and nothing is inherited
+//! yet (see `resolve` for defaults and templates).
+
+use bakrun::duration::Duration;
+
+use crate::source::Span;
+
+/// A value and the place in a policy file it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Self { value, span }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Policy {
+    pub defaults: Option<Spanned<Settings>>,
+    pub templates: Vec<Template>,
+    pub destinations: Vec<Destination>,
+    pub secrets: Vec<Secret>,
+    pub hosts: Vec<Host>,
+}
+
+/// Everything a job can set, and so everything `defaults` and templates can provide.
+/// `None` means "not set here", to be inherited.
+#[derive(Debug, Default, Clone)]
+pub struct Settings {
+    pub template: Option<Spanned<String>>,
+    pub from: Option<Pull>,
+    pub sources: Option<Vec<Spanned<String>>>,
+    pub excludes: Option<Vec<Spanned<String>>>,
+    pub to: Option<Spanned<String>>,
+    pub schedule: Option<Schedule>,
+    pub retention: Option<Retention>,
+    pub lvm_snapshot: Option<LvmSnapshot>,
+    pub dumps: Option<Vec<Dump>>,
+    pub nice: Option<Spanned<i64>>,
+    pub io_class: Option<IoClass>,
+    pub timeout: Option<Spanned<Duration>>,
+    pub limit_upload: Option<Spanned<u64>>,
+    pub limit_download: Option<Spanned<u64>>,
+    pub on_failure: Option<Notify>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub name: Spanned<String>,
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: Spanned<String>,
+    /// Where other hosts reach this one over ssh to pull its files.
+    pub address: Option<Spanned<String>>,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: Spanned<String>,
+    pub settings: Settings,
+}
+
+/// `from "web1" user=… port=… identity=…`: pull the sources over ssh from another host.
+#[derive(Debug, Clone)]
+pub struct Pull {
+    pub host: Spanned<String>,
+    pub user: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub identity: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The calendar expression or keyword, with the span of the string itself.
+    pub calendar: Spanned<String>,
+    pub jitter: Option<Spanned<Duration>>,
+    /// The node, for messages about the schedule as a whole.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    pub keep_last: Option<Spanned<u32>>,
+    pub keep_hourly: Option<Spanned<u32>>,
+    pub keep_daily: Option<Spanned<u32>>,
+    pub keep_weekly: Option<Spanned<u32>>,
+    pub keep_monthly: Option<Spanned<u32>>,
+    pub keep_yearly: Option<Spanned<u32>>,
+    pub keep_within: Option<Spanned<Duration>>,
+    pub span: Option<Span>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LvmSnapshot {
+    /// `vg/lv`.
+    pub volume: Spanned<String>,
+    /// As lvcreate takes it: `2G` or `20%ORIGIN`.
+    pub size: Spanned<String>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpKind {
+    Postgres,
+    Mysql,
+}
+
+#[derive(Debug, Clone)]
+pub struct Dump {
+    pub kind: DumpKind,
+    /// Empty means every database (`pg_dumpall`, `mysqldump --all-databases`).
+    pub databases: Vec<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub user: Option<Spanned<String>>,
+    pub password_secret: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoClassKind {
+    Realtime,
+    BestEffort,
+    Idle,
+}
+
+#[derive(Debug, Clone)]
+pub struct IoClass {
+    pub class: Spanned<IoClassKind>,
+    pub priority: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum NotifyTarget {
+    /// argv of a command, run with the failed unit's name appended.
+    Command(Vec<Spanned<String>>),
+    Url(Spanned<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub target: NotifyTarget,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Destination {
+    pub name: Spanned<String>,
+    pub kind: DestinationKind,
+    pub limit_upload: Option<Spanned<u64>>,
+    pub limit_download: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // a handful per policy; boxing would only add noise
+pub enum DestinationKind {
+    Snapshots(SnapshotFolder),
+    Restic(ResticRepository),
+}
+
+#[derive(Debug, Clone)]
+pub struct SnapshotFolder {
+    pub path: Spanned<String>,
+    pub device: Option<Device>,
+    /// Refuse to run when `NOT_MOUNTED` is visible in the folder; default on.
+    pub sentinel: Option<Spanned<bool>>,
+    pub read_only_view: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub what: Spanned<String>,
+    pub fstype: Option<Spanned<String>>,
+    pub options: Option<Spanned<String>>,
+    /// Unmount after this long unused (the automount's `TimeoutIdleSec=`).
+    pub idle_timeout: Option<Spanned<Duration>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResticRepository {
+    pub url: Spanned<String>,
+    pub password_secret: Option<Spanned<String>>,
+    /// Extra variables for restic (S3 keys, REST credentials), each from a secret.
+    pub environment: Vec<(Spanned<String>, Spanned<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub name: Spanned<String>,
+    pub source: SecretSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// A root-only file, handed to the service with `LoadCredential=`.
+    File(Spanned<String>),
+    /// A systemd-creds encrypted credential, `LoadCredentialEncrypted=`.
+    Credential(Spanned<String>),
+    /// A command that prints the secret (a password manager).
+    Command(Spanned<String>),
+}

@@ -1,0 +1,24 @@
+//! Meaning checks over the decoded policy and its resolved jobs. Each file is one family of
+//! checks; all of them run, so one `bakgen check` reports every problem.
+
+mod engines;
+mod names;
+mod paths;
+mod references;
+mod required;
+mod warnings;
+
+use crate::diagnostic::Diagnostics;
+use crate::policy::Policy;
+use crate::resolve::ResolvedJob;
+
+pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    names::check(policy, &mut diags);
+    references::check(policy, jobs, &mut diags);
+    required::check(jobs, &mut diags);
+    engines::check(policy, jobs, &mut diags);
+    paths::check(policy, jobs, &mut diags);
+    warnings::check(policy, jobs, &mut diags);
+    diags
+}

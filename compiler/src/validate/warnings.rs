@@ -1,0 +1,177 @@
+//! Things that work but are probably not what was meant. They print; they fail the check
+//! only with `--deny-warnings`.
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::policy::Policy;
+use crate::resolve::ResolvedJob;
+
+pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
+    hourly_retention(jobs, diags);
+    same_time_same_destination(jobs, diags);
+    unused(policy, jobs, diags);
+}
+
+fn runs_hourly(calendar: &str) -> bool {
+    matches!(
+        calendar.trim(),
+        "hourly" | "*-*-* *:00:00" | "*:00" | "*:0" | "*-*-* *:00"
+    )
+}
+
+fn hourly_retention(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
+    let mut reported = std::collections::BTreeSet::new();
+    for job in jobs {
+        let (Some(schedule), Some(r)) = (&job.settings.schedule, &job.settings.retention) else {
+            continue;
+        };
+        if !runs_hourly(&schedule.calendar.value) {
+            continue;
+        }
+        let within_hours = r
+            .keep_within
+            .as_ref()
+            .map(|w| w.value.approx_seconds() / 3600)
+            .unwrap_or(0);
+        let count = |c: &Option<crate::policy::Spanned<u32>>| {
+            c.as_ref().map(|c| u64::from(c.value)).unwrap_or(0)
+        };
+        let kept = count(&r.keep_last)
+            .max(count(&r.keep_hourly))
+            .max(within_hours);
+        if kept >= 24 {
+            continue;
+        }
+        let span = r
+            .keep_hourly
+            .as_ref()
+            .map(|k| k.span.clone())
+            .or(r.span.clone())
+            .unwrap_or(schedule.span.clone());
+        if !reported.insert((span.clone(), schedule.span.clone())) {
+            continue;
+        }
+        diags.push(
+            Diagnostic::warning(
+                "bakgen::retention-shorter-than-schedule",
+                format!("job `{}` runs hourly but its retention keeps only {kept} of a day's 24 hourly snapshots", job.name().value),
+                span,
+            )
+            .label("keeps fewer than 24")
+            .with(schedule.calendar.span.clone(), "runs hourly")
+            .help("keep-hourly=24 keeps a full day of them; or run the job less often"),
+        );
+    }
+}
+
+fn same_time_same_destination(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
+    for (i, a) in jobs.iter().enumerate() {
+        for b in &jobs[i + 1..] {
+            if !std::ptr::eq(a.host, b.host) {
+                continue;
+            }
+            let (Some(ta), Some(tb)) = (&a.settings.to, &b.settings.to) else {
+                continue;
+            };
+            let (Some(sa), Some(sb)) = (&a.settings.schedule, &b.settings.schedule) else {
+                continue;
+            };
+            if ta.value != tb.value || sa.calendar.value.trim() != sb.calendar.value.trim() {
+                continue;
+            }
+            if sa.jitter.is_some() || sb.jitter.is_some() {
+                continue;
+            }
+            diags.push(
+                Diagnostic::warning(
+                    "bakgen::concurrent-jobs",
+                    format!(
+                        "jobs `{}` and `{}` of host `{}` write to `{}` at the same time",
+                        a.name().value, b.name().value, a.host.name.value, ta.value
+                    ),
+                    b.name().span.clone(),
+                )
+                .label("starts together with the other")
+                .with(a.name().span.clone(), "same schedule, same destination")
+                .help("they compete for the disk and the network; shift one schedule or add jitter=\"30m\""),
+            );
+        }
+    }
+}
+
+fn unused(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
+    let used_dest = |name: &str| {
+        jobs.iter()
+            .any(|j| j.settings.to.as_ref().is_some_and(|t| t.value == name))
+    };
+    for d in &policy.destinations {
+        if !used_dest(&d.name.value) {
+            diags.push(
+                Diagnostic::warning(
+                    "bakgen::unused",
+                    format!("no job sends to destination `{}`", d.name.value),
+                    d.name.span.clone(),
+                )
+                .label("unused destination")
+                .help("remove it, or add to \"…\" to a job"),
+            );
+        }
+    }
+    let mut secret_uses: Vec<&str> = Vec::new();
+    for d in &policy.destinations {
+        if let crate::policy::DestinationKind::Restic(r) = &d.kind {
+            secret_uses.extend(r.password_secret.iter().map(|s| s.value.as_str()));
+            secret_uses.extend(r.environment.iter().map(|(_, s)| s.value.as_str()));
+        }
+    }
+    for t in policy
+        .templates
+        .iter()
+        .map(|t| &t.settings)
+        .chain(policy.defaults.iter().map(|d| &d.value))
+        .chain(
+            policy
+                .hosts
+                .iter()
+                .flat_map(|h| h.jobs.iter().map(|j| &j.settings)),
+        )
+    {
+        for dump in t.dumps.iter().flatten() {
+            secret_uses.extend(dump.password_secret.iter().map(|s| s.value.as_str()));
+        }
+    }
+    for s in &policy.secrets {
+        if !secret_uses.contains(&s.name.value.as_str()) {
+            diags.push(
+                Diagnostic::warning(
+                    "bakgen::unused",
+                    format!("secret `{}` is never used", s.name.value),
+                    s.name.span.clone(),
+                )
+                .label("unused secret")
+                .help("remove it, or refer to it with secret=\"…\" / password-secret=\"…\""),
+            );
+        }
+    }
+    let mut template_uses: Vec<&str> = Vec::new();
+    for t in &policy.templates {
+        template_uses.extend(t.settings.template.iter().map(|n| n.value.as_str()));
+    }
+    for h in &policy.hosts {
+        for j in &h.jobs {
+            template_uses.extend(j.settings.template.iter().map(|n| n.value.as_str()));
+        }
+    }
+    for t in &policy.templates {
+        if !template_uses.contains(&t.name.value.as_str()) {
+            diags.push(
+                Diagnostic::warning(
+                    "bakgen::unused",
+                    format!("template `{}` is never used", t.name.value),
+                    t.name.span.clone(),
+                )
+                .label("unused template")
+                .help("remove it, or use it with template=\"…\" on a job or template"),
+            );
+        }
+    }
+}
