@@ -105,7 +105,7 @@ fn check_template_chain(
                 )
                 .label("closes the cycle")
                 .help("a template may use another template, but the chain must end");
-                for c in cycle.iter().skip(1) {
+                for c in &cycle[..cycle.len() - 1] {
                     if let Some(t) = &c.settings.template {
                         d = d.with(
                             t.span.clone(),

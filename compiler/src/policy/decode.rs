@@ -516,6 +516,23 @@ fn decode_retention(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Retention> {
     r.keep_within = prop(node, "keep-within")
         .and_then(|e| cx.string(e, "keep-within"))
         .and_then(|v| duration(cx, &v, "keep-within"));
+    // A rule that failed to decode was reported already; do not also call the retention empty.
+    let given = node.entries().iter().filter(|e| e.name().is_some()).count();
+    let decoded = [
+        r.keep_last.is_some(),
+        r.keep_hourly.is_some(),
+        r.keep_daily.is_some(),
+        r.keep_weekly.is_some(),
+        r.keep_monthly.is_some(),
+        r.keep_yearly.is_some(),
+        r.keep_within.is_some(),
+    ]
+    .iter()
+    .filter(|d| **d)
+    .count();
+    if decoded < given {
+        r.span = None;
+    }
     Some(r)
 }
 

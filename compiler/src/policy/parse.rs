@@ -40,7 +40,7 @@ fn syntax_errors(file: FileId, text: &str, err: &KdlError, diags: &mut Diagnosti
         let span = token_span(file, text, first);
         let converted = KdlDocument::v1_to_v2(text).ok();
         let mut help = String::from(
-            "bakgen reads KDL 2.0: booleans are #true/#false, null is #null, and bare words need no quotes; ",
+            "bakgen reads KDL 2.0, where booleans are #true/#false and null is #null; ",
         );
         match converted
             .as_deref()
@@ -54,6 +54,15 @@ fn syntax_errors(file: FileId, text: &str, err: &KdlError, diags: &mut Diagnosti
                 .label("KDL 1.0 syntax")
                 .help(help),
         );
+        return;
+    }
+    // The parser's own messages for the common KDL 2.0 slips are a cascade of "no closing
+    // brace" far from the cause; when a slip is recognisable, report it instead.
+    let slips = find_slips(file, text);
+    if !slips.is_empty() {
+        for d in slips {
+            diags.push(d);
+        }
         return;
     }
     for d in &err.diagnostics {
@@ -122,4 +131,92 @@ fn token_span(file: FileId, text: &str, offset: usize) -> Span {
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count()
+}
+
+/// Bare words that KDL 2.0 rejects and people write anyway: unquoted paths, durations and
+/// sizes (`30m`, `2MiB`), and `true`/`false`/`null` without `#`.
+fn find_slips(file: FileId, text: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let code = outside_strings(line);
+        let mut i = 0;
+        let bytes = code.as_bytes();
+        while i < bytes.len() {
+            let at_word = i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'=' | b'{' | b';');
+            if !at_word || bytes[i] == b' ' {
+                i += 1;
+                continue;
+            }
+            let end = code[i..]
+                .find(|c: char| c.is_whitespace() || matches!(c, ';' | '{' | '}' | '='))
+                .map_or(code.len(), |e| i + e);
+            let word = &code[i..end];
+            let message =
+                if word.starts_with("//") || word.starts_with("/*") || word.starts_with("/-") {
+                    break; // a comment or slashdash: the rest of the line is not code we can judge
+                } else if word.starts_with('/') && word.len() > 1 {
+                    Some(("a path must be quoted", format!("write \"{word}\"")))
+                } else if word.len() > 1
+                    && word.as_bytes()[0].is_ascii_digit()
+                    && word.chars().any(|c| c.is_ascii_alphabetic())
+                    && !word.starts_with("0x")
+                    && !word.starts_with("0o")
+                    && !word.starts_with("0b")
+                    && !word.contains(['e', 'E'])
+                {
+                    Some((
+                        "durations, sizes and times are strings in KDL",
+                        format!("write \"{word}\""),
+                    ))
+                } else if matches!(word, "true" | "false" | "null") && i > 0 {
+                    Some(("KDL 2.0 writes keywords with #", format!("write #{word}")))
+                } else {
+                    None
+                };
+            if let Some((msg, help)) = message {
+                out.push(
+                    Diagnostic::error(
+                        "bakgen::kdl-syntax",
+                        msg,
+                        Span::new(file, offset + i..offset + end),
+                    )
+                    .label("not valid KDL 2.0")
+                    .help(help),
+                );
+            }
+            i = end.max(i + 1);
+        }
+        offset += line.len();
+    }
+    out
+}
+
+/// The line with the contents of quoted strings blanked out (same length, so offsets hold).
+fn outside_strings(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+                out.push('"');
+                continue;
+            }
+            for _ in 0..c.len_utf8() {
+                out.push(' ');
+            }
+        } else {
+            if c == '"' {
+                in_string = true;
+            }
+            out.push(c);
+        }
+    }
+    out
 }

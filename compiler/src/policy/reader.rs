@@ -273,7 +273,7 @@ pub fn prop<'n>(node: &'n KdlNode, key: &str) -> Option<&'n KdlEntry> {
 
 fn extra_arg_help(node: &str, shape: &Shape<'_>) -> String {
     if shape.args.1 == 1 {
-        format!("write one `{node}` node per value")
+        format!("`{node}` takes one value: remove the others")
     } else if shape.props.is_empty() {
         format!("remove the extra argument of `{node}`")
     } else {
