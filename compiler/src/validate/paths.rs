@@ -28,65 +28,78 @@ fn local_places(d: &Destination) -> Vec<&Spanned<String>> {
 }
 
 pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
-    let mut reported = std::collections::BTreeSet::new();
-    for job in jobs.iter().filter(|j| j.settings.from.is_none()) {
-        // Every destination this host writes to: its own jobs run here.
-        let used: Vec<(&ResolvedJob<'_>, &Destination)> = jobs
+    let mut reported = Reported::new();
+    // Jobs come grouped by host; every destination a host writes to is local to it.
+    for host_jobs in jobs.chunk_by(|a, b| std::ptr::eq(a.host, b.host)) {
+        let used: Vec<(&ResolvedJob<'_>, &Destination)> = host_jobs
             .iter()
-            .filter(|other| std::ptr::eq(other.host, job.host))
             .filter_map(|other| {
                 let to = other.settings.to.as_ref()?;
-                Some((
-                    other,
-                    policy
-                        .destinations
-                        .iter()
-                        .find(|d| d.name.value == to.value)?,
-                ))
+                let dest = policy
+                    .destinations
+                    .iter()
+                    .find(|d| d.name.value == to.value)?;
+                Some((other, dest))
             })
             .collect();
-        let excludes = job.settings.excludes.as_deref().unwrap_or_default();
-        for source in job.settings.sources.iter().flatten() {
-            for (owner, dest) in &used {
-                for place in local_places(dest) {
-                    let excluded = excludes
-                        .iter()
-                        .any(|e| e.value.starts_with('/') && contains(&e.value, &place.value));
-                    if !contains(&source.value, &place.value) || excluded {
-                        continue;
-                    }
-                    if !reported.insert((source.span.clone(), place.span.clone())) {
-                        continue;
-                    }
-                    let whose = if std::ptr::eq(*owner, job) {
-                        "its own destination".to_owned()
-                    } else {
-                        format!("the destination of job `{}`", owner.name().value)
-                    };
-                    diags.push(
-                        Diagnostic::error(
-                            "bakgen::source-contains-destination",
-                            format!(
-                                "source `{}` of job `{}` contains {whose} `{}`",
-                                source.value,
-                                job.name().value,
-                                place.value
-                            ),
-                            source.span.clone(),
-                        )
-                        .label("this source")
-                        .with(place.span.clone(), "lies inside it")
-                        .help(format!(
-                            "each run would copy the backups again; add exclude \"{}\"",
-                            place.value
-                        )),
-                    );
+        for job in host_jobs.iter().filter(|j| j.settings.from.is_none()) {
+            contains_destination(job, &used, &mut reported, diags);
+        }
+    }
+    same_target(policy, diags);
+}
+
+type Reported = std::collections::BTreeSet<(crate::source::Span, crate::source::Span)>;
+
+fn contains_destination(
+    job: &ResolvedJob<'_>,
+    used: &[(&ResolvedJob<'_>, &Destination)],
+    reported: &mut Reported,
+    diags: &mut Diagnostics,
+) {
+    let excludes = job.settings.excludes.as_deref().unwrap_or_default();
+    for source in job.settings.sources.iter().flatten() {
+        for (owner, dest) in used {
+            for place in local_places(dest) {
+                let excluded = excludes
+                    .iter()
+                    .any(|e| e.value.starts_with('/') && contains(&e.value, &place.value));
+                if !contains(&source.value, &place.value) || excluded {
+                    continue;
                 }
+                if !reported.insert((source.span.clone(), place.span.clone())) {
+                    continue;
+                }
+                let whose = if std::ptr::eq(*owner, job) {
+                    "its own destination".to_owned()
+                } else {
+                    format!("the destination of job `{}`", owner.name().value)
+                };
+                diags.push(
+                    Diagnostic::error(
+                        "bakgen::source-contains-destination",
+                        format!(
+                            "source `{}` of job `{}` contains {whose} `{}`",
+                            source.value,
+                            job.name().value,
+                            place.value
+                        ),
+                        source.span.clone(),
+                    )
+                    .label("this source")
+                    .with(place.span.clone(), "lies inside it")
+                    .help(format!(
+                        "each run would copy the backups again; add exclude \"{}\"",
+                        place.value
+                    )),
+                );
             }
         }
     }
+}
 
-    // Two destinations on one place would mix or delete each other's snapshots.
+/// Two destinations on one place would mix or delete each other's snapshots.
+fn same_target(policy: &Policy, diags: &mut Diagnostics) {
     let dests = &policy.destinations;
     for (i, a) in dests.iter().enumerate() {
         for b in &dests[i + 1..] {

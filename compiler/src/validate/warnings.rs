@@ -64,11 +64,15 @@ fn hourly_retention(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
 }
 
 fn same_time_same_destination(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
+    // Jobs come grouped by host, so pairs are only formed within a host.
+    for host_jobs in jobs.chunk_by(|a, b| std::ptr::eq(a.host, b.host)) {
+        same_time_within_host(host_jobs, diags);
+    }
+}
+
+fn same_time_within_host(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
     for (i, a) in jobs.iter().enumerate() {
         for b in &jobs[i + 1..] {
-            if !std::ptr::eq(a.host, b.host) {
-                continue;
-            }
             let (Some(ta), Some(tb)) = (&a.settings.to, &b.settings.to) else {
                 continue;
             };
