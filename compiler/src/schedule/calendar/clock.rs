@@ -180,12 +180,13 @@ impl Clock {
                 break;
             }
             // Oscillating between two times: the request is in a spring-forward gap.
-            // Like glibc, take the probe that the previous offset and isdst point to.
+            // Like glibc, settle for a probe one gap away from the request.
             if t == t1
                 && t != t2
                 && (tm.isdst < 0
                     || if isdst < 0 {
-                        dst2
+                        // Prefer the probe with daylight saving, if only one has it.
+                        !dst2 || tm.isdst != 0
                     } else {
                         (isdst != 0) != (tm.isdst != 0)
                     })
