@@ -40,8 +40,14 @@ fn char_aligned(text: &str, span: Range<usize>) -> Range<usize> {
     while !text.is_char_boundary(end) {
         end += 1;
     }
-    // An empty span at a character is widened to that character, so it shows.
-    if start == end && end < len {
+    // An empty span is widened to a character so that it shows: the one it stands at,
+    // or at the end of the text the last one.
+    if start == end && end == len && len > 0 {
+        start -= 1;
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+    } else if start == end && end < len {
         end += 1;
         while !text.is_char_boundary(end) {
             end += 1;
@@ -71,7 +77,7 @@ impl miette::Diagnostic for CalendarError {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         Some(Box::new(std::iter::once(
-            miette::LabeledSpan::new_primary_with_span(Some("here".to_string()), self.span.clone()),
+            miette::LabeledSpan::new_primary_with_span(None, self.span.clone()),
         )))
     }
 }

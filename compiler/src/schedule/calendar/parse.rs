@@ -39,6 +39,31 @@ const SHAPE_HELP: &str = "write [WEEKDAYS] [YEAR-]MONTH-DAY [HOUR:MINUTE[:SECOND
                           e.g. `Mon..Fri *-*-* 02:30`, or a shorthand such as `daily`";
 
 pub(super) fn parse(text: &str, local: Option<Tz>) -> Result<CalendarSpec, CalendarError> {
+    parse_spec(text, local).map_err(|err| unknown_zone(text, local).unwrap_or(err))
+}
+
+/// When an expression fails only because of its last word, that word was meant as a
+/// time zone: say so rather than report a syntax error somewhere before it.
+fn unknown_zone(text: &str, local: Option<Tz>) -> Option<CalendarError> {
+    let space = text.rfind(' ')?;
+    let word = &text[space + 1..];
+    let zone_like = word.contains('/') || word.starts_with(|c: char| c.is_ascii_uppercase());
+    if !zone_like || parse_spec(&text[..space], local).is_err() {
+        return None;
+    }
+    Some(
+        CalendarError::new(
+            text,
+            space + 1..text.len(),
+            format!("unknown time zone `{word}`"),
+        )
+        .with_help(
+            "write `UTC` or an IANA zone name such as `Europe/Berlin` (names are case-sensitive)",
+        ),
+    )
+}
+
+fn parse_spec(text: &str, local: Option<Tz>) -> Result<CalendarSpec, CalendarError> {
     let bytes = text.as_bytes();
     if let Some(nul) = bytes.iter().position(|&b| b == 0) {
         return Err(CalendarError::new(
