@@ -65,3 +65,49 @@ fn berlin_as_local_zone_agrees_with_systemd() {
     );
     assert_eq!(failures, 0);
 }
+
+#[test]
+fn mutated_expressions_agree_with_systemd() {
+    require_systemd!();
+    let mut seeds = fixture("edge_cases.txt");
+    seeds.extend(fixture("dst.txt"));
+    let mut rng = Rng::new(0x5EED);
+    let exprs: Vec<String> = (0..400)
+        .map(|_| {
+            let seed = rng.pick(&seeds).clone();
+            calendar_support::mutate(&mut rng, &seed)
+        })
+        .collect();
+    assert_eq!(compare("mutated", &exprs, &base(), ITERATIONS, "UTC"), 0);
+}
+
+/// A longer run over more seeds, zones and base times: `cargo test -p bakgen --test
+/// calendar_systemd -- --ignored`.
+#[test]
+#[ignore = "takes about a minute"]
+fn many_generated_expressions_agree_with_systemd() {
+    require_systemd!();
+    let mut failures = 0;
+    for (i, tz) in [
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Sydney",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (j, base) in [
+            Utc.with_ymd_and_hms(2026, 1, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(2027, 2, 28, 6, 30, 0).unwrap(),
+            Utc.with_ymd_and_hms(2028, 12, 31, 12, 0, 0).unwrap(),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let exprs = generated(1000 + (i * 10 + j) as u64, 500);
+            failures += compare(&format!("generated #{i}{j}"), &exprs, base, ITERATIONS, tz);
+        }
+    }
+    assert_eq!(failures, 0);
+}

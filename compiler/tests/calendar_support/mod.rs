@@ -257,12 +257,12 @@ fn field(rng: &mut Rng, lo: u64, hi: u64, width: usize, star_percent: u64) -> St
         let mut s = format!("{v:0width$}");
         match rng.below(6) {
             0 => {
-                let stop = v + rng.below(span / 2 + 1);
+                let stop = (v + rng.below(span / 2 + 1)).min(hi + u64::from(rng.chance(5)));
                 s += &format!("..{stop:0width$}");
             }
-            1 => s += &format!("/{}", 1 + rng.below(span / 2 + 1)),
+            1 => s += &format!("/{}", 1 + rng.below(span / 4 + 1)),
             2 => {
-                let stop = v + rng.below(span / 2 + 1);
+                let stop = (v + rng.below(span / 2 + 1)).min(hi);
                 s += &format!("..{stop:0width$}/{}", 1 + rng.below(span / 3 + 1));
             }
             _ => {}
@@ -349,4 +349,33 @@ pub fn generate(rng: &mut Rng) -> String {
         out.push(rng.pick(&ZONES).to_string());
     }
     out.join(" ")
+}
+
+/// Characters that matter to the grammar, plus a few that do not.
+pub const ALPHABET: &[char] = &[
+    '0', '1', '2', '3', '5', '7', '9', '*', '-', '~', ':', '.', ',', '/', ' ', '@', 'M', 'o', 'n',
+    'S', 'u', 'a', 'U', 'T', 'C', 'é', '\t', '+', 'x',
+];
+
+/// `expr` with one to three random edits: insertions, deletions, replacements, repeats.
+pub fn mutate(rng: &mut Rng, expr: &str) -> String {
+    let mut chars: Vec<char> = expr.chars().collect();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(chars.len() as u64 + 1) as usize;
+        match rng.below(4) {
+            0 => chars.insert(at, *rng.pick(ALPHABET)),
+            1 if at < chars.len() => {
+                chars.remove(at);
+            }
+            2 if at < chars.len() => chars[at] = *rng.pick(ALPHABET),
+            _ => {
+                let end = (at + 1 + rng.below(4) as usize).min(chars.len());
+                let piece: Vec<char> = chars[at.min(end)..end].to_vec();
+                for (i, c) in piece.into_iter().enumerate() {
+                    chars.insert(end + i, c);
+                }
+            }
+        }
+    }
+    chars.into_iter().collect()
 }

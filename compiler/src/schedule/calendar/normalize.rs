@@ -75,8 +75,15 @@ pub(super) fn validate(spec: &CalendarSpec, text: &str) -> Result<(), CalendarEr
         (&spec.second, Field::SECOND, false),
     ];
     for (chain, field, end_of_month) in fields {
-        for (c, span) in &chain.items {
-            if let Some((message, help)) = field.check(c, end_of_month) {
+        for (i, (c, span)) in chain.items.iter().enumerate() {
+            // systemd 252 lowers the limit by 3 again for each further element of a `~`
+            // list (its recursive check subtracts from the already lowered limit).
+            let to = if end_of_month {
+                field.to - 3 * (i as i64 + 1)
+            } else {
+                field.to
+            };
+            if let Some((message, help)) = field.check(c, to, end_of_month, i) {
                 let mut err = CalendarError::new(text, span.clone(), message);
                 if let Some(help) = help {
                     err = err.with_help(help);
@@ -127,10 +134,14 @@ impl Field {
     }
 
     /// systemd's `chain_valid()` for one element, with the reason it fails.
-    fn check(&self, c: &Component, end_of_month: bool) -> Option<(String, Option<String>)> {
+    fn check(
+        &self,
+        c: &Component,
+        to: i64,
+        end_of_month: bool,
+        index: usize,
+    ) -> Option<(String, Option<String>)> {
         let from = self.from;
-        // Counted from the end, at most the 28th last day exists in every month.
-        let to = if end_of_month { self.to - 3 } else { self.to };
         let name = if end_of_month {
             "day from the month's end"
         } else {
@@ -144,6 +155,11 @@ impl Field {
                     "years run from 1970 to 2199; two-digit years mean 2000–2069 and 1970–1999"
                         .to_string(),
                 ),
+                "day" if end_of_month && index > 0 => Some(format!(
+                    "counted from the month's end, the first list element may reach ~28 and each \
+                     further one 3 less (element {} may reach ~{to})",
+                    index + 1
+                )),
                 "day" if end_of_month => {
                     Some("`~1` is the last day of the month, `~28` the 28th last".to_string())
                 }
