@@ -16,6 +16,8 @@ struct Args {
 enum Command {
     /// Parse and validate a policy; report every problem with its place.
     Check(cli::check::CheckArgs),
+    /// Show each job's schedule and its next runs.
+    Schedule(cli::schedule::ScheduleArgs),
     /// Show a systemd calendar expression's normalized form and next elapses.
     Calendar(cli::calendar::CalendarArgs),
 }
@@ -36,5 +38,6 @@ fn main() -> ExitCode {
     match args.command {
         Command::Check(a) => cli::check::run(a),
         Command::Calendar(a) => cli::calendar::run(a),
+        Command::Schedule(a) => cli::schedule::run(a),
     }
 }

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, Report};
 use serde::Serialize;
 
+use super::output::Format;
 use crate::schedule::{local_timezone, CalendarSpec};
 
 #[derive(clap::Args, Debug)]
@@ -30,13 +31,7 @@ pub struct CalendarArgs {
     pub format: Format,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Human,
-    Json,
-}
-
-fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("not an RFC 3339 time ({e}), e.g. 2026-03-28T12:00:00Z"))

@@ -3,3 +3,4 @@
 pub mod calendar;
 pub mod check;
 pub mod output;
+pub mod schedule;

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use crate::diagnostic::{render, to_json, Diagnostic, Style};
 use crate::source::{LoadError, SourceSet};
 
+/// `--format`: what a person reads, or what a machine reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Human,

@@ -8,6 +8,7 @@ use super::model::*;
 use super::reader::{arg, args, prop, Cx, Shape};
 use super::size::parse_bytes;
 use crate::diagnostic::Diagnostic;
+use crate::schedule::CalendarSpec;
 use crate::suggest::did_you_mean;
 
 const TOP_LEVEL: &[&str] = &["defaults", "template", "destination", "secret", "host"];
@@ -481,8 +482,34 @@ fn decode_schedule(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Schedule> {
     let jitter = prop(node, "jitter")
         .and_then(|e| cx.string(e, "jitter"))
         .and_then(|v| duration(cx, &v, "jitter"));
+    let spec = match CalendarSpec::parse(&calendar.value) {
+        Ok(spec) => Some(spec),
+        Err(e) => {
+            let inner = cx.string_inner(&calendar);
+            // Point into the string when its bytes map one to one onto the file.
+            let span = if inner.range.len() == calendar.value.len() {
+                inner.sub(e.span.clone())
+            } else {
+                inner
+            };
+            let help = e.help.clone().unwrap_or_else(|| {
+                "see systemd.time(7); `bakgen calendar EXPR` shows how an expression is read"
+                    .to_owned()
+            });
+            let d = Diagnostic::error(
+                "bakgen::invalid-schedule",
+                format!("invalid schedule: {}", e.message),
+                span,
+            )
+            .label(e.message.clone())
+            .help(help);
+            cx.push(d);
+            None
+        }
+    };
     Some(Schedule {
         calendar,
+        spec,
         jitter,
         span: cx.name_span(node),
     })

@@ -81,6 +81,9 @@ pub struct Pull {
 pub struct Schedule {
     /// The calendar expression or keyword, with the span of the string itself.
     pub calendar: Spanned<String>,
+    /// The expression parsed by bakgen's own systemd calendar implementation; `None` when
+    /// it is invalid (and reported), so that the job does not also count as unscheduled.
+    pub spec: Option<crate::schedule::CalendarSpec>,
     pub jitter: Option<Spanned<Duration>>,
     /// The node, for messages about the schedule as a whole.
     pub span: Span,

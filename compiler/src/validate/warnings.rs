@@ -11,11 +11,8 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
     unused(policy, jobs, diags);
 }
 
-fn runs_hourly(calendar: &str) -> bool {
-    matches!(
-        calendar.trim(),
-        "hourly" | "*-*-* *:00:00" | "*:00" | "*:0" | "*-*-* *:00"
-    )
+fn runs_hourly(spec: Option<&crate::schedule::CalendarSpec>) -> bool {
+    spec.is_some_and(|s| s.normalized() == "*-*-* *:00:00")
 }
 
 fn hourly_retention(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
@@ -24,7 +21,7 @@ fn hourly_retention(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
         let (Some(schedule), Some(r)) = (&job.settings.schedule, &job.settings.retention) else {
             continue;
         };
-        if !runs_hourly(&schedule.calendar.value) {
+        if !runs_hourly(schedule.spec.as_ref()) {
             continue;
         }
         let within_hours = r
@@ -79,7 +76,11 @@ fn same_time_within_host(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
             let (Some(sa), Some(sb)) = (&a.settings.schedule, &b.settings.schedule) else {
                 continue;
             };
-            if ta.value != tb.value || sa.calendar.value.trim() != sb.calendar.value.trim() {
+            let same_time = match (&sa.spec, &sb.spec) {
+                (Some(a), Some(b)) => a.normalized() == b.normalized(),
+                _ => false,
+            };
+            if ta.value != tb.value || !same_time {
                 continue;
             }
             if sa.jitter.is_some() || sb.jitter.is_some() {

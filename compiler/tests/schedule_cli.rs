@@ -1,0 +1,108 @@
+//! `bakgen schedule`: each job's normalized expression and next runs, checked against
+//! systemd-analyze evaluating the same expression in the same zone.
+
+use std::process::Command;
+
+fn bakgen(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bakgen"))
+        .args(args)
+        .output()
+        .expect("bakgen runs")
+}
+
+/// systemd-analyze's next elapses in UTC, as RFC 3339.
+fn systemd_next(expr: &str, zone: &str, count: usize) -> Vec<String> {
+    let out = Command::new("systemd-analyze")
+        .env("TZ", zone)
+        .args([
+            "calendar",
+            "--base-time=2026-03-28 12:00:00 UTC",
+            &format!("--iterations={count}"),
+            expr,
+        ])
+        .output()
+        .expect("systemd-analyze is installed (scripts/test installs systemd)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("(in UTC): "))
+        .map(|t| {
+            // "Sun 2026-03-29 00:30:00 UTC" → "2026-03-29T00:30:00Z"
+            let parts: Vec<&str> = t.split_whitespace().collect();
+            format!("{}T{}Z", parts[1], parts[2])
+        })
+        .collect()
+}
+
+#[test]
+fn schedule_of_every_bundled_job_matches_systemd() {
+    let o = bakgen(&[
+        "schedule",
+        "../policies",
+        "--count",
+        "5",
+        "--from",
+        "2026-03-28T12:00:00Z",
+        "--timezone",
+        "Europe/Berlin",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let rows = rows.as_array().expect("array");
+    assert!(
+        rows.len() >= 50,
+        "every job of the bundled policies is listed"
+    );
+    let mut compared = std::collections::BTreeSet::new();
+    for row in rows {
+        let normalized = row["normalized"].as_str().expect("normalized");
+        if !compared.insert(normalized.to_owned()) {
+            continue;
+        }
+        let next: Vec<String> = row["next"]
+            .as_array()
+            .expect("next")
+            .iter()
+            .map(|t| t.as_str().expect("string").to_owned())
+            .collect();
+        assert_eq!(next.len(), 5);
+        assert_eq!(
+            next,
+            systemd_next(normalized, "Europe/Berlin", 5),
+            "{normalized}"
+        );
+    }
+    assert!(
+        compared.len() >= 5,
+        "several distinct schedules were compared: {compared:?}"
+    );
+}
+
+#[test]
+fn schedule_filters_by_host_and_reports_unknown_hosts() {
+    let o = bakgen(&[
+        "schedule",
+        "../policies",
+        "--host",
+        "laptop",
+        "--count",
+        "1",
+    ]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("host laptop") && text.contains("Mon..Fri *-*-* 12:30:00"),
+        "{text}"
+    );
+    assert!(!text.contains("host backup1"));
+    let o = bakgen(&["schedule", "../policies", "--host", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = bakgen(&["schedule", "tests/fixtures/invalid/08-empty-schedule.kdl"]);
+    assert_eq!(o.status.code(), Some(1));
+}
