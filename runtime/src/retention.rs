@@ -111,19 +111,30 @@ pub fn decide_at(
 
 /// The walk order: indices of `times`, newest instant first, equal instants in input order.
 pub fn newest_first(times: &[DateTime<FixedOffset>]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..times.len()).collect();
     // Input is usually already sorted one way or the other (a listing of snapshots):
     // check before paying for a sort.
     if times.windows(2).all(|w| w[0] >= w[1]) {
+        return (0..times.len()).collect();
+    }
+    if times.windows(2).all(|w| w[0] < w[1]) {
+        // Strictly oldest first: no ties, so plain reversal keeps the tie rule.
+        return (0..times.len()).rev().collect();
+    }
+    // Sort small plain keys by value (no indirection, no DateTime comparisons); the index
+    // as last key makes the unstable sort give the stable order (ties in input order).
+    let mut keys: Vec<(i64, u32, u32)> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.timestamp(), t.timestamp_subsec_nanos(), i as u32))
+        .collect();
+    if keys.len() > u32::MAX as usize {
+        // Beyond 4 billion snapshots the index no longer fits the key: sort indices.
+        let mut order: Vec<usize> = (0..times.len()).collect();
+        order.sort_by_key(|&i| Reverse(times[i]));
         return order;
     }
-    // Sorting plain integer keys is several times faster than comparing DateTimes.
-    let keys: Vec<(i64, u32)> = times
-        .iter()
-        .map(|t| (t.timestamp(), t.timestamp_subsec_nanos()))
-        .collect();
-    order.sort_by_key(|&i| Reverse(keys[i])); // stable: ties keep input order
-    order
+    keys.sort_unstable_by(|a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
+    keys.into_iter().map(|(_, _, i)| i as usize).collect()
 }
 
 /// The count rules in restic's order; the index is also the reason's position.
@@ -208,11 +219,17 @@ pub fn evaluate(
     ];
     for (nr, &i) in order.iter().enumerate() {
         let t = &times[i];
+        let within = threshold
+            .as_ref()
+            .is_some_and(|limit| limit.as_ref().is_none_or(|l| t > l));
+        // The walk goes back in time: once every counter is spent and keep-within is behind
+        // us, nothing further can be kept, and the rest are already "remove".
+        if !within && buckets.iter().all(|b| b.left == 0) {
+            break;
+        }
         let mut reasons = Vec::new();
-        if let Some(limit) = &threshold {
-            if limit.as_ref().is_none_or(|l| t > l) {
-                reasons.push(Reason::Within);
-            }
+        if within {
+            reasons.push(Reason::Within);
         }
         if !buckets.is_empty() {
             // Wall-clock fields in the snapshot's own offset, as Go's time methods give.
