@@ -120,6 +120,12 @@ pub fn newest_first(times: &[DateTime<FixedOffset>]) -> Vec<usize> {
         // Strictly oldest first: no ties, so plain reversal keeps the tie rule.
         return (0..times.len()).rev().collect();
     }
+    if times.len() > u32::MAX as usize {
+        // Beyond 4 billion snapshots the index no longer fits the key below: sort indices.
+        let mut order: Vec<usize> = (0..times.len()).collect();
+        order.sort_by_key(|&i| Reverse(times[i]));
+        return order;
+    }
     // Sort small plain keys by value (no indirection, no DateTime comparisons); the index
     // as last key makes the unstable sort give the stable order (ties in input order).
     let mut keys: Vec<(i64, u32, u32)> = times
@@ -127,12 +133,6 @@ pub fn newest_first(times: &[DateTime<FixedOffset>]) -> Vec<usize> {
         .enumerate()
         .map(|(i, t)| (t.timestamp(), t.timestamp_subsec_nanos(), i as u32))
         .collect();
-    if keys.len() > u32::MAX as usize {
-        // Beyond 4 billion snapshots the index no longer fits the key: sort indices.
-        let mut order: Vec<usize> = (0..times.len()).collect();
-        order.sort_by_key(|&i| Reverse(times[i]));
-        return order;
-    }
     keys.sort_unstable_by(|a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
     keys.into_iter().map(|(_, _, i)| i as usize).collect()
 }

@@ -493,6 +493,12 @@ fn bakrun_keeps_what_restic_forget_keeps() {
 
     let mut failures = Vec::new();
     for (rules, r, b) in &results {
+        let offset_kept = r.keep.keys().filter(|t| !t.ends_with('Z')).count();
+        eprintln!(
+            "{rules}: restic keeps {}, removes {} ({offset_kept} kept times carry a non-UTC offset)",
+            r.keep.values().sum::<usize>(),
+            r.remove.values().sum::<usize>()
+        );
         assert!(
             !r.remove.is_empty() && r.keep.len() > 1,
             "{rules}: restic kept {} and removed {}; the rule set tests little",

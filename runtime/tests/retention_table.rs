@@ -301,6 +301,30 @@ fn duplicates_and_unsorted_input() {
             expect: &[NONE, NONE, &[Daily], &[Last, Daily], NONE],
         },
         Case {
+            // A and B are one instant on different days (their own offsets): the one given
+            // first is walked first and takes the last daily count.
+            name: "unsorted with equal instants: A given before B",
+            rules: rules(|r| r.keep_daily = Some(2)),
+            times: &[
+                "2024-12-01T00:00:00Z",
+                "2025-01-01T23:00:00Z",
+                "2025-01-03T00:00:00Z",
+                "2025-01-02T01:00:00+02:00",
+            ],
+            expect: &[NONE, &[Daily], &[Daily], NONE],
+        },
+        Case {
+            name: "unsorted with equal instants: B given before A",
+            rules: rules(|r| r.keep_daily = Some(2)),
+            times: &[
+                "2024-12-01T00:00:00Z",
+                "2025-01-02T01:00:00+02:00",
+                "2025-01-03T00:00:00Z",
+                "2025-01-01T23:00:00Z",
+            ],
+            expect: &[NONE, &[Daily], &[Daily], NONE],
+        },
+        Case {
             name: "oldest-first input",
             rules: rules(|r| r.keep_last = Some(2)),
             times: &[

@@ -46,6 +46,7 @@ pub struct RetentionArgs {
     #[arg(long, value_name = "N")]
     pub keep_yearly: Option<u32>,
     /// Keep every snapshot newer than DURATION before the newest one (e.g. 3D12h, 6M, 1Y).
+    /// Units: s, m (minutes), h, D, W, M (months), Y; restic's `6m` (months) is `6M` here.
     #[arg(long, value_name = "DURATION")]
     pub keep_within: Option<String>,
     /// Output format.
