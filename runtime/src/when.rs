@@ -112,7 +112,9 @@ fn end_of_day<Tz: TimeZone>(
     // starts at the first local time that exists, found in 15-minute steps.
     let start_of_next = (0..=24 * 4)
         .find_map(|quarter| {
-            let naive = next.and_time(NaiveTime::MIN) + TimeDelta::minutes(15 * quarter);
+            let naive = next
+                .and_time(NaiveTime::MIN)
+                .checked_add_signed(TimeDelta::minutes(15 * quarter))?;
             tz.from_local_datetime(&naive).earliest()
         })
         .ok_or_else(out_of_range)?;
