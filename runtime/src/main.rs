@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use bakrun::cli;
+
 /// Run one bakgen backup job and inspect its snapshots.
 #[derive(Parser)]
 #[command(name = "bakrun", version, about)]
@@ -11,11 +13,17 @@ struct Args {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Preview retention: which of the snapshot times on standard input (one RFC 3339
+    /// timestamp per line) the rules keep, and why.
+    Retention(cli::retention::RetentionArgs),
+}
 
 fn main() -> ExitCode {
     match Args::try_parse() {
-        Ok(args) => match args.command {},
+        Ok(args) => match args.command {
+            Command::Retention(a) => cli::retention::run(a),
+        },
         Err(e) => {
             let _ = e.print();
             if e.use_stderr() {
