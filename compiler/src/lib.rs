@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod diagnostic;
+pub mod emit;
 pub mod ops;
 pub mod policy;
 pub mod resolve;

@@ -16,6 +16,8 @@ struct Args {
 enum Command {
     /// Parse and validate a policy; report every problem with its place.
     Check(cli::check::CheckArgs),
+    /// Write each host's units, job specs and manifest under DIR/<host>/.
+    Build(cli::build::BuildArgs),
     /// Show each job's schedule and its next runs.
     Schedule(cli::schedule::ScheduleArgs),
     /// Show a systemd calendar expression's normalized form and next elapses.
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     };
     match args.command {
         Command::Check(a) => cli::check::run(a),
+        Command::Build(a) => cli::build::run(a),
         Command::Calendar(a) => cli::calendar::run(a),
         Command::Schedule(a) => cli::schedule::run(a),
     }

@@ -17,6 +17,9 @@ pub struct JobSpec {
     pub host: String,
     /// The job's name, unique on its host.
     pub job: String,
+    /// The systemd service that runs the job (`bakgen-<job>.service`), so that
+    /// `bakrun notify UNIT` can find the job of a failed unit.
+    pub unit: String,
     /// Set when the sources are pulled over ssh from another machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<Remote>,
@@ -33,11 +36,29 @@ pub struct JobSpec {
     pub steps: Vec<Step>,
     #[serde(default)]
     pub limits: Limits,
+    /// What to do when a run fails; run by `bakrun notify` from the `OnFailure=` unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<Notify>,
     /// Where the lock, status and scratch files live (`/var/lib/bakgen`).
     pub state_dir: String,
     /// Folder for Prometheus textfile metrics; none written when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_dir: Option<String>,
+}
+
+/// A failure notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    tag = "kind"
+)]
+pub enum Notify {
+    /// Run this argv with the failed unit's name appended.
+    Command { argv: Vec<String> },
+    /// POST the job's status JSON to this URL.
+    Url { url: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +76,12 @@ pub struct Remote {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "engine")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    tag = "engine"
+)]
 pub enum Destination {
     /// Hard-linked rsync snapshots under `<path>/<host>/<job>/<timestamp>`.
     Snapshots {
@@ -77,12 +103,19 @@ pub enum Destination {
         /// (for example `AWS_SECRET_ACCESS_KEY`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         environment: Vec<SecretEnv>,
+        /// restic's cache (`--cache-dir`), a folder the unit may write.
+        cache_dir: String,
     },
 }
 
 /// How the runtime reaches a secret. Never the secret itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "from")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    tag = "from"
+)]
 pub enum SecretRef {
     /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>`.
     Credential { name: String },
@@ -134,7 +167,12 @@ pub struct Retention {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "step")]
+#[serde(
+    deny_unknown_fields,
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    tag = "step"
+)]
 pub enum Step {
     /// Snapshot `volume-group/volume`, mount it read-only at `mount-at`, back up from there.
     LvmSnapshot {

@@ -1,3 +1,4 @@
 //! Operations on a policy, independent of the command line: check, build, diff, apply.
 
+pub mod build;
 pub mod check;

@@ -1,0 +1,67 @@
+//! `bakgen build PATH… --out DIR`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::output::{print_diagnostics, print_load_error};
+use crate::ops::build::build;
+use crate::ops::check::check;
+use crate::source::SourceSet;
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Policy files (.kdl) or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where to write one folder per host.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(args: BuildArgs) -> ExitCode {
+    let sources = match SourceSet::load(&args.paths) {
+        Ok(s) => s,
+        Err(e) => {
+            print_load_error(&e);
+            return ExitCode::from(2);
+        }
+    };
+    let checked = check(sources);
+    print_diagnostics(&checked.diagnostics, &checked.sources);
+    if checked.errors() > 0 {
+        eprintln!("failed: {} errors; nothing was written", checked.errors());
+        return ExitCode::from(1);
+    }
+    match build(&checked, &args.out) {
+        Ok(r) => {
+            for p in &r.written {
+                eprintln!("wrote {}", p.display());
+            }
+            for p in &r.removed {
+                eprintln!("removed {}", p.display());
+            }
+            for p in &r.kept_edited {
+                eprintln!(
+                    "kept {} (no longer produced, but edited by hand: remove it yourself)",
+                    p.display()
+                );
+            }
+            for p in &r.foreign {
+                eprintln!("left alone {} (not written by bakgen)", p.display());
+            }
+            eprintln!(
+                "built {} host{}: {} written, {} unchanged, {} removed",
+                r.hosts,
+                if r.hosts == 1 { "" } else { "s" },
+                r.written.len(),
+                r.unchanged,
+                r.removed.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! A resolved job as the runtime's job spec, the compiler–runtime contract.
+
+use bakrun::spec::{self, JobSpec, SPEC_VERSION};
+
+use super::escape::name_fragment;
+use super::paths::{CACHE_DIR, METRICS_DIR, STATE_DIR};
+use super::schedule::{late_after, GapCache};
+use crate::policy::{
+    Destination, DestinationKind, DumpKind, NotifyTarget, Policy, Secret, SecretSource,
+};
+use crate::resolve::ResolvedJob;
+
+/// The systemd service of a job.
+pub fn service_name(job: &str) -> String {
+    format!("bakgen-{}.service", name_fragment(job))
+}
+
+pub fn timer_name(job: &str) -> String {
+    format!("bakgen-{}.timer", name_fragment(job))
+}
+
+/// The destination a job sends to; present once the policy checked clean.
+pub fn destination<'p>(policy: &'p Policy, job: &ResolvedJob<'_>) -> Option<&'p Destination> {
+    let to = job.settings.to.as_ref()?;
+    policy
+        .destinations
+        .iter()
+        .find(|d| d.name.value == to.value)
+}
+
+fn secret<'p>(policy: &'p Policy, name: &str) -> Option<&'p Secret> {
+    policy.secrets.iter().find(|s| s.name.value == name)
+}
+
+/// How the runtime reads a secret: file and credential secrets arrive through the unit's
+/// `LoadCredential=`/`LoadCredentialEncrypted=` under the secret's name.
+fn secret_ref(policy: &Policy, name: &str) -> Option<spec::SecretRef> {
+    Some(match &secret(policy, name)?.source {
+        SecretSource::File(_) | SecretSource::Credential(_) => spec::SecretRef::Credential {
+            name: name.to_owned(),
+        },
+        SecretSource::Command(c) => spec::SecretRef::Command {
+            command: c.value.clone(),
+        },
+    })
+}
+
+/// The job spec, or `None` if the job is incomplete (which `check` reports as errors).
+pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> Option<JobSpec> {
+    let s = &job.settings;
+    let host = &job.host.name.value;
+    let name = &job.job.name.value;
+    let dest = destination(policy, job)?;
+    let schedule = s.schedule.as_ref()?;
+    let calendar = schedule.spec.as_ref()?;
+    let jitter = schedule
+        .jitter
+        .as_ref()
+        .map_or(0, |j| j.value.approx_seconds());
+    let timeout = s.timeout.as_ref().map(|t| t.value.approx_seconds());
+    let gap = gaps.longest_gap(calendar);
+
+    let destination = match &dest.kind {
+        DestinationKind::Snapshots(f) => spec::Destination::Snapshots {
+            path: f.path.value.clone(),
+            mount_point: f.device.as_ref().map(|_| f.path.value.clone()),
+            sentinel: f.sentinel.as_ref().is_none_or(|s| s.value),
+        },
+        DestinationKind::Restic(r) => spec::Destination::Restic {
+            repository: r.url.value.replace("{host}", host).replace("{job}", name),
+            password: secret_ref(policy, &r.password_secret.as_ref()?.value)?,
+            environment: r
+                .environment
+                .iter()
+                .filter_map(|(var, secret)| {
+                    Some(spec::SecretEnv {
+                        variable: var.value.clone(),
+                        secret: secret_ref(policy, &secret.value)?,
+                    })
+                })
+                .collect(),
+            cache_dir: CACHE_DIR.to_owned(),
+        },
+    };
+
+    let remote = s.from.as_ref().and_then(|pull| {
+        let source_host = policy
+            .hosts
+            .iter()
+            .find(|h| h.name.value == pull.host.value)?;
+        Some(spec::Remote {
+            address: source_host.address.as_ref()?.value.clone(),
+            user: pull.user.as_ref().map(|u| u.value.clone()),
+            port: pull.port.as_ref().map(|p| p.value as u16),
+            identity: pull.identity.as_ref().map(|i| i.value.clone()),
+        })
+    });
+
+    let mut steps = Vec::new();
+    if let Some(lvm) = &s.lvm_snapshot {
+        steps.push(spec::Step::LvmSnapshot {
+            volume: lvm.volume.value.clone(),
+            size: lvm.size.value.clone(),
+            origin_path: s
+                .sources
+                .as_ref()
+                .and_then(|v| v.first())
+                .map_or_else(|| "/".to_owned(), |p| p.value.clone()),
+        });
+    }
+    for dump in s.dumps.iter().flatten() {
+        let databases = dump.databases.iter().map(|d| d.value.clone()).collect();
+        let host = dump.host.as_ref().map(|h| h.value.clone());
+        let port = dump.port.as_ref().map(|p| p.value as u16);
+        let user = dump.user.as_ref().map(|u| u.value.clone());
+        let password = match &dump.password_secret {
+            Some(p) => Some(secret_ref(policy, &p.value)?),
+            None => None,
+        };
+        steps.push(match dump.kind {
+            DumpKind::Postgres => spec::Step::Postgres {
+                databases,
+                host,
+                port,
+                user,
+                password,
+            },
+            DumpKind::Mysql => spec::Step::Mysql {
+                databases,
+                host,
+                port,
+                user,
+                password,
+            },
+        });
+    }
+
+    let r = s.retention.as_ref()?;
+    let count = |c: &Option<crate::policy::Spanned<u32>>| c.as_ref().map(|c| c.value);
+    let retention = spec::Retention {
+        keep_last: count(&r.keep_last),
+        keep_hourly: count(&r.keep_hourly),
+        keep_daily: count(&r.keep_daily),
+        keep_weekly: count(&r.keep_weekly),
+        keep_monthly: count(&r.keep_monthly),
+        keep_yearly: count(&r.keep_yearly),
+        keep_within: r.keep_within.as_ref().map(|w| w.value.to_string()),
+    };
+
+    let kib = |v: &Option<crate::policy::Spanned<u64>>| v.as_ref().map(|v| v.value / 1024);
+    let limits = spec::Limits {
+        upload_kib: kib(&s.limit_upload).or_else(|| kib(&dest.limit_upload)),
+        download_kib: kib(&s.limit_download).or_else(|| kib(&dest.limit_download)),
+    };
+
+    let on_failure = s.on_failure.as_ref().map(|n| match &n.target {
+        NotifyTarget::Command(argv) => spec::Notify::Command {
+            argv: argv.iter().map(|a| a.value.clone()).collect(),
+        },
+        NotifyTarget::Url(url) => spec::Notify::Url {
+            url: url.value.clone(),
+        },
+    });
+
+    Some(JobSpec {
+        version: SPEC_VERSION,
+        host: host.clone(),
+        job: name.clone(),
+        unit: service_name(name),
+        remote,
+        sources: s
+            .sources
+            .iter()
+            .flatten()
+            .map(|p| p.value.clone())
+            .collect(),
+        excludes: s
+            .excludes
+            .iter()
+            .flatten()
+            .map(|p| p.value.clone())
+            .collect(),
+        destination,
+        schedule: spec::Schedule {
+            calendar: calendar.normalized(),
+            jitter_seconds: jitter,
+            late_after_seconds: late_after(gap, jitter, timeout),
+        },
+        retention,
+        steps,
+        limits,
+        on_failure,
+        state_dir: STATE_DIR.to_owned(),
+        metrics_dir: Some(METRICS_DIR.to_owned()),
+    })
+}

@@ -1,0 +1,16 @@
+//! From a checked policy to files: job specs, unit files and a manifest per host.
+
+mod bundle;
+mod escape;
+mod job;
+mod manifest;
+pub mod paths;
+mod render;
+mod schedule;
+mod service;
+
+pub use bundle::{Bundle, BundleFile, Emitter};
+pub use escape::{exec_arg, name_fragment, path_unit_name};
+pub use job::{service_name, timer_name};
+pub use manifest::{sha256_hex, Manifest, ManifestEntry};
+pub use render::RenderError;

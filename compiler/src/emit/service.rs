@@ -1,0 +1,301 @@
+//! The least-privilege `bakgen-<job>.service`: what each job may touch is computed from what
+//! it does, which no hand-written unit can keep up with.
+
+use bakrun::spec::{Destination, JobSpec, Step};
+
+use super::escape::{exec_arg, list_path, specifiers};
+use super::paths::{BAKRUN, JOBS_DIR, METRICS_DIR, SERVICE_USER};
+use crate::policy::{IoClassKind, Policy, SecretSource, Settings};
+
+/// The lines of the unit, grouped by section, each already escaped.
+pub struct ServiceUnit {
+    pub description: String,
+    pub unit: Vec<String>,
+    pub exec_start: String,
+    pub service: Vec<String>,
+}
+
+/// What the job needs from the system.
+struct Needs {
+    network: bool,
+    lvm: bool,
+    writes_snapshots: bool,
+    switches_user: bool,
+}
+
+fn needs(spec: &JobSpec) -> Needs {
+    let restic_remote = matches!(&spec.destination, Destination::Restic { repository, .. } if !repository.starts_with('/'));
+    let tcp_dump = spec.steps.iter().any(|s| {
+        matches!(s, Step::Postgres { host: Some(h), .. } | Step::Mysql { host: Some(h), .. } if !h.starts_with('/'))
+    });
+    Needs {
+        network: spec.remote.is_some() || restic_remote || tcp_dump,
+        lvm: spec
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::LvmSnapshot { .. })),
+        writes_snapshots: matches!(spec.destination, Destination::Snapshots { .. }),
+        // pg_dump over the local socket authenticates as the postgres OS user.
+        switches_user: spec
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Postgres { host: None, .. })),
+    }
+}
+
+pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> ServiceUnit {
+    let n = needs(spec);
+    let mut unit = Vec::new();
+    let mut service = Vec::new();
+
+    let mut mounts: Vec<String> = Vec::new();
+    let mut writable: Vec<String> = Vec::new();
+    match &spec.destination {
+        Destination::Snapshots { path, .. } => {
+            mounts.push(path.clone());
+            writable.push(path.clone());
+        }
+        Destination::Restic { repository, .. } if repository.starts_with('/') => {
+            mounts.push(repository.clone());
+            writable.push(repository.clone());
+        }
+        Destination::Restic { .. } => {}
+    }
+    if !mounts.is_empty() {
+        unit.push(format!(
+            "RequiresMountsFor={}",
+            mounts
+                .iter()
+                .map(|m| list_path(m))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    if n.network {
+        unit.push("Wants=network-online.target".to_owned());
+        unit.push("After=network-online.target".to_owned());
+    }
+    if spec.on_failure.is_some() {
+        unit.push("OnFailure=bakgen-notify@%n.service".to_owned());
+    }
+
+    // Credentials: file and encrypted secrets the job uses, by the secret's name.
+    let mut credentials: Vec<String> = used_secrets(spec)
+        .into_iter()
+        .filter_map(|name| {
+            let secret = policy.secrets.iter().find(|s| s.name.value == name)?;
+            match &secret.source {
+                SecretSource::File(p) => Some(format!(
+                    "LoadCredential={}:{}",
+                    specifiers(&name),
+                    specifiers(&p.value)
+                )),
+                SecretSource::Credential(p) => Some(format!(
+                    "LoadCredentialEncrypted={}:{}",
+                    specifiers(&name),
+                    specifiers(&p.value)
+                )),
+                SecretSource::Command(_) => None,
+            }
+        })
+        .collect();
+    credentials.sort();
+    credentials.dedup();
+
+    service.push("StateDirectory=bakgen".to_owned());
+    if matches!(spec.destination, Destination::Restic { .. }) {
+        service.push("CacheDirectory=bakgen".to_owned());
+    }
+    if let Some(t) = &settings.timeout {
+        service.push(format!("TimeoutStartSec={}", t.value.approx_seconds()));
+    }
+    if let Some(nice) = &settings.nice {
+        service.push(format!("Nice={}", nice.value));
+    }
+    if let Some(io) = &settings.io_class {
+        let class = match io.class.value {
+            IoClassKind::Idle => "idle",
+            IoClassKind::BestEffort => "best-effort",
+            IoClassKind::Realtime => "realtime",
+        };
+        service.push(format!("IOSchedulingClass={class}"));
+        if let Some(p) = &io.priority {
+            service.push(format!("IOSchedulingPriority={}", p.value));
+        }
+    }
+    service.extend(credentials);
+
+    writable.push(METRICS_DIR.to_owned());
+    service.extend(sandbox(&n, &writable));
+    let spec_path = format!("{JOBS_DIR}/{}.json", spec.job);
+    ServiceUnit {
+        description: specifiers(&format!(
+            "bakgen backup job {} of host {}",
+            spec.job, spec.host
+        )),
+        unit,
+        exec_start: format!("{} run {}", exec_arg(BAKRUN), exec_arg(&spec_path)),
+        service,
+    }
+}
+
+/// Reading every file needs CAP_DAC_READ_SEARCH; writing a faithful copy needs the
+/// ownership and mode capabilities (bakrun runs rsync with `--super`); LVM snapshots need
+/// CAP_SYS_ADMIN to mount.
+fn capabilities(n: &Needs) -> Vec<&'static str> {
+    // DAC_OVERRIDE also lets a job write the metrics folder, owned by prometheus.
+    let mut caps = vec!["CAP_DAC_READ_SEARCH", "CAP_DAC_OVERRIDE"];
+    if n.writes_snapshots {
+        caps.extend([
+            "CAP_DAC_OVERRIDE",
+            "CAP_CHOWN",
+            "CAP_FOWNER",
+            "CAP_FSETID",
+            "CAP_MKNOD",
+            "CAP_SETFCAP",
+        ]);
+    }
+    if n.switches_user {
+        caps.extend(["CAP_SETUID", "CAP_SETGID"]);
+    }
+    if n.lvm {
+        caps.extend(["CAP_SYS_ADMIN", "CAP_SYS_RAWIO"]);
+    }
+    caps.sort_unstable();
+    caps.dedup();
+    caps
+}
+
+fn used_secrets(spec: &JobSpec) -> Vec<String> {
+    use bakrun::spec::SecretRef;
+    let mut refs: Vec<&SecretRef> = Vec::new();
+    if let Destination::Restic {
+        password,
+        environment,
+        ..
+    } = &spec.destination
+    {
+        refs.push(password);
+        refs.extend(environment.iter().map(|e| &e.secret));
+    }
+    for step in &spec.steps {
+        if let Step::Postgres {
+            password: Some(p), ..
+        }
+        | Step::Mysql {
+            password: Some(p), ..
+        } = step
+        {
+            refs.push(p);
+        }
+    }
+    refs.into_iter()
+        .filter_map(|r| match r {
+            SecretRef::Credential { name } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The sandbox. Everything is read-only but `writable`, the state and cache folders
+/// (StateDirectory=/CacheDirectory= grant those); devices, network, kernel knobs and
+/// system calls are cut to what the job needs.
+fn sandbox(n: &Needs, writable: &[String]) -> Vec<String> {
+    let mut service = Vec::new();
+    service.push("UMask=0077".to_owned());
+    service.push("ProtectSystem=strict".to_owned());
+    // `-`: a missing folder is reported by bakrun (exit 11), not by a namespace error.
+    service.push(format!(
+        "ReadWritePaths={}",
+        writable
+            .iter()
+            .map(|w| format!("-{}", list_path(w)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    service.push("ProtectHome=read-only".to_owned());
+    service.push("PrivateTmp=yes".to_owned());
+    // Mounts the job makes (an LVM snapshot) stay inside its own namespace.
+    service.push("PrivateMounts=yes".to_owned());
+    service.push("NoNewPrivileges=yes".to_owned());
+    service.push("ProtectKernelTunables=yes".to_owned());
+    service.push("ProtectKernelModules=yes".to_owned());
+    service.push("ProtectKernelLogs=yes".to_owned());
+    service.push("ProtectControlGroups=yes".to_owned());
+    service.push("ProtectClock=yes".to_owned());
+    service.push("ProtectHostname=yes".to_owned());
+    service.push("ProtectProc=invisible".to_owned());
+    service.push("RestrictNamespaces=yes".to_owned());
+    service.push("RestrictRealtime=yes".to_owned());
+    service.push("RestrictSUIDSGID=yes".to_owned());
+    service.push("LockPersonality=yes".to_owned());
+    service.push("MemoryDenyWriteExecute=yes".to_owned());
+    service.push("RemoveIPC=yes".to_owned());
+    service.push("SystemCallArchitectures=native".to_owned());
+    service.push("SystemCallFilter=@system-service".to_owned());
+    service.push(
+        "SystemCallFilter=~@obsolete @cpu-emulation @debug @raw-io @reboot @swap @clock @module @resources"
+            .to_owned(),
+    );
+    if n.lvm {
+        service.push("SystemCallFilter=@mount".to_owned());
+    }
+    service.push("SystemCallErrorNumber=EPERM".to_owned());
+    if n.lvm {
+        // lvcreate needs the device mapper and block devices; mount needs CAP_SYS_ADMIN.
+        service.push("DeviceAllow=/dev/mapper/control rw".to_owned());
+        service.push("DeviceAllow=block-device-mapper rw".to_owned());
+        service.push("DeviceAllow=block-blkext rw".to_owned());
+        service.push("DeviceAllow=block-loop rw".to_owned());
+    } else {
+        service.push("PrivateDevices=yes".to_owned());
+    }
+    if n.network {
+        let mut families = "AF_UNIX AF_INET AF_INET6".to_owned();
+        if n.lvm {
+            families.push_str(" AF_NETLINK");
+        }
+        service.push(format!("RestrictAddressFamilies={families}"));
+    } else {
+        service.push("PrivateNetwork=yes".to_owned());
+        service.push("IPAddressDeny=any".to_owned());
+        service.push(format!(
+            "RestrictAddressFamilies=AF_UNIX{}",
+            if n.lvm { " AF_NETLINK" } else { "" }
+        ));
+    }
+    let caps = capabilities(n).join(" ");
+    if n.lvm {
+        // lvcreate and mount insist on uid 0.
+        service.push(format!("CapabilityBoundingSet={caps}"));
+    } else {
+        // Not root: a system user holding exactly the capabilities the job needs.
+        service.push(format!("User={SERVICE_USER}"));
+        service.push(format!("Group={SERVICE_USER}"));
+        service.push(format!("AmbientCapabilities={caps}"));
+        service.push(format!("CapabilityBoundingSet={caps}"));
+        service.push("ProcSubset=pid".to_owned());
+    }
+
+    service
+}
+
+/// `bakgen-notify@.service`: reads the failed job's spec and runs its notification.
+pub fn notify_unit() -> ServiceUnit {
+    let n = Needs {
+        network: true,
+        lvm: false,
+        writes_snapshots: false,
+        switches_user: false,
+    };
+    let service = sandbox(&n, &[])
+        .into_iter()
+        .filter(|l| !l.starts_with("ReadWritePaths="))
+        .collect();
+    ServiceUnit {
+        description: "bakgen failure notification for %i".to_owned(),
+        unit: Vec::new(),
+        exec_start: format!("{} notify %i", exec_arg(BAKRUN)),
+        service,
+    }
+}
