@@ -34,9 +34,9 @@ cat "$M/live/file" > live-content
 if touch "$M/snap/x" 2>/dev/null; then echo writable; else echo readonly; fi > snap-mode
 lvs --noheadings -o lv_name,origin bakvg | awk '{print $1, $2}' > lvs.txt
 umount "$M/snap" "$M/live"
-lvremove -q -y bakvg
-vgremove -q -y bakvg
-pvremove -q "$LOOP"
+# Each LVM command costs seconds under software emulation: vgremove -f also removes the
+# LVs, and the PV label goes with the image file.
+vgremove -q -f bakvg
 losetup -d "$LOOP"
 rm disk.img
 t done
