@@ -69,6 +69,9 @@ pub struct ContainerOptions {
     pub binds: Vec<(PathBuf, PathBuf, bool)>,
     /// Units masked (linked to /dev/null) before boot; see [`DEFAULT_MASKED_UNITS`].
     pub mask_units: Vec<String>,
+    /// `--private-network` (only loopback inside, the default); false shares the host's
+    /// network namespace.
+    pub private_network: bool,
     /// From spawning nspawn to `running`.
     pub boot_timeout: Duration,
     /// Accept `degraded` instead of failing with the `systemctl --failed` list.
@@ -82,6 +85,7 @@ impl Default for ContainerOptions {
         ContainerOptions {
             binds: Vec::new(),
             mask_units: DEFAULT_MASKED_UNITS.iter().map(|s| s.to_string()).collect(),
+            private_network: true,
             boot_timeout: Duration::from_secs(90),
             allow_degraded: false,
             extra_nspawn_args: Vec::new(),
@@ -117,7 +121,7 @@ impl SystemdContainer {
         let nspawn_args = Self::validate(&opts)?;
 
         let machine = process::unique_name("bakt");
-        let workdir = process::make_temp_dir(&format!("bakgen-e2e-{machine}"))?;
+        let workdir = process::make_named_dir(&format!("bakgen-e2e-{machine}"))?;
         check_plain_path(&workdir)?;
         for sub in ["ovl", "root"] {
             let p = workdir.join(sub);
@@ -125,6 +129,7 @@ impl SystemdContainer {
                 .map_err(|e| HarnessError::io(format!("mkdir {}", p.display()), e))?;
         }
         let cgroups = cgroup_dirs(&machine)?;
+        sweep_stale_cgroups(&cgroups);
         let console_path = workdir.join("console.log");
         let console = fs::File::create(&console_path)
             .map_err(|e| HarnessError::io("creating console.log", e))?;
@@ -214,6 +219,9 @@ impl SystemdContainer {
                     "bad unit name to mask: {unit:?}"
                 )));
             }
+        }
+        if opts.private_network {
+            args.push("--private-network".to_string());
         }
         args.extend(opts.extra_nspawn_args.iter().cloned());
         Ok(args)
@@ -590,6 +598,30 @@ fn remove_cgroups(dirs: &[PathBuf]) -> Result<(), HarnessError> {
         }
     }
     Ok(())
+}
+
+/// Removes the cgroups of containers whose test process died without `Drop` (their
+/// nspawn stopped through PR_SET_PDEATHSIG, but nobody removed the folders). Once per
+/// test process; a cgroup of a live process is left alone.
+fn sweep_stale_cgroups(ours: &[PathBuf]) {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| {
+        for parent in ours.iter().filter_map(|d| d.parent()) {
+            let Ok(entries) = fs::read_dir(parent) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let stale = name
+                    .to_str()
+                    .and_then(process::pid_of_unique_name)
+                    .is_some_and(|pid| !pid_alive(pid));
+                if stale && entry.path().is_dir() {
+                    let _ = remove_cgroup_tree(&entry.path());
+                }
+            }
+        }
+    });
 }
 
 fn remove_cgroup_tree(dir: &Path) -> std::io::Result<()> {

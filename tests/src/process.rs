@@ -55,12 +55,48 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{:x}", std::process::id(), nanos % 0x10000)
 }
 
-/// Makes a new empty folder under the system temp folder, named uniquely.
+/// The pid inside a name made by [`unique_name`] (`<prefix>-<pid>-<n>-<hex>`).
+pub fn pid_of_unique_name(name: &str) -> Option<u32> {
+    let mut parts = name.rsplitn(4, '-');
+    let (_hex, _n, pid) = (parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?;
+    pid.parse().ok()
+}
+
+/// Makes a new empty folder `<temp>/<prefix>-<pid>-<n>-<hex>`.
 pub fn make_temp_dir(prefix: &str) -> Result<PathBuf, HarnessError> {
-    let dir = std::env::temp_dir().join(unique_name(prefix));
-    fs::create_dir_all(&dir)
-        .map_err(|e| HarnessError::io(format!("mkdir {}", dir.display()), e))?;
+    make_named_dir(&unique_name(prefix))
+}
+
+/// Makes the new empty folder `<temp>/<name>`, `name` from [`unique_name`]. The first
+/// call of a test process also sweeps `bakgen-e2e-*` folders left by test processes that
+/// died without running their `Drop` (SIGKILL, timeout).
+pub(crate) fn make_named_dir(name: &str) -> Result<PathBuf, HarnessError> {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_stale_temp_dirs);
+    let dir = std::env::temp_dir().join(name);
+    fs::create_dir(&dir).map_err(|e| HarnessError::io(format!("mkdir {}", dir.display()), e))?;
     Ok(dir)
+}
+
+/// Removes `<temp>/bakgen-e2e-*` folders whose creating process is gone. Best effort:
+/// a folder with a mount below it, or of a live process, is left alone.
+fn sweep_stale_temp_dirs() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with("bakgen-e2e-") {
+            continue;
+        }
+        if let Some(pid) = pid_of_unique_name(name) {
+            if !pid_alive(pid) {
+                let _ = remove_temp_dir(&entry.path());
+            }
+        }
+    }
 }
 
 /// A temp folder removed (with [`remove_temp_dir`]'s mount check) when dropped, so a
@@ -383,6 +419,13 @@ mod tests {
             Duration::from_secs(5),
         );
         assert_eq!(out.ok().as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn pid_is_read_back_from_a_unique_name() {
+        let name = unique_name("bakgen-e2e-bakt");
+        assert_eq!(pid_of_unique_name(&name), Some(std::process::id()));
+        assert_eq!(pid_of_unique_name("bakgen-e2e"), None);
     }
 
     #[test]
