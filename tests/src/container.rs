@@ -5,7 +5,8 @@
 //!    nothing it mounts is ever seen by the host, and everything it mounted vanishes with
 //!    its last process, even when the test process is killed.
 //! 2. In it, a shell mounts a tmpfs, and on it an overlay whose lower layer is `/`: a
-//!    copy-on-write clone of the host's root. It also mounts a tmpfs on
+//!    copy-on-write clone of the host's root (with an optional "seed" folder layered over
+//!    `/`, so files such as units and `*.wants/` links are there before systemd boots). It also mounts a tmpfs on
 //!    `/run/systemd/nspawn` (nspawn's lock and propagation folders, which would otherwise
 //!    be left on the host's disk) and joins a cgroup of its own (below).
 //! 3. It execs `systemd-nspawn --register=no --keep-unit -b --console=pipe
@@ -46,7 +47,10 @@ pub const DEFAULT_MASKED_UNITS: &[&str] = &[
 const CONSOLE_TAIL: usize = 60;
 
 /// The shell run inside the private mount namespace; it ends by exec'ing nspawn with "$@".
-/// Paths come in the environment so no quoting of them is needed. The cloned /etc/hostname
+/// Paths come in the environment so no quoting of them is needed. The seed is copied onto
+/// the tmpfs first: a lower layer inside `/` (also a lower layer) is an overlapping layer,
+/// which overlayfs refuses with ELOOP. `cp -a` copies symlinks as symlinks, into a fresh
+/// tmpfs folder, so nothing of the host is written. The cloned /etc/hostname
 /// is replaced (rm first: never write through a symlink into the host) so the guest's
 /// systemd keeps the machine name instead of taking the host's.
 const BOOT_SCRIPT: &str = r#"set -eu
@@ -54,8 +58,10 @@ for cg in $BAKT_CGROUPS; do mkdir -p "$cg"; echo $$ > "$cg/cgroup.procs"; done
 mkdir -p /run/systemd/nspawn
 mount -t tmpfs -o mode=0755 bakgen-e2e-nspawn /run/systemd/nspawn
 mount -t tmpfs -o mode=0755 bakgen-e2e-ovl "$BAKT_W/ovl"
-mkdir "$BAKT_W/ovl/up" "$BAKT_W/ovl/work"
-mount -t overlay bakgen-e2e-root -o "lowerdir=/,upperdir=$BAKT_W/ovl/up,workdir=$BAKT_W/ovl/work" "$BAKT_W/root"
+mkdir "$BAKT_W/ovl/up" "$BAKT_W/ovl/work" "$BAKT_W/ovl/seed"
+lower=/
+if [ -n "$BAKT_SEED" ]; then cp -a "$BAKT_SEED/." "$BAKT_W/ovl/seed/"; lower="$BAKT_W/ovl/seed:/"; fi
+mount -t overlay bakgen-e2e-root -o "lowerdir=$lower,upperdir=$BAKT_W/ovl/up,workdir=$BAKT_W/ovl/work" "$BAKT_W/root"
 rm -f "$BAKT_W/root/etc/hostname"; echo "$BAKT_NAME" > "$BAKT_W/root/etc/hostname"
 for u in $BAKT_MASK; do ln -sfn /dev/null "$BAKT_W/root/etc/systemd/system/$u"; done
 exec systemd-nspawn "$@"
@@ -78,6 +84,11 @@ pub struct ContainerOptions {
     pub allow_degraded: bool,
     /// More `systemd-nspawn` arguments, e.g. `--setenv=…`.
     pub extra_nspawn_args: Vec<String>,
+    /// A host folder laid over `/` as the top lower layer of the overlay, so its files
+    /// (e.g. `bakgen build`'s root overlay: units, `*.wants/` links, job specs) are in
+    /// place *before* systemd boots. It is copied onto the container's tmpfs at boot (keep
+    /// it small) and never written. Absolute, no `:` or `,`.
+    pub seed: Option<PathBuf>,
 }
 
 impl Default for ContainerOptions {
@@ -89,6 +100,7 @@ impl Default for ContainerOptions {
             boot_timeout: Duration::from_secs(90),
             allow_degraded: false,
             extra_nspawn_args: Vec::new(),
+            seed: None,
         }
     }
 }
@@ -157,6 +169,7 @@ impl SystemdContainer {
         .env("BAKT_NAME", &machine)
         .env("BAKT_CGROUPS", join_paths(&cgroups))
         .env("BAKT_MASK", opts.mask_units.join(" "))
+        .env("BAKT_SEED", opts.seed.as_deref().unwrap_or(Path::new("")))
         .stdin(Stdio::null())
         .stdout(console)
         .stderr(console_err);
@@ -195,6 +208,15 @@ impl SystemdContainer {
 
     fn validate(opts: &ContainerOptions) -> Result<Vec<String>, HarnessError> {
         let mut args = Vec::new();
+        if let Some(seed) = &opts.seed {
+            if !seed.is_absolute() || !seed.is_dir() {
+                return Err(HarnessError::Invalid(format!(
+                    "seed {} must be an absolute path to a folder",
+                    seed.display()
+                )));
+            }
+            check_plain_path(seed)?;
+        }
         for (host, guest, ro) in &opts.binds {
             for p in [host, guest] {
                 if !p.is_absolute() || p.to_string_lossy().contains(':') {
@@ -526,7 +548,7 @@ fn check_plain_path(p: &Path) -> Result<(), HarnessError> {
     let s = p.to_string_lossy();
     if s.contains([',', ':', ' ', '\t', '\n', '\\']) {
         return Err(HarnessError::Invalid(format!(
-            "temp folder {s} has characters overlayfs options cannot carry; set TMPDIR"
+            "{s} has characters overlayfs options cannot carry (, : space \\); for a temp folder set TMPDIR"
         )));
     }
     Ok(())

@@ -26,6 +26,22 @@ OnActiveSec=2s
 AccuracySec=100ms
 ";
 
+/// Makes a seed folder (laid over `/` before boot) with one service enabled at boot.
+fn seed_with_enabled_service(seed: &Path, name: &str, exec: &str) {
+    let dir = seed.join("etc/systemd/system");
+    std::fs::create_dir_all(dir.join("multi-user.target.wants")).expect("mkdir seed");
+    let unit = format!(
+        "[Unit]\nDescription=bakgen-e2e seeded\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n\
+         ExecStart={exec}\n\n[Install]\nWantedBy=multi-user.target\n"
+    );
+    std::fs::write(dir.join(name), unit).expect("write seeded unit");
+    std::os::unix::fs::symlink(
+        format!("/etc/systemd/system/{name}"),
+        dir.join("multi-user.target.wants").join(name),
+    )
+    .expect("enable seeded unit");
+}
+
 fn mount_lines() -> BTreeSet<String> {
     process::mounts()
         .expect("read host mountinfo")
@@ -94,12 +110,19 @@ fn timer_fires_service_in_real_systemd_and_teardown_is_clean() {
     std::fs::create_dir_all(&input).expect("mkdir in");
     std::fs::create_dir_all(&output).expect("mkdir out");
     std::fs::write(input.join("token"), "from-host\n").expect("write token");
+    let seed = shared.path().join("seed");
+    seed_with_enabled_service(
+        &seed,
+        "bakgen-seeded.service",
+        "/bin/sh -c 'echo at-boot > /srv/out/seeded'",
+    );
 
     let ct = SystemdContainer::boot(ContainerOptions {
         binds: vec![
             (input.clone(), "/srv/in".into(), true),
             (output.clone(), "/srv/out".into(), false),
         ],
+        seed: Some(seed),
         ..ContainerOptions::default()
     })
     .expect("boot container");
@@ -124,6 +147,16 @@ fn timer_fires_service_in_real_systemd_and_teardown_is_clean() {
     assert_eq!(
         ct.exec_ok(&["cat", "/proc/1/comm"]).expect("pid 1").trim(),
         "systemd"
+    );
+    // The seeded unit was enabled before boot, so boot ran it.
+    assert_eq!(
+        std::fs::read_to_string(output.join("seeded")).expect("seeded unit ran at boot"),
+        "at-boot\n"
+    );
+    assert_eq!(
+        ct.unit_property("bakgen-seeded.service", "ActiveState")
+            .expect("state"),
+        "active"
     );
     let ro = ct.exec(&["touch", "/srv/in/nope"]).expect("exec touch");
     assert!(!ro.status.success(), "the read-only bind is writable");
@@ -219,6 +252,29 @@ fn a_panicking_test_still_tears_the_container_down() {
     let payload = result.expect_err("the closure panics");
     let traces = payload.downcast::<Traces>().expect("our payload");
     traces.assert_gone();
+    assert_eq!(
+        mount_lines(),
+        mounts_before,
+        "the host's mount table changed"
+    );
+}
+
+#[test]
+fn a_failed_unit_at_boot_is_reported_as_degraded() {
+    let mounts_before = mount_lines();
+    let seed = process::TempDir::new("bakgen-e2e-seed").expect("temp dir");
+    seed_with_enabled_service(seed.path(), "bakgen-fails.service", "/bin/false");
+    let err = SystemdContainer::boot(ContainerOptions {
+        seed: Some(seed.path().to_path_buf()),
+        ..ContainerOptions::default()
+    })
+    .expect_err("a failed unit makes the boot degraded");
+    match &err {
+        HarnessError::Degraded { failed, .. } => {
+            assert!(failed.contains("bakgen-fails.service"), "{err}")
+        }
+        other => panic!("expected Degraded, got {other}"),
+    }
     assert_eq!(
         mount_lines(),
         mounts_before,
