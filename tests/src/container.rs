@@ -47,13 +47,14 @@ pub const DEFAULT_MASKED_UNITS: &[&str] = &[
 const CONSOLE_TAIL: usize = 60;
 
 /// The shell run inside the private mount namespace; it ends by exec'ing nspawn with "$@".
-/// Paths come in the environment so no quoting of them is needed. The seed is copied onto
+/// Paths come in the environment so no quoting of them is needed (`set -f`: the unquoted
+/// lists are split on spaces but never globbed). The seed is copied onto
 /// the tmpfs first: a lower layer inside `/` (also a lower layer) is an overlapping layer,
 /// which overlayfs refuses with ELOOP. `cp -a` copies symlinks as symlinks, into a fresh
 /// tmpfs folder, so nothing of the host is written. The cloned /etc/hostname
 /// is replaced (rm first: never write through a symlink into the host) so the guest's
 /// systemd keeps the machine name instead of taking the host's.
-const BOOT_SCRIPT: &str = r#"set -eu
+const BOOT_SCRIPT: &str = r#"set -euf
 for cg in $BAKT_CGROUPS; do mkdir -p "$cg"; echo $$ > "$cg/cgroup.procs"; done
 mkdir -p /run/systemd/nspawn
 mount -t tmpfs -o mode=0755 bakgen-e2e-nspawn /run/systemd/nspawn
@@ -120,6 +121,8 @@ pub struct SystemdContainer {
     systemd_pid: u32,
     boot_time: Duration,
     stopped: bool,
+    /// When nspawn was spawned: boot time counts from here.
+    started: Instant,
 }
 
 impl SystemdContainer {
@@ -140,6 +143,23 @@ impl SystemdContainer {
             fs::create_dir(&p)
                 .map_err(|e| HarnessError::io(format!("mkdir {}", p.display()), e))?;
         }
+        match Self::spawn(&opts, nspawn_args, machine.clone(), workdir.clone()) {
+            Ok(ct) => ct.wait_booted(&opts),
+            Err(e) => {
+                // Nothing was started: only the folder to remove.
+                let _ = process::remove_temp_dir(&workdir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts nspawn; the returned value owns everything and its `Drop` cleans up.
+    fn spawn(
+        opts: &ContainerOptions,
+        nspawn_args: Vec<String>,
+        machine: String,
+        workdir: PathBuf,
+    ) -> Result<Self, HarnessError> {
         let cgroups = cgroup_dirs(&machine)?;
         sweep_stale_cgroups(&cgroups);
         let console_path = workdir.join("console.log");
@@ -162,7 +182,6 @@ impl SystemdContainer {
         ])
         .arg(format!("--machine={machine}"))
         .args(["--register=no", "--keep-unit", "-b", "--console=pipe"])
-        .arg("--private-network")
         .arg(format!("--directory={}", workdir.join("root").display()))
         .args(&nspawn_args)
         .env("BAKT_W", &workdir)
@@ -187,9 +206,7 @@ impl SystemdContainer {
         let child = cmd
             .spawn()
             .map_err(|e| HarnessError::io("spawning unshare/systemd-nspawn", e))?;
-
-        // From here on `Drop` cleans up whatever happens.
-        let mut ct = SystemdContainer {
+        Ok(SystemdContainer {
             machine,
             workdir,
             cgroups,
@@ -198,12 +215,17 @@ impl SystemdContainer {
             systemd_pid: 0,
             boot_time: Duration::ZERO,
             stopped: false,
-        };
-        let deadline = started + opts.boot_timeout;
-        ct.systemd_pid = ct.find_systemd(deadline)?;
-        ct.wait_running(deadline, opts.allow_degraded)?;
-        ct.boot_time = started.elapsed();
-        Ok(ct)
+            started,
+        })
+    }
+
+    /// Waits for `running`; on error `self` is dropped, which tears everything down.
+    fn wait_booted(mut self, opts: &ContainerOptions) -> Result<Self, HarnessError> {
+        let deadline = self.started + opts.boot_timeout;
+        self.systemd_pid = self.find_systemd(deadline)?;
+        self.wait_running(deadline, opts.allow_degraded)?;
+        self.boot_time = self.started.elapsed();
+        Ok(self)
     }
 
     fn validate(opts: &ContainerOptions) -> Result<Vec<String>, HarnessError> {
