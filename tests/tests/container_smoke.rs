@@ -148,6 +148,13 @@ fn timer_fires_service_in_real_systemd_and_teardown_is_clean() {
         ct.exec_ok(&["cat", "/proc/1/comm"]).expect("pid 1").trim(),
         "systemd"
     );
+    assert_eq!(
+        ct.exec_ok(&["ls", "/sys/class/net"])
+            .expect("ls net")
+            .trim(),
+        "lo",
+        "--private-network leaves only loopback"
+    );
     // The seeded unit was enabled before boot, so boot ran it.
     assert_eq!(
         std::fs::read_to_string(output.join("seeded")).expect("seeded unit ran at boot"),
