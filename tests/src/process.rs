@@ -173,13 +173,21 @@ fn run_in(
     };
     let out = File::create(&out_path).map_err(|e| io("creating stdout file", e))?;
     let err = File::create(&err_path).map_err(|e| io("creating stderr file", e))?;
-    let mut child = cmd
-        .stdin(stdin_cfg)
+    cmd.stdin(stdin_cfg)
         .stdout(out)
         .stderr(err)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| io("spawning", e))?;
+        .process_group(0);
+    // SAFETY: the closure only calls prctl(2), async-signal-safe and allocation-free.
+    // A test process killed mid-command (CI timeout) then takes the command with it.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| io("spawning", e))?;
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait().map_err(|e| io("waiting", e))? {
