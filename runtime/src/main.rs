@@ -2,6 +2,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli;
+
 /// Run one bakgen backup job and inspect its snapshots.
 #[derive(Parser)]
 #[command(name = "bakrun", version, about)]
@@ -11,11 +13,28 @@ struct Args {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Run one job from its spec (what systemd runs).
+    Run(cli::run::Args),
+    /// Every installed job: last success, age, whether it is late.
+    Status(cli::status::Args),
+    /// A job's snapshots, or the files of the one current at WHEN.
+    Snapshots(cli::snapshots::Args),
+    /// Restore a file or folder as it was at WHEN.
+    Restore(cli::restore::Args),
+    /// Apply retention now, or remove snapshots older than DURATION.
+    Prune(cli::prune::Args),
+}
 
 fn main() -> ExitCode {
     match Args::try_parse() {
-        Ok(args) => match args.command {},
+        Ok(args) => match args.command {
+            Command::Run(a) => cli::run::main(a),
+            Command::Status(a) => cli::status::main(a),
+            Command::Snapshots(a) => cli::snapshots::main(a),
+            Command::Restore(a) => cli::restore::main(a),
+            Command::Prune(a) => cli::prune::main(a),
+        },
         Err(e) => {
             let _ = e.print();
             if e.use_stderr() {
