@@ -47,9 +47,13 @@ pub fn parse_snapshot_name(name: &str) -> Option<DateTime<FixedOffset>> {
 /// must not remap ids by name). `--relative` keeps each source's full path inside the
 /// snapshot, so several sources never collide. `--delete`/`--delete-excluded` only matter
 /// when finishing a reused `.incomplete` tree: files gone from the source must go.
+/// `--modify-window=-1` compares modification times to the nanosecond: by default rsync
+/// compares whole seconds, so a file rewritten with the same size within the second of
+/// the last snapshot would be hard-linked to the old content.
 pub const RSYNC_FLAGS: &[&str] = &[
     "-aHAXS",
     "--numeric-ids",
+    "--modify-window=-1",
     "--relative",
     "--delete",
     "--delete-excluded",
@@ -304,6 +308,9 @@ impl Engine for Rsync {
                 }
             }
         }
+        if !exec.dry_run && target.exists() {
+            remove_outside_sources(&target, &self.spec.sources)?;
+        }
         for stale in leftovers {
             let stale = self.job_dir.join(stale);
             exec.note(format!("rm -rf {}", shell_quote(stale.as_os_str())));
@@ -443,10 +450,14 @@ impl Engine for Rsync {
             exec.note(format!("mkdir -p {}", shell_quote(to.as_os_str())));
         }
         let mut cmd = Command::new("rsync").args(["-aHAXS", "--numeric-ids"]);
-        if !force {
+        cmd = cmd.arg(if force {
+            // Size and time may match while content differs (two edits in one second):
+            // an overwrite asked for must really copy.
+            "--ignore-times"
+        } else {
             // Belt and braces: a file that appears after the check is still not replaced.
-            cmd = cmd.arg("--ignore-existing");
-        }
+            "--ignore-existing"
+        });
         let mut dest = to.as_os_str().to_owned();
         dest.push("/");
         let cmd = cmd.arg(src_arg).arg(dest);
@@ -531,6 +542,60 @@ fn clashes(source: &Path, target: &Path) -> Result<Vec<PathBuf>, EngineError> {
     }
     out.sort();
     Ok(out)
+}
+
+/// In a reused `.incomplete` tree, removes what lies outside every source path. rsync's
+/// `--delete` only works inside each source folder, so a source dropped from the policy
+/// since the interrupted run would otherwise linger in the new snapshot.
+fn remove_outside_sources(tree: &Path, sources: &[String]) -> Result<(), EngineError> {
+    let wanted: Vec<Vec<&std::ffi::OsStr>> = sources
+        .iter()
+        .map(|s| {
+            Path::new(s)
+                .components()
+                .filter_map(|c| match c {
+                    Component::Normal(part) => Some(part),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let mut stack: Vec<(PathBuf, usize)> = vec![(tree.to_owned(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        // The sources passing through this folder (all of them at the top).
+        let prefix: Vec<&std::ffi::OsStr> = dir
+            .strip_prefix(tree)
+            .unwrap_or(Path::new(""))
+            .iter()
+            .collect();
+        let through: Vec<&Vec<&std::ffi::OsStr>> = wanted
+            .iter()
+            .filter(|w| w.len() > depth && w[..depth] == prefix[..])
+            .collect();
+        let entries = std::fs::read_dir(&dir)
+            .map_err(EngineError::io(format!("cannot list {}", dir.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(EngineError::io(format!("cannot list {}", dir.display())))?;
+            let name = entry.file_name();
+            let matching: Vec<_> = through.iter().filter(|w| w[depth] == name).collect();
+            let path = entry.path();
+            if matching.is_empty() {
+                let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                let removed = if is_dir {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(EngineError::io(format!("cannot remove {}", path.display())))?;
+            } else if matching.iter().all(|w| w.len() > depth + 1)
+                && entry.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            {
+                // Only an ancestor of sources: look inside. A source itself is rsync's.
+                stack.push((path, depth + 1));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Flushes the file system holding `path` (syncfs(2)): one call instead of an fsync per
