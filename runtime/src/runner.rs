@@ -164,14 +164,18 @@ impl Run<'_> {
         for w in &outcome.warnings {
             log::warn(w);
         }
-        log::info(format!(
-            "snapshot {} complete: {} files, {} transferred ({} bytes of {})",
-            outcome.snapshot.id,
-            outcome.stats.files_total,
-            outcome.stats.files_transferred,
-            outcome.stats.bytes_transferred,
-            outcome.stats.bytes_total
-        ));
+        if self.exec.dry_run {
+            log::info("dry run: nothing was changed");
+        } else {
+            log::info(format!(
+                "snapshot {} complete: {} files, {} transferred ({} bytes of {})",
+                outcome.snapshot.id,
+                outcome.stats.files_total,
+                outcome.stats.files_transferred,
+                outcome.stats.bytes_transferred,
+                outcome.stats.bytes_total
+            ));
+        }
         let message = (!outcome.warnings.is_empty()).then(|| outcome.warnings.join("; "));
         if let Err(e) = apply_retention(
             self.engine,
@@ -181,6 +185,15 @@ impl Run<'_> {
         ) {
             // The snapshot itself is good; the run still fails so that someone looks.
             log::error(format!("retention: {e}"));
+            if signals::stop_requested() {
+                let msg = format!("retention: {e}");
+                return (
+                    RunResult::Interrupted,
+                    exit::FAILED,
+                    Some(outcome),
+                    Some(msg),
+                );
+            }
             return (
                 RunResult::Failed,
                 exit::FAILED,

@@ -161,9 +161,13 @@ pub fn fresh_dir(path: &Path) {
     fs::create_dir_all(path).unwrap();
 }
 
-/// The newest snapshot folder of the bench job, for raw rsync's `--link-dest`.
+/// Where the destinations go: `BAKRUN_BENCH_DIR` (for example `/dev/shm`, a tmpfs, to keep
+/// other writers of a shared disk out of the figures), else the temp folder.
 pub fn bench_work_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakrun-bench-{tag}-{}", std::process::id()));
+    let base = std::env::var_os("BAKRUN_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("bakrun-bench-{tag}-{}", std::process::id()));
     fresh_dir(&dir);
     dir
 }

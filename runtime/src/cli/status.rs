@@ -189,8 +189,10 @@ pub fn main(args: Args) -> ExitCode {
                         s.job.clone(),
                         s.host.clone(),
                         s.state.to_owned(),
-                        s.last_success
-                            .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339()),
+                        s.last_success.map_or_else(
+                            || "never".to_owned(),
+                            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                        ),
                         s.age_seconds.map_or_else(|| "-".to_owned(), age_text),
                         match (&s.error, s.last_result) {
                             (Some(e), _) => e.clone(),
