@@ -195,3 +195,55 @@ fn several_leftover_incomplete_trees_are_reduced_to_one_snapshot() {
     // --delete removed what the reused tree held that the source does not.
     assert!(!dir.join(&names[0]).join("newer").exists());
 }
+
+/// A reused `.incomplete` tree holds hard links into the previous snapshot. If a file's
+/// mode changed meanwhile, finishing the tree must not chmod the shared inode, which would
+/// rewrite history in the previous snapshot.
+#[test]
+fn finishing_a_reused_tree_never_changes_the_previous_snapshot() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    let s = setup("history");
+    let root = s.root.path();
+    let mut fast: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&s.spec_path).unwrap()).unwrap();
+    let slow = fast.clone();
+    fast.as_object_mut().unwrap().remove("limits");
+    write_spec(root, &fast);
+    assert_code(&run_job(&s.spec_path), 0);
+    let first = snapshots(root);
+    let rel = s.src.strip_prefix("/").unwrap();
+    let old_small = job_dir(root).join(&first[0]).join(rel).join("a-small-00");
+
+    fs::write(s.src.join("zz-big"), vec![43u8; 16 * 1024 * 1024]).unwrap();
+    write_spec(root, &slow);
+    let mut child = start_slow_run(&s);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    wait_no_rsync(root);
+    let left = incomplete(root);
+    assert_eq!(left.len(), 1);
+    let linked = job_dir(root).join(&left[0]).join(rel).join("a-small-00");
+    assert_eq!(
+        inode(&linked),
+        inode(&old_small),
+        "expected a hard link into the last snapshot"
+    );
+
+    fs::set_permissions(s.src.join("a-small-00"), fs::Permissions::from_mode(0o600)).unwrap();
+    write_spec(root, &fast);
+    assert_code(&run_job(&s.spec_path), 0);
+    let mode = fs::metadata(&old_small).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o644, "the previous snapshot was changed");
+    let snaps = snapshots(root);
+    assert_eq!(snaps.len(), 2);
+    let new_small = job_dir(root).join(&snaps[1]).join(rel).join("a-small-00");
+    assert_eq!(
+        fs::metadata(&new_small).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+    assert_eq!(
+        differences(&s.src, &job_dir(root).join(&snaps[1]).join(rel)),
+        ""
+    );
+}

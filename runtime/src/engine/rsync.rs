@@ -308,8 +308,12 @@ impl Engine for Rsync {
                 }
             }
         }
+        let link_dest = scan.complete.last().map(|s| self.snapshot_dir(s));
         if !exec.dry_run && target.exists() {
             remove_outside_sources(&target, &self.spec.sources)?;
+            if let Some(prev) = &link_dest {
+                unlink_shared_with(&target, prev)?;
+            }
         }
         for stale in leftovers {
             let stale = self.job_dir.join(stale);
@@ -319,7 +323,6 @@ impl Engine for Rsync {
             }
         }
 
-        let link_dest = scan.complete.last().map(|s| self.snapshot_dir(s));
         let cmd = self.backup_command(&target, link_dest.as_deref());
         log::info(format!("snapshot {name}: rsync started"));
         let finished = exec.run(&cmd)?;
@@ -592,6 +595,40 @@ fn remove_outside_sources(tree: &Path, sources: &[String]) -> Result<(), EngineE
             {
                 // Only an ancestor of sources: look inside. A source itself is rsync's.
                 stack.push((path, depth + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// In a reused `.incomplete` tree, unlinks every file that is a hard link into the previous
+/// snapshot. rsync would otherwise update a changed mode, owner, ACL or xattr in place on
+/// the shared inode, silently rewriting the previous snapshot; after the unlink it links
+/// the file again from `--link-dest` (no data sent) or makes a new copy.
+fn unlink_shared_with(tree: &Path, previous: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut stack = vec![tree.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(EngineError::io(format!("cannot list {}", dir.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(EngineError::io(format!("cannot list {}", dir.display())))?;
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path)
+                .map_err(EngineError::io(format!("cannot read {}", path.display())))?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if meta.nlink() < 2 {
+                continue;
+            }
+            let rel = path.strip_prefix(tree).unwrap_or(&path);
+            let shared = std::fs::symlink_metadata(previous.join(rel))
+                .is_ok_and(|old| old.dev() == meta.dev() && old.ino() == meta.ino());
+            if shared {
+                std::fs::remove_file(&path)
+                    .map_err(EngineError::io(format!("cannot remove {}", path.display())))?;
             }
         }
     }
