@@ -683,6 +683,11 @@ pub fn parse_stats(lines: &[String]) -> TransferStats {
     stats
 }
 
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -727,9 +732,4 @@ mod tests {
         assert!(relative_source_path("/etc/../../x").is_err());
         assert_eq!(relative_source_path("/").unwrap(), PathBuf::new());
     }
-}
-
-fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
