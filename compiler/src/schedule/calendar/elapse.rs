@@ -20,9 +20,11 @@ pub(super) fn next_usec(spec: &CalendarSpec, clock: &mut Clock, usec: i64) -> Op
         // systemd computes these in a forked child: nothing is remembered between calls.
         clock.reset();
     }
-    if !(0..=USEC_TIMESTAMP_FORMATTABLE_MAX).contains(&usec) {
+    if usec > USEC_TIMESTAMP_FORMATTABLE_MAX {
         return None;
     }
+    // systemd's clock is unsigned: nothing elapses before the epoch.
+    let usec = usec.max(-1);
     let usec = usec + 1;
     let mut tm = clock.convert(usec / USEC_PER_SEC)?;
     let mut tm_usec = usec % USEC_PER_SEC;
