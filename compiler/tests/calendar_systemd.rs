@@ -111,3 +111,56 @@ fn many_generated_expressions_agree_with_systemd() {
     }
     assert_eq!(failures, 0);
 }
+
+#[test]
+fn local_zone_abbreviations_agree_with_systemd() {
+    require_systemd!();
+    let exprs: Vec<String> = [
+        "daily JST",
+        "daily AEST",
+        "daily AEDT",
+        "12:00 IST",
+        "12:00 ist",
+        "daily -03",
+        "daily +0545",
+        "daily GMT",
+        "daily BST",
+        "daily EST",
+        "daily EDT",
+        "daily edt",
+        "12:00 CET",
+        "Mon 02:30 CEST",
+        "*:0/30 EST",
+        "*-*-* 01:30 EDT",
+        "*-*-* 02:30 EST",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut failures = 0;
+    for tz in [
+        "Asia/Tokyo",
+        "Australia/Sydney",
+        "America/Sao_Paulo",
+        "Asia/Kolkata",
+        "Asia/Kathmandu",
+        "Europe/London",
+        "Europe/Dublin",
+        "America/New_York",
+        "Europe/Berlin",
+    ] {
+        for base in [
+            base(),
+            Utc.with_ymd_and_hms(2026, 10, 31, 12, 0, 0).unwrap(),
+        ] {
+            failures += compare(
+                &format!("abbreviations in {tz}"),
+                &exprs,
+                &base,
+                ITERATIONS,
+                tz,
+            );
+        }
+    }
+    assert_eq!(failures, 0);
+}

@@ -61,10 +61,14 @@ fn find_next(spec: &CalendarSpec, clock: &mut Clock, tm: &mut Tm, usec: &mut i64
     let mut s = Search { spec, clock, dst };
     let mut c = *tm;
     let mut tm_usec = *usec;
+    // Once stuck on a time the forced isdst maps backwards, mktime picks isdst itself.
+    let mut invalidate_dst = false;
 
     for _ in 0..MAX_ITERATIONS {
         s.clock.mktime(&mut c);
-        c.isdst = s.dst;
+        if !invalidate_dst {
+            c.isdst = s.dst;
+        }
 
         let r = s.matching(&spec.year, false, &mut c, |c| &mut c.year);
         if r == Some(true) {
@@ -189,11 +193,30 @@ fn find_next(spec: &CalendarSpec, clock: &mut Clock, tm: &mut Tm, usec: &mut i64
             Bounds::Same => {}
         }
 
+        // Not past the start (by wall-clock fields)? An isdst that mktime resolved backwards
+        // led here: step an hour on and let mktime decide isdst from now on. The comparison
+        // ignores isdst, so a result can still lie before the start in absolute time, as in
+        // systemd.
+        let stuck = match compare_fields(tm, &c) {
+            std::cmp::Ordering::Equal => *usec > tm_usec,
+            order => order == std::cmp::Ordering::Greater,
+        };
+        if stuck {
+            invalidate_dst = true;
+            c.hour += 1;
+            continue;
+        }
+
         *tm = c;
         *usec = tm_usec;
         return Some(());
     }
     None
+}
+
+fn compare_fields(a: &Tm, b: &Tm) -> std::cmp::Ordering {
+    (a.year, a.mon, a.mday, a.hour, a.min, a.sec)
+        .cmp(&(b.year, b.mon, b.mday, b.hour, b.min, b.sec))
 }
 
 fn reset_below_year(c: &mut Tm, usec: &mut i64) {

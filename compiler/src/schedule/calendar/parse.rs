@@ -8,6 +8,7 @@
 use std::ops::Range;
 use std::str::FromStr;
 
+use chrono::Offset;
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
 use super::{normalize, CalendarError, CalendarSpec, Chain, Component, USEC_PER_SEC};
@@ -47,7 +48,8 @@ pub(super) fn parse(text: &str, local: Option<Tz>) -> Result<CalendarSpec, Calen
 fn unknown_zone(text: &str, local: Option<Tz>) -> Option<CalendarError> {
     let space = text.rfind(' ')?;
     let word = &text[space + 1..];
-    let zone_like = word.contains('/') || word.starts_with(|c: char| c.is_ascii_uppercase());
+    let zone_like = word.contains('/')
+        || word.starts_with(|c: char| c.is_ascii_uppercase() || c == '+' || c == '-');
     if !zone_like || parse_spec(&text[..space], local).is_err() {
         return None;
     }
@@ -177,7 +179,11 @@ fn abbreviations(tz: Tz) -> (String, String) {
             chrono::NaiveDate::from_ymd_opt(2030, month, day).and_then(|d| d.and_hms_opt(12, 0, 0))
         {
             let offset = tz.offset_from_utc_datetime(&at);
-            let name = offset.abbreviation().unwrap_or_default().to_string();
+            // tzdata writes numeric abbreviations ("-03", "+0530"), which chrono-tz omits.
+            let name = offset.abbreviation().map_or_else(
+                || numeric_abbreviation(offset.fix().local_minus_utc()),
+                str::to_string,
+            );
             if offset.dst_offset().num_seconds() != 0 {
                 daylight.get_or_insert(name);
             } else {
@@ -188,6 +194,17 @@ fn abbreviations(tz: Tz) -> (String, String) {
     let standard = standard.unwrap_or_default();
     let daylight = daylight.unwrap_or_else(|| standard.clone());
     (standard, daylight)
+}
+
+fn numeric_abbreviation(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    let (h, m) = (minutes / 60, minutes % 60);
+    if m == 0 {
+        format!("{sign}{h:02}")
+    } else {
+        format!("{sign}{h:02}{m:02}")
+    }
 }
 
 fn ends_with_no_case(s: &[u8], suffix: &[u8]) -> bool {
