@@ -80,24 +80,23 @@ impl Duration {
                     i,
                 ));
             };
-            let slot = match unit {
-                'Y' | 'y' => 0,
-                'M' => 1,
-                'W' | 'w' => 2,
-                'D' | 'd' => 3,
-                'h' | 'H' => 4,
-                'm' => 5,
-                's' | 'S' => 6,
-                other => {
-                    return Err(DurationError::new(
+            let slot =
+                match unit {
+                    'Y' | 'y' => 0,
+                    'M' => 1,
+                    'W' | 'w' => 2,
+                    'D' | 'd' => 3,
+                    'h' | 'H' => 4,
+                    'm' => 5,
+                    's' | 'S' => 6,
+                    other => return Err(DurationError::new(
                         format!(
                             "unknown unit `{other}`; use s, m (minutes), h, D, W, M (months), Y"
                         ),
                         i,
                         i + other.len_utf8(),
-                    ))
-                }
-            };
+                    )),
+                };
             if seen[slot] {
                 return Err(DurationError::new(
                     format!("unit `{unit}` is given twice"),
