@@ -111,6 +111,7 @@ fn human(
     elapses: &[DateTime<Utc>],
     count: u32,
 ) -> String {
+    // Like systemd-analyze, a series that ends early just stops.
     let mut out = String::new();
     let normalized = spec.normalized();
     if original != normalized {
@@ -140,9 +141,6 @@ fn human(
                 t.format("%a %Y-%m-%d %H:%M:%S UTC")
             );
         }
-    }
-    if (elapses.len() as u64) < u64::from(count) {
-        out += &format!("{:>15}: never\n", format!("Iter. #{}", elapses.len() + 1));
     }
     out
 }

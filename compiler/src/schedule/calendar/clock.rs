@@ -121,11 +121,8 @@ impl Clock {
         match self.zone {
             Zone::Utc => Some(Tm::from_wall_seconds(t, 0)),
             Zone::Local(tz) => {
-                let utc = chrono::DateTime::from_timestamp(t, 0)?.naive_utc();
-                let offset = tz.offset_from_utc_datetime(&utc);
-                let local = i64::from(offset.fix().local_minus_utc());
-                let isdst = i64::from(offset.dst_offset().num_seconds() != 0);
-                Some(Tm::from_wall_seconds(t + local, isdst))
+                let (local, isdst) = zone_offset(tz, t)?;
+                Some(Tm::from_wall_seconds(t + local, i64::from(isdst)))
             }
         }
     }
@@ -248,6 +245,43 @@ impl Clock {
         }
         Some((t, tm))
     }
+}
+
+/// chrono-tz tabulates transitions until the end of 2099 (2100-01-01T00:00:00Z here);
+/// glibc goes on with the zone's current rule.
+const TABLE_END: i64 = 4_102_444_800;
+
+/// The zone's UTC offset (seconds) and whether it is daylight-saving time at `t`.
+fn zone_offset(tz: Tz, t: i64) -> Option<(i64, bool)> {
+    let t = if t >= TABLE_END {
+        same_calendar_before_2100(t)
+    } else {
+        t
+    };
+    let utc = chrono::DateTime::from_timestamp(t, 0)?.naive_utc();
+    let offset = tz.offset_from_utc_datetime(&utc);
+    Some((
+        i64::from(offset.fix().local_minus_utc()),
+        offset.dst_offset().num_seconds() != 0,
+    ))
+}
+
+/// Moves `t` (from 2100 on) into the latest earlier year laid out like its own (same
+/// leap-ness, same weekday on January 1st), where the current rules are tabulated:
+/// rules such as "last Sunday of March" then fall on the same dates.
+fn same_calendar_before_2100(t: i64) -> i64 {
+    let days = t.div_euclid(86_400);
+    let (year, _, _) = civil_from_days(days);
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let jan1 = days_from_civil(year, 1, 1);
+    let weekday = |d: i64| (d + 4).rem_euclid(7);
+    for candidate in (2072..2100).rev() {
+        let c_jan1 = days_from_civil(candidate, 1, 1);
+        if leap(candidate) == leap(year) && weekday(c_jan1) == weekday(jan1) {
+            return t - (jan1 - c_jan1) * 86_400;
+        }
+    }
+    t
 }
 
 fn isdst_differ(a: i64, b: i64) -> bool {
