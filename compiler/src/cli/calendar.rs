@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, Report};
 use serde::Serialize;
 
-use crate::schedule::{local_timezone, CalendarSpec};
+use crate::schedule::{format_in_zone, local_timezone, CalendarSpec};
 
 #[derive(clap::Args, Debug)]
 pub struct CalendarArgs {
@@ -131,10 +131,7 @@ fn human(
         } else {
             format!("{:>15}", format!("Iter. #{}", i + 1))
         };
-        out += &format!(
-            "{label}: {}\n",
-            t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M:%S %Z")
-        );
+        out += &format!("{label}: {}\n", format_in_zone(t, zone));
         if zone != Tz::UTC {
             out += &format!(
                 "       (in UTC): {}\n",

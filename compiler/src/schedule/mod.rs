@@ -3,5 +3,5 @@
 mod calendar;
 mod zone;
 
-pub use calendar::{CalendarError, CalendarSpec, Elapses};
+pub use calendar::{format_in_zone, CalendarError, CalendarSpec, Elapses};
 pub use zone::local_timezone;

@@ -249,7 +249,7 @@ impl Clock {
 
 /// chrono-tz tabulates transitions until the end of 2099 (2100-01-01T00:00:00Z here);
 /// glibc goes on with the zone's current rule.
-const TABLE_END: i64 = 4_102_444_800;
+pub(super) const TABLE_END: i64 = 4_102_444_800;
 
 /// The zone's UTC offset (seconds) and whether it is daylight-saving time at `t`.
 fn zone_offset(tz: Tz, t: i64) -> Option<(i64, bool)> {
@@ -269,7 +269,7 @@ fn zone_offset(tz: Tz, t: i64) -> Option<(i64, bool)> {
 /// Moves `t` (from 2100 on) into the latest earlier year laid out like its own (same
 /// leap-ness, same weekday on January 1st), where the current rules are tabulated:
 /// rules such as "last Sunday of March" then fall on the same dates.
-fn same_calendar_before_2100(t: i64) -> i64 {
+pub(super) fn same_calendar_before_2100(t: i64) -> i64 {
     let days = t.div_euclid(86_400);
     let (year, _, _) = civil_from_days(days);
     let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;

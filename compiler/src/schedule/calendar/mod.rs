@@ -133,6 +133,11 @@ impl CalendarSpec {
 
     /// First elapse strictly after `after`; `local` is the zone used when the expression
     /// names none.
+    ///
+    /// Exactly as systemd 252 computes it, quirks included: a local time that does not
+    /// exist (spring forward) is skipped, a repeated hour (fall back) is matched once, and
+    /// with a forced `CEST`/`EDT`-style abbreviation (see [`CalendarSpec::parse_in`])
+    /// systemd can even answer a time before `after` near a change; so does this.
     pub fn next_elapse(&self, after: &DateTime<Utc>, local: Tz) -> Option<DateTime<Utc>> {
         self.elapses(after, local).next()
     }
@@ -168,6 +173,27 @@ impl std::fmt::Display for CalendarSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.normalized())
     }
+}
+
+/// `t` as wall-clock time in `zone` with the zone's abbreviation, the way systemd prints
+/// it ("Mon 2026-03-30 02:30:00 CEST"), using the zone's rules also after 2099.
+pub fn format_in_zone(t: &DateTime<Utc>, zone: Tz) -> String {
+    use chrono::{Offset, TimeZone};
+    use chrono_tz::OffsetName;
+    let secs = t.timestamp();
+    let probe = if secs >= clock::TABLE_END {
+        clock::same_calendar_before_2100(secs)
+    } else {
+        secs
+    };
+    let probe = DateTime::from_timestamp(probe, 0).unwrap_or(*t).naive_utc();
+    let offset = zone.offset_from_utc_datetime(&probe);
+    let seconds = offset.fix().local_minus_utc();
+    let abbreviation = offset
+        .abbreviation()
+        .map_or_else(|| parse::numeric_abbreviation(seconds), str::to_string);
+    let local = t.naive_utc() + chrono::TimeDelta::seconds(i64::from(seconds));
+    format!("{} {abbreviation}", local.format("%a %Y-%m-%d %H:%M:%S"))
 }
 
 /// Successive elapses of a [`CalendarSpec`]; ends when the expression never elapses again.

@@ -196,7 +196,7 @@ fn abbreviations(tz: Tz) -> (String, String) {
     (standard, daylight)
 }
 
-fn numeric_abbreviation(seconds: i32) -> String {
+pub(super) fn numeric_abbreviation(seconds: i32) -> String {
     let sign = if seconds < 0 { '-' } else { '+' };
     let minutes = seconds.unsigned_abs() / 60;
     let (h, m) = (minutes / 60, minutes % 60);
