@@ -164,3 +164,30 @@ fn local_zone_abbreviations_agree_with_systemd() {
     }
     assert_eq!(failures, 0);
 }
+
+/// Every name in the system's zoneinfo (except the leap-second `right/` variants, which
+/// bakgen does not model), as the expression's zone.
+#[test]
+fn every_zone_name_agrees_with_systemd() {
+    require_systemd!();
+    fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.path().is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(std::path::Path::new("/usr/share/zoneinfo"), "", &mut names);
+    names.retain(|n| !n.starts_with("right/"));
+    names.sort();
+    assert!(names.len() > 500, "tzdata is installed");
+    let exprs: Vec<String> = names.iter().map(|n| format!("*-*-* 02:30 {n}")).collect();
+    assert_eq!(compare("zone names", &exprs, &base(), 3, "UTC"), 0);
+}

@@ -164,7 +164,13 @@ pub(super) fn zone_named(name: &str) -> Option<Tz> {
     {
         return None;
     }
-    Tz::from_str(name).ok()
+    // Debian's zoneinfo also holds a few special files and `posix/NAME` copies of the zones.
+    match name {
+        "posixrules" => Some(Tz::America__New_York),
+        "localtime" => Some(crate::schedule::zone::system_timezone().unwrap_or(Tz::UTC)),
+        "Factory" | "posix/Factory" => Some(Tz::UTC),
+        _ => Tz::from_str(name.strip_prefix("posix/").unwrap_or(name)).ok(),
+    }
 }
 
 /// The local zone's standard and daylight-saving abbreviations, as glibc's `tzname`
