@@ -193,3 +193,60 @@ fn rules_after_2099_agree_with_systemd() {
     );
     assert_eq!(failures, 0);
 }
+
+/// The 2026 offset changes of `zone`, found by scanning hour by hour.
+fn transitions(zone: Tz) -> Vec<DateTime<Utc>> {
+    use chrono::Offset;
+    let mut out = Vec::new();
+    let mut t = at(2026, 1, 1, 0, 0);
+    let offset = |t: DateTime<Utc>| t.with_timezone(&zone).offset().fix();
+    let mut last = offset(t);
+    while t < at(2027, 1, 1, 0, 0) {
+        let next = t + chrono::TimeDelta::minutes(30);
+        if offset(next) != last {
+            out.push(next);
+            last = offset(next);
+        }
+        t = next;
+    }
+    out
+}
+
+/// Around every 2026 change of zones with unusual rules: half-hour daylight saving
+/// (Lord Howe), negative daylight saving (Dublin, Casablanca), southern hemisphere.
+/// `cargo test -p bakgen --test calendar_dst -- --ignored`
+#[test]
+#[ignore = "takes about a minute"]
+fn unusual_zones_agree_with_systemd() {
+    assert!(
+        systemd_analyze_available(),
+        "systemd-analyze is needed (package `systemd`)"
+    );
+    let exprs = fixture("dst.txt");
+    let mut failures = 0;
+    for zone in [
+        "Australia/Lord_Howe",
+        "Europe/Dublin",
+        "Africa/Casablanca",
+        "America/Santiago",
+        "Pacific/Chatham",
+        "America/Havana",
+    ] {
+        let tz: Tz = zone.parse().unwrap();
+        let in_zone: Vec<String> = exprs.iter().map(|e| format!("{e} {zone}")).collect();
+        for change in transitions(tz) {
+            for delta in [-90, -1, 20] {
+                let base = change + chrono::TimeDelta::minutes(delta);
+                failures += compare(&format!("{zone} local"), &exprs, &base, 10, zone);
+                failures += compare(
+                    &format!("{zone} in the expression"),
+                    &in_zone,
+                    &base,
+                    10,
+                    "UTC",
+                );
+            }
+        }
+    }
+    assert_eq!(failures, 0);
+}

@@ -60,10 +60,19 @@ pub fn run(args: CalendarArgs) -> ExitCode {
         }
     };
     let from = args.from.unwrap_or_else(Utc::now);
-    let elapses: Vec<DateTime<Utc>> = spec
-        .elapses(&from, local)
-        .take(args.count as usize)
-        .collect();
+    let mut series = spec.elapses(&from, local);
+    let elapses: Vec<DateTime<Utc>> = series.by_ref().take(args.count as usize).collect();
+    if series.gave_up() {
+        // systemd-analyze fails here; its timers would stop at this point too.
+        eprintln!(
+            "warning: systemd gives up computing further elapses of `{}` after {} \
+             (its infinite-loop guard trips)",
+            spec.normalized(),
+            elapses
+                .last()
+                .map_or_else(|| "the start".to_string(), |t| t.to_rfc3339())
+        );
+    }
 
     let text = match args.format {
         Format::Json => {

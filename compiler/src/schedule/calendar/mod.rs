@@ -149,6 +149,7 @@ impl CalendarSpec {
             spec: self,
             clock: clock::Clock::new(self.evaluation_zone(local)),
             usec: Some(after.timestamp_micros()),
+            gave_up: false,
         }
     }
 
@@ -201,6 +202,16 @@ pub struct Elapses<'a> {
     spec: &'a CalendarSpec,
     clock: clock::Clock,
     usec: Option<i64>,
+    gave_up: bool,
+}
+
+impl Elapses<'_> {
+    /// Whether the series ended because the search hit systemd's iteration limit (where
+    /// systemd reports "Infinite loop in calendar calculation") rather than because the
+    /// expression never elapses again.
+    pub fn gave_up(&self) -> bool {
+        self.gave_up
+    }
 }
 
 impl Iterator for Elapses<'_> {
@@ -208,8 +219,16 @@ impl Iterator for Elapses<'_> {
 
     fn next(&mut self) -> Option<DateTime<Utc>> {
         let after = self.usec?;
-        let next = elapse::next_usec(self.spec, &mut self.clock, after);
-        self.usec = next;
-        next.and_then(DateTime::from_timestamp_micros)
+        match elapse::next_usec(self.spec, &mut self.clock, after) {
+            Ok(next) => {
+                self.usec = Some(next);
+                DateTime::from_timestamp_micros(next)
+            }
+            Err(why) => {
+                self.usec = None;
+                self.gave_up = why == elapse::NoElapse::GaveUp;
+                None
+            }
+        }
     }
 }
