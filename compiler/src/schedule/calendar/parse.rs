@@ -36,6 +36,21 @@ const WEEKDAYS: [(&str, u32); 14] = [
     ("Sun", 6),
 ];
 
+const SHORTHANDS: [&str; 12] = [
+    "minutely",
+    "hourly",
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "semiannually",
+    "semi-annually",
+    "biannually",
+    "bi-annually",
+    "yearly",
+    "annually",
+];
+
 const SHAPE_HELP: &str = "write [WEEKDAYS] [YEAR-]MONTH-DAY [HOUR:MINUTE[:SECOND]] [ZONE], \
                           e.g. `Mon..Fri *-*-* 02:30`, or a shorthand such as `daily`";
 
@@ -749,6 +764,26 @@ impl Parser<'_> {
                 .with_help(SHAPE_HELP);
         }
         let c = self.text[self.pos..].chars().next().unwrap_or(' ');
+        let word_len = self.text[self.pos..self.end]
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == '-'))
+            .unwrap_or(self.end - self.pos);
+        if word_len > 1 {
+            let word = &self.text[self.pos..self.pos + word_len];
+            let span = self.pos..self.pos + word_len;
+            if SHORTHANDS.iter().any(|s| s.eq_ignore_ascii_case(word)) {
+                return self
+                    .error(span, format!("`{word}` must stand alone"))
+                    .with_help(
+                    "a shorthand can only be followed by a time zone, e.g. `daily Europe/Berlin`",
+                );
+            }
+            return self
+                .error(
+                    span,
+                    format!("`{word}` is neither a weekday nor a shorthand"),
+                )
+                .with_help(format!("the shorthands are {}", SHORTHANDS.join(", ")));
+        }
         let mut err = self.error(
             self.pos..self.pos + c.len_utf8(),
             format!("expected {what}, found `{c}`"),
