@@ -173,6 +173,9 @@ fn other_diagnostics_point_at_the_bad_part() {
         ("repeat_never_fires", "*:30/30"),
         ("reversed_range", "*-*-20..10"),
         ("empty", ""),
+        ("unknown_word", "fortnightly"),
+        ("shorthand_not_alone", "daily 12:00"),
+        ("tilde_list_narrows", "*-*~1,26"),
     ] {
         let o = bakgen(&[expr], "UTC");
         assert_eq!(o.status.code(), Some(1), "{expr:?}");
