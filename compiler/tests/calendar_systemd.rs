@@ -46,6 +46,10 @@ fn generated_expressions_agree_with_systemd() {
 fn berlin_as_local_zone_agrees_with_systemd() {
     require_systemd!();
     let mut exprs = fixture("edge_cases.txt");
+    // systemd run with a local zone that has daylight saving computes `right/` zones
+    // (in its forked child) with the local zone's rules partly still in effect: a glibc
+    // state quirk bakgen does not reproduce. With TZ=UTC they agree (see the edge cases).
+    exprs.retain(|e| !e.contains("right/"));
     exprs.extend(generated(0xBE41, 150));
     // Summer time starts 2026-03-29 and ends 2026-10-25 in Berlin.
     let mut failures = compare(
@@ -165,8 +169,7 @@ fn local_zone_abbreviations_agree_with_systemd() {
     assert_eq!(failures, 0);
 }
 
-/// Every name in the system's zoneinfo (except the leap-second `right/` variants, which
-/// bakgen does not model), as the expression's zone.
+/// Every name in the system's zoneinfo, as the expression's zone.
 #[test]
 fn every_zone_name_agrees_with_systemd() {
     require_systemd!();
@@ -185,7 +188,6 @@ fn every_zone_name_agrees_with_systemd() {
     }
     let mut names = Vec::new();
     walk(std::path::Path::new("/usr/share/zoneinfo"), "", &mut names);
-    names.retain(|n| !n.starts_with("right/"));
     names.sort();
     assert!(names.len() > 500, "tzdata is installed");
     let exprs: Vec<String> = names.iter().map(|n| format!("*-*-* 02:30 {n}")).collect();

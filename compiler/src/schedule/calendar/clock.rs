@@ -29,7 +29,8 @@ pub(super) struct Tm {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Zone {
     Utc,
-    Local(Tz),
+    /// A zone; with `true` its clock counts leap seconds (the `right/` zones).
+    Local(Tz, bool),
 }
 
 pub(super) struct Clock {
@@ -120,9 +121,18 @@ impl Clock {
         }
         match self.zone {
             Zone::Utc => Some(Tm::from_wall_seconds(t, 0)),
-            Zone::Local(tz) => {
+            Zone::Local(tz, false) => {
                 let (local, isdst) = zone_offset(tz, t)?;
                 Some(Tm::from_wall_seconds(t + local, i64::from(isdst)))
+            }
+            Zone::Local(tz, true) => {
+                // As glibc's tzfile does: subtract the leap seconds so far; during an
+                // inserted second the clock shows :60.
+                let (correction, hit) = leap_correction(t);
+                let (local, isdst) = zone_offset(tz, t - correction)?;
+                let mut tm = Tm::from_wall_seconds(t - correction + local, i64::from(isdst));
+                tm.sec += hit;
+                Some(tm)
             }
         }
     }
@@ -282,6 +292,55 @@ pub(super) fn same_calendar_before_2100(t: i64) -> i64 {
         }
     }
     t
+}
+
+/// The days after which a leap second was inserted (23:59:60 UTC), as tzdata 2025b lists them.
+const LEAP_DAYS: [(i64, i64, i64); 27] = [
+    (1972, 6, 30),
+    (1972, 12, 31),
+    (1973, 12, 31),
+    (1974, 12, 31),
+    (1975, 12, 31),
+    (1976, 12, 31),
+    (1977, 12, 31),
+    (1978, 12, 31),
+    (1979, 12, 31),
+    (1981, 6, 30),
+    (1982, 6, 30),
+    (1983, 6, 30),
+    (1985, 6, 30),
+    (1987, 12, 31),
+    (1989, 12, 31),
+    (1990, 12, 31),
+    (1992, 6, 30),
+    (1993, 6, 30),
+    (1994, 6, 30),
+    (1995, 12, 31),
+    (1997, 6, 30),
+    (1998, 12, 31),
+    (2005, 12, 31),
+    (2008, 12, 31),
+    (2012, 6, 30),
+    (2015, 6, 30),
+    (2016, 12, 31),
+];
+
+/// For a time on a leap-second-counting clock: how many leap seconds precede it, and 1
+/// if it is itself an inserted second.
+fn leap_correction(t: i64) -> (i64, i64) {
+    let mut correction = 0;
+    let mut hit = 0;
+    for (i, &(y, m, d)) in LEAP_DAYS.iter().enumerate() {
+        // On this clock the inserted second is the midnight after the day, shifted by the
+        // seconds inserted before it.
+        let transition = (days_from_civil(y, m, d) + 1) * 86_400 + i as i64;
+        if t < transition {
+            break;
+        }
+        correction = i as i64 + 1;
+        hit = i64::from(t == transition);
+    }
+    (correction, hit)
 }
 
 fn isdst_differ(a: i64, b: i64) -> bool {

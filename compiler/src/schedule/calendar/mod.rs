@@ -89,6 +89,8 @@ pub struct CalendarSpec {
     utc: bool,
     /// An IANA zone named in the expression.
     timezone: Option<(String, Tz)>,
+    /// The zone is a `right/` one: its clock counts leap seconds.
+    leap_seconds: bool,
     /// Daylight saving forced off (`Some(false)`) or on by naming one of the local zone's
     /// abbreviations, with that abbreviation for printing.
     dst: Option<(bool, String)>,
@@ -157,7 +159,7 @@ impl CalendarSpec {
         if self.utc {
             clock::Zone::Utc
         } else {
-            clock::Zone::Local(self.zone(local))
+            clock::Zone::Local(self.zone(local), self.leap_seconds)
         }
     }
 }

@@ -101,6 +101,7 @@ fn parse_spec(text: &str, local: Option<Tz>) -> Result<CalendarSpec, CalendarErr
         end_of_month: false,
         utc: false,
         timezone: None,
+        leap_seconds: false,
         dst: None,
     };
 
@@ -159,8 +160,9 @@ fn strip_zone(text: &str, local: Option<Tz>, spec: &mut CalendarSpec) -> usize {
     }
     if let Some(space) = bytes.iter().rposition(|&b| b == b' ') {
         let name = &text[space + 1..];
-        if let Some(tz) = zone_named(name) {
+        if let Some((tz, leap_seconds)) = zone_named(name) {
             spec.timezone = Some((name.to_string(), tz));
+            spec.leap_seconds = leap_seconds;
             return space;
         }
     }
@@ -168,8 +170,8 @@ fn strip_zone(text: &str, local: Option<Tz>, spec: &mut CalendarSpec) -> usize {
 }
 
 /// A zone name as systemd's `verify_timezone()` accepts it: a plain relative name of the
-/// zoneinfo database.
-pub(super) fn zone_named(name: &str) -> Option<Tz> {
+/// zoneinfo database. The flag is set for the `right/` zones, which count leap seconds.
+pub(super) fn zone_named(name: &str) -> Option<(Tz, bool)> {
     if name.is_empty() || name.starts_with('/') || name.ends_with('/') || name.contains("//") {
         return None;
     }
@@ -179,12 +181,26 @@ pub(super) fn zone_named(name: &str) -> Option<Tz> {
     {
         return None;
     }
-    // Debian's zoneinfo also holds a few special files and `posix/NAME` copies of the zones.
+    // Debian's zoneinfo also holds a few special files, `posix/NAME` copies of the zones
+    // and `right/NAME` variants with leap seconds.
     match name {
-        "posixrules" => Some(Tz::America__New_York),
-        "localtime" => Some(crate::schedule::zone::system_timezone().unwrap_or(Tz::UTC)),
-        "Factory" | "posix/Factory" => Some(Tz::UTC),
-        _ => Tz::from_str(name.strip_prefix("posix/").unwrap_or(name)).ok(),
+        "posixrules" => Some((Tz::America__New_York, false)),
+        "localtime" => Some((
+            crate::schedule::zone::system_timezone().unwrap_or(Tz::UTC),
+            false,
+        )),
+        _ => {
+            let (base, leap) = match name.strip_prefix("right/") {
+                Some(base) => (base, true),
+                None => (name.strip_prefix("posix/").unwrap_or(name), false),
+            };
+            let tz = if base == "Factory" {
+                Some(Tz::UTC)
+            } else {
+                Tz::from_str(base).ok()
+            };
+            tz.map(|tz| (tz, leap))
+        }
     }
 }
 
