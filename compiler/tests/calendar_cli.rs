@@ -100,7 +100,20 @@ fn json_cuts_fractional_seconds() {
 
 #[test]
 fn local_zone_comes_from_tz() {
-    for tz in ["Europe/Berlin", ":Europe/Berlin"] {
+    // glibc also takes a path into the zoneinfo folder; empty or unknown means UTC.
+    for tz in ["", "Mars/Olympus"] {
+        let o = bakgen(&["daily", "--from", FROM, "--format", "json"], tz);
+        assert_eq!(
+            json(&o)["next"],
+            serde_json::json!(["2026-03-29T00:00:00Z"]),
+            "TZ={tz:?}"
+        );
+    }
+    for tz in [
+        "Europe/Berlin",
+        ":Europe/Berlin",
+        ":/usr/share/zoneinfo/Europe/Berlin",
+    ] {
         let o = bakgen(&["daily", "--from", FROM, "--format", "json"], tz);
         assert_eq!(
             json(&o)["next"],
