@@ -117,6 +117,18 @@ impl Exec {
     /// Runs `cmd`; its standard output is collected and logged at debug level, its standard
     /// error logged as warnings (what rsync prints there is a problem worth seeing).
     pub fn run(&self, cmd: &Command) -> Result<Finished, CommandError> {
+        self.run_with(cmd, true)
+    }
+
+    /// Like [`Exec::run`], but a stop signal is not passed on to the command: for short
+    /// commands that must finish once started (lvcreate, umount, lvremove — a snapshot
+    /// half-made or half-removed is worse than a second's wait). The caller checks
+    /// [`signals::stop_requested`] between them.
+    pub fn run_to_end(&self, cmd: &Command) -> Result<Finished, CommandError> {
+        self.run_with(cmd, false)
+    }
+
+    fn run_with(&self, cmd: &Command, forward_stop: bool) -> Result<Finished, CommandError> {
         if self.dry_run {
             println!("{}", cmd.display());
             return Ok(Finished {
@@ -151,7 +163,9 @@ impl Exec {
             program: program.clone(),
             source,
         })?;
-        signals::set_child(child.id());
+        if forward_stop {
+            signals::set_child(child.id());
+        }
         let stderr = child.stderr.take();
         let err_thread = std::thread::spawn(move || {
             if let Some(stderr) = stderr {
@@ -169,7 +183,9 @@ impl Exec {
             }
         }
         let status = child.wait();
-        signals::clear_child();
+        if forward_stop {
+            signals::clear_child();
+        }
         let _ = err_thread.join();
         let status = status.map_err(|source| CommandError::Wait { program, source })?;
         Ok(Finished {

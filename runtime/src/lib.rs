@@ -14,4 +14,5 @@ pub mod runner;
 pub mod signals;
 pub mod spec;
 pub mod status;
+pub mod step;
 pub mod when;

@@ -10,7 +10,7 @@ use crate::engine::{self, BackupOutcome, Engine, EngineError, Snapshot};
 use crate::retention::{self, RetentionError};
 use crate::spec::{Destination, JobSpec, Retention};
 use crate::status::{LastSuccess, RunResult, Status};
-use crate::{jobs, lock, log, metrics, mount, signals, status};
+use crate::{jobs, lock, log, metrics, mount, signals, status, step};
 
 /// Exit codes of `bakrun run` (part of the command-line contract).
 pub mod exit {
@@ -142,17 +142,25 @@ impl Run<'_> {
                 return (result, code, None, Some(e.to_string()));
             }
         }
-        if !self.spec.steps.is_empty() {
+        if self.spec.steps.iter().any(|s| !step::is_snapshot(s)) {
             // Running without them would make a backup that is not what the policy asked
-            // for (an inconsistent live file system, a missing dump): refuse.
-            let msg = "this bakrun cannot run steps (LVM snapshots, database dumps) yet".to_owned();
+            // for (a missing dump): refuse.
+            let msg = "this bakrun cannot run database dump steps yet".to_owned();
             log::error(&msg);
             return (RunResult::Failed, exit::FAILED, None, Some(msg));
         }
-        let outcome = match self.engine.backup(&self.exec) {
-            Ok(o) => o,
-            Err(EngineError::Interrupted) => {
-                let msg = EngineError::Interrupted.to_string();
+        // Snapshot steps (LVM, btrfs) wrap the engine: created before, removed after, always.
+        let engine_run = step::around_engine(self.spec, &self.exec, self.state_dir, |view| {
+            self.engine.backup_from(&self.exec, view)
+        });
+        let outcome = match engine_run {
+            Ok((outcome, step_warnings)) => {
+                let mut outcome: BackupOutcome = outcome;
+                outcome.warnings.extend(step_warnings);
+                outcome
+            }
+            Err(e) if e.interrupted() => {
+                let msg = e.to_string();
                 log::error(&msg);
                 return (RunResult::Interrupted, exit::FAILED, None, Some(msg));
             }

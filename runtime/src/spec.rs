@@ -178,12 +178,22 @@ pub struct Retention {
     tag = "step"
 )]
 pub enum Step {
-    /// Snapshot `volume-group/volume`, mount it read-only at `mount-at`, back up from there.
+    /// Snapshot `volume-group/volume`, mount it read-only in a private folder, back up
+    /// from there while recording the original paths.
     LvmSnapshot {
         volume: String,
         /// `2G`, or `20%ORIGIN`-style percentage as lvcreate takes it.
         size: String,
-        /// The path on the live system whose content the snapshot stands for.
+        /// Where the volume is mounted on the live system: the path whose content the
+        /// snapshot stands for. Every source lies under it.
+        origin_path: String,
+    },
+    /// A read-only snapshot of the btrfs subvolume at `subvolume`, backed up in place of it.
+    BtrfsSnapshot {
+        /// Absolute path of the subvolume on the live system.
+        subvolume: String,
+        /// The path whose content the snapshot stands for (the subvolume's path). Every
+        /// source lies under it.
         origin_path: String,
     },
     /// `pg_dump` of each database (or `pg_dumpall` when `databases` is empty).

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandError, Exec};
 use crate::spec::{Destination, JobSpec};
+use crate::step::{SourceView, StepError};
 
 pub mod rsync;
 
@@ -66,6 +67,9 @@ pub enum EngineError {
     Invalid(String),
     #[error("the {0} engine is not supported by this bakrun yet")]
     Unsupported(&'static str),
+    /// The snapshot the sources were read from became unusable (an overflowed LVM snapshot).
+    #[error(transparent)]
+    Source(#[from] StepError),
 }
 
 impl EngineError {
@@ -83,6 +87,25 @@ pub trait Engine {
     /// Makes a new snapshot of the job's sources. Only a complete transfer becomes a
     /// snapshot; an interrupted one must never be listed by [`Engine::snapshots`].
     fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError>;
+
+    /// [`Engine::backup`] reading the sources through `view` (a snapshot step's mount) while
+    /// recording their original paths, and calling [`SourceView::check_intact`] before the
+    /// snapshot counts as complete. An engine that cannot read through a view refuses
+    /// rather than back up the live file system.
+    fn backup_from(
+        &self,
+        exec: &Exec,
+        view: &SourceView<'_>,
+    ) -> Result<BackupOutcome, EngineError> {
+        if view.is_live() {
+            self.backup(exec)
+        } else {
+            Err(EngineError::Invalid(format!(
+                "the {} engine cannot back up from a snapshot step yet",
+                self.name()
+            )))
+        }
+    }
 
     /// Complete snapshots, oldest first.
     fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError>;

@@ -18,6 +18,7 @@ use chrono::{DateTime, FixedOffset, Local, Timelike};
 use super::{BackupOutcome, Engine, EngineError, Snapshot, TransferStats};
 use crate::command::{shell_quote, Command, Exec};
 use crate::spec::{Destination, JobSpec, Remote};
+use crate::step::SourceView;
 use crate::{log, signals};
 
 const INCOMPLETE: &str = ".incomplete";
@@ -177,8 +178,14 @@ impl Rsync {
             .join(" ")
     }
 
-    /// The rsync command that fills `target` (a `.incomplete` folder).
-    pub fn backup_command(&self, target: &Path, link_dest: Option<&Path>) -> Command {
+    /// The rsync command that fills `target` (a `.incomplete` folder), reading local sources
+    /// through `view` (see [`SourceView::rsync_source`]: the original paths are recorded).
+    pub fn backup_command(
+        &self,
+        target: &Path,
+        link_dest: Option<&Path>,
+        view: &SourceView<'_>,
+    ) -> Command {
         let mut cmd = Command::new("rsync").args(RSYNC_FLAGS.iter().copied());
         // Units run jobs as the `bakgen` user with CAP_CHOWN and friends: rsync only keeps
         // owners, devices and special files when told to act as the super-user.
@@ -214,7 +221,7 @@ impl Rsync {
                     cmd = cmd.arg(format!("{host}:{source}"));
                 }
             }
-            None => cmd = cmd.args(self.spec.sources.iter().cloned()),
+            None => cmd = cmd.args(self.spec.sources.iter().map(|s| view.rsync_source(s))),
         }
         let mut dest = target.as_os_str().to_owned();
         dest.push("/");
@@ -277,6 +284,19 @@ impl Engine for Rsync {
     }
 
     fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
+        self.backup_from(exec, &SourceView::live())
+    }
+
+    fn backup_from(
+        &self,
+        exec: &Exec,
+        view: &SourceView<'_>,
+    ) -> Result<BackupOutcome, EngineError> {
+        if self.spec.remote.is_some() && !view.is_live() {
+            return Err(EngineError::Invalid(
+                "a snapshot step cannot apply to sources pulled from another machine".into(),
+            ));
+        }
         let io =
             |what: &str, path: &Path| EngineError::io(format!("cannot {what} {}", path.display()));
         if !exec.dry_run {
@@ -334,7 +354,7 @@ impl Engine for Rsync {
             }
         }
 
-        let cmd = self.backup_command(&target, link_dest.as_deref());
+        let cmd = self.backup_command(&target, link_dest.as_deref(), view);
         log::info(format!("snapshot {name}: rsync started"));
         let finished = exec.run(&cmd)?;
         if finished.interrupted || signals::stop_requested() {
@@ -360,6 +380,9 @@ impl Engine for Rsync {
             }
         }
         let stats = parse_stats(&finished.stdout);
+        // Before the name says "complete": a transfer read from a snapshot that overflowed
+        // meanwhile stays `.incomplete` (the next run finishes it from a fresh snapshot).
+        view.check_intact()?;
 
         let done = self.job_dir.join(&name);
         if !exec.dry_run {
