@@ -157,6 +157,7 @@ fn merge(chain: &[&Settings]) -> Settings {
         schedule: first!(schedule),
         retention: first!(retention),
         lvm_snapshot: first!(lvm_snapshot),
+        btrfs_snapshot: first!(btrfs_snapshot),
         dumps: first!(dumps),
         nice: first!(nice),
         io_class: first!(io_class),

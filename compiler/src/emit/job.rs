@@ -102,11 +102,18 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
         steps.push(spec::Step::LvmSnapshot {
             volume: lvm.volume.value.clone(),
             size: lvm.size.value.clone(),
-            origin_path: s
-                .sources
+            // Validation made sure every source lies under it.
+            origin_path: lvm
+                .mount_point
                 .as_ref()
-                .and_then(|v| v.first())
                 .map_or_else(|| "/".to_owned(), |p| p.value.clone()),
+        });
+    }
+    if let Some(btrfs) = &s.btrfs_snapshot {
+        // The subvolume is visible at its own path: that is what the snapshot stands for.
+        steps.push(spec::Step::BtrfsSnapshot {
+            subvolume: btrfs.subvolume.value.clone(),
+            origin_path: btrfs.subvolume.value.clone(),
         });
     }
     for dump in s.dumps.iter().flatten() {

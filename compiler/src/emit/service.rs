@@ -19,8 +19,18 @@ pub struct ServiceUnit {
 struct Needs {
     network: bool,
     lvm: bool,
+    /// The btrfs subvolume the job snapshots (it writes `.bakgen-<job>` there).
+    btrfs: Option<String>,
     writes_snapshots: bool,
     switches_user: bool,
+}
+
+impl Needs {
+    /// Snapshot steps mount (the snapshot, in the unit's own namespace) and run lvcreate,
+    /// btrfs and mount(8), which refuse anyone but uid 0: root, bounded capabilities.
+    fn snapshots(&self) -> bool {
+        self.lvm || self.btrfs.is_some()
+    }
 }
 
 fn needs(spec: &JobSpec) -> Needs {
@@ -34,6 +44,10 @@ fn needs(spec: &JobSpec) -> Needs {
             .steps
             .iter()
             .any(|s| matches!(s, Step::LvmSnapshot { .. })),
+        btrfs: spec.steps.iter().find_map(|s| match s {
+            Step::BtrfsSnapshot { subvolume, .. } => Some(subvolume.clone()),
+            _ => None,
+        }),
         writes_snapshots: matches!(spec.destination, Destination::Snapshots { .. }),
         // pg_dump over the local socket authenticates as the postgres OS user.
         switches_user: spec
@@ -125,6 +139,16 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
     }
     service.extend(credentials);
 
+    if let Some(subvolume) = &n.btrfs {
+        // `btrfs subvolume snapshot` creates `<subvolume>/.bakgen-<job>`.
+        writable.push(subvolume.clone());
+    }
+    if n.snapshots() {
+        // A stop sends SIGTERM to bakrun alone, which stops the engine and then unmounts
+        // and removes the snapshot; SIGTERM to every process would also cut lvcreate,
+        // umount or lvremove short and leave a half-made snapshot.
+        service.push("KillMode=mixed".to_owned());
+    }
     writable.push(METRICS_DIR.to_owned());
     service.extend(sandbox(&n, &writable));
     let spec_path = format!("{JOBS_DIR}/{}.json", spec.job);
@@ -160,6 +184,10 @@ fn capabilities(n: &Needs) -> Vec<&'static str> {
     }
     if n.lvm {
         caps.extend(["CAP_SYS_ADMIN", "CAP_SYS_RAWIO"]);
+    }
+    if n.btrfs.is_some() {
+        // mount(2) of the snapshot and `btrfs subvolume delete` need it.
+        caps.push("CAP_SYS_ADMIN");
     }
     caps.sort_unstable();
     caps.dedup();
@@ -213,7 +241,16 @@ fn sandbox(n: &Needs, writable: &[String]) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(" ")
     ));
-    service.push("ProtectHome=read-only".to_owned());
+    // systemd lets ProtectHome=read-only win over ReadWritePaths= on the very same path, so
+    // a btrfs job snapshotting /home itself (it writes /home/.bakgen-<job>) goes without;
+    // ProtectSystem=strict still keeps all but ReadWritePaths= read-only.
+    let snapshots_home = n
+        .btrfs
+        .as_deref()
+        .is_some_and(|s| ["/home", "/root", "/run/user"].contains(&s.trim_end_matches('/')));
+    if !snapshots_home {
+        service.push("ProtectHome=read-only".to_owned());
+    }
     service.push("PrivateTmp=yes".to_owned());
     // Mounts the job makes (an LVM snapshot) stay inside its own namespace.
     service.push("PrivateMounts=yes".to_owned());
@@ -237,7 +274,7 @@ fn sandbox(n: &Needs, writable: &[String]) -> Vec<String> {
         "SystemCallFilter=~@obsolete @cpu-emulation @debug @raw-io @reboot @swap @clock @module @resources"
             .to_owned(),
     );
-    if n.lvm {
+    if n.snapshots() {
         service.push("SystemCallFilter=@mount".to_owned());
     }
     service.push("SystemCallErrorNumber=EPERM".to_owned());
@@ -265,7 +302,7 @@ fn sandbox(n: &Needs, writable: &[String]) -> Vec<String> {
         ));
     }
     let caps = capabilities(n).join(" ");
-    if n.lvm {
+    if n.snapshots() {
         // lvcreate and mount insist on uid 0.
         service.push(format!("CapabilityBoundingSet={caps}"));
     } else {
@@ -285,6 +322,7 @@ pub fn notify_unit() -> ServiceUnit {
     let n = Needs {
         network: true,
         lvm: false,
+        btrfs: None,
         writes_snapshots: false,
         switches_user: false,
     };

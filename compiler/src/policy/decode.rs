@@ -15,6 +15,7 @@ const TOP_LEVEL: &[&str] = &["defaults", "template", "destination", "secret", "h
 
 /// Nodes that set a job's behaviour; allowed in jobs, templates and `defaults`.
 pub const SETTINGS: &[&str] = &[
+    "btrfs-snapshot",
     "exclude",
     "from",
     "io-class",
@@ -281,6 +282,7 @@ fn decode_settings(cx: &mut Cx<'_>, body: Option<&KdlDocument>, in_job: bool) ->
             "schedule" => s.schedule = decode_schedule(cx, node),
             "retention" => s.retention = decode_retention(cx, node),
             "lvm-snapshot" => s.lvm_snapshot = decode_lvm(cx, node),
+            "btrfs-snapshot" => s.btrfs_snapshot = decode_btrfs(cx, node),
             "postgres" | "mysql" => {
                 if let Some(d) = decode_dump(cx, node) {
                     s.dumps.get_or_insert_with(Vec::new).push(d);
@@ -574,13 +576,23 @@ fn decode_lvm(cx: &mut Cx<'_>, node: &KdlNode) -> Option<LvmSnapshot> {
         &Shape {
             args: (1, 1),
             arg_what: "a volume as \"group/volume\"",
-            props: &["size"],
+            props: &["size", "mount-point"],
             children: false,
         },
     ) {
         return None;
     }
     let volume = cx.string(arg(node, 0)?, "lvm-snapshot")?;
+    let mount_point = match prop(node, "mount-point") {
+        Some(e) => {
+            let p = cx.string(e, "mount-point")?;
+            if !absolute(cx, &p, "mount-point") {
+                return None;
+            }
+            Some(p)
+        }
+        None => None,
+    };
     let parts: Vec<&str> = volume.value.split('/').collect();
     if parts.len() != 2 || parts.iter().any(|p| p.is_empty() || p.starts_with('-')) {
         let d = Diagnostic::error(
@@ -615,7 +627,34 @@ fn decode_lvm(cx: &mut Cx<'_>, node: &KdlNode) -> Option<LvmSnapshot> {
         cx.push(d);
         return None;
     }
-    Some(LvmSnapshot { volume, size, span })
+    Some(LvmSnapshot {
+        volume,
+        size,
+        mount_point,
+        span,
+    })
+}
+
+fn decode_btrfs(cx: &mut Cx<'_>, node: &KdlNode) -> Option<BtrfsSnapshot> {
+    if !cx.shape(
+        node,
+        &Shape {
+            args: (1, 1),
+            arg_what: "the path of a btrfs subvolume",
+            props: &[],
+            children: false,
+        },
+    ) {
+        return None;
+    }
+    let subvolume = cx.string(arg(node, 0)?, "btrfs-snapshot")?;
+    if !absolute(cx, &subvolume, "btrfs-snapshot subvolume") {
+        return None;
+    }
+    Some(BtrfsSnapshot {
+        span: cx.name_span(node),
+        subvolume,
+    })
 }
 
 fn lvm_size_ok(text: &str) -> bool {

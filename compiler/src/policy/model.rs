@@ -39,6 +39,7 @@ pub struct Settings {
     pub schedule: Option<Schedule>,
     pub retention: Option<Retention>,
     pub lvm_snapshot: Option<LvmSnapshot>,
+    pub btrfs_snapshot: Option<BtrfsSnapshot>,
     pub dumps: Option<Vec<Dump>>,
     pub nice: Option<Spanned<i64>>,
     pub io_class: Option<IoClass>,
@@ -109,6 +110,16 @@ pub struct LvmSnapshot {
     pub volume: Spanned<String>,
     /// As lvcreate takes it: `2G` or `20%ORIGIN`.
     pub size: Spanned<String>,
+    /// Where the volume is mounted on the live system; `/` when not written.
+    pub mount_point: Option<Spanned<String>>,
+    pub span: Span,
+}
+
+/// `btrfs-snapshot "/srv"`: back up from a read-only snapshot of that subvolume.
+#[derive(Debug, Clone)]
+pub struct BtrfsSnapshot {
+    /// Absolute path of the subvolume on the live system.
+    pub subvolume: Spanned<String>,
     pub span: Span,
 }
 

@@ -65,6 +65,19 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
                         diags,
                     );
                 }
+                if let Some(btrfs) = &s.btrfs_snapshot {
+                    push(
+                        Diagnostic::error(
+                            "bakgen::engine-unsupported",
+                            format!("job `{name}` pulls from `{}`: a btrfs snapshot can only be taken on the machine that runs the job", from.host.value),
+                            btrfs.span.clone(),
+                        )
+                        .label("btrfs step on a remote source")
+                        .with(from.host.span.clone(), "remote source")
+                        .help("back up that host with a job of its own that runs there, or drop the snapshot step"),
+                        diags,
+                    );
+                }
             }
             (DestinationKind::Restic(_), Some(from)) => push(
                 Diagnostic::error(

@@ -6,6 +6,7 @@ mod names;
 mod paths;
 mod references;
 mod required;
+mod snapshots;
 mod warnings;
 
 use crate::diagnostic::Diagnostics;
@@ -19,6 +20,7 @@ pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     required::check(jobs, &mut diags);
     engines::check(policy, jobs, &mut diags);
     paths::check(policy, jobs, &mut diags);
+    snapshots::check(jobs, &mut diags);
     warnings::check(policy, jobs, &mut diags);
     diags
 }
