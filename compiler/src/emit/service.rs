@@ -139,6 +139,20 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
     }
     service.extend(credentials);
 
+    if n.lvm {
+        // lvcreate/lvremove lock in /run/lock/lvm, keep hints in /run/lvm and write metadata
+        // archives and backups to /etc/lvm before and after changing the volume group;
+        // ProtectSystem=strict would make each of them fail.
+        writable.extend(
+            [
+                "/run/lock/lvm",
+                "/run/lvm",
+                "/etc/lvm/archive",
+                "/etc/lvm/backup",
+            ]
+            .map(String::from),
+        );
+    }
     if let Some(subvolume) = &n.btrfs {
         // `btrfs subvolume snapshot` creates `<subvolume>/.bakgen-<job>`.
         writable.push(subvolume.clone());

@@ -446,18 +446,24 @@ fn remove_empty_dirs(dir: &Path) -> Result<(), StepError> {
     )))
 }
 
-/// The name part of bakgen's snapshot names: LVM allows `[A-Za-z0-9+_.-]` in names and
-/// tags; anything else in a job name becomes `_`.
+/// The name part of bakgen's LVM names and tags. LVM allows `[A-Za-z0-9+_.-]`; a job name
+/// made of those is used as it is. Otherwise the other characters become `_` and a hash of
+/// the whole name follows, so that jobs `web 1` and `web_1` never share (and never remove)
+/// each other's snapshot.
 pub fn name_part(job: &str) -> String {
-    job.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "+_.-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "+_.-".contains(c);
+    if job.chars().all(allowed) {
+        return job.to_owned();
+    }
+    let cleaned: String = job
+        .chars()
+        .map(|c| if allowed(c) { c } else { '_' })
+        .collect();
+    // FNV-1a: stable across builds and platforms, unlike std's hasher.
+    let hash = job.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{cleaned}-{hash:08x}")
 }
 
 #[cfg(test)]
@@ -484,6 +490,10 @@ mod tests {
     #[test]
     fn job_names_become_lvm_names() {
         assert_eq!(name_part("root"), "root");
-        assert_eq!(name_part("my job/ü"), "my_job__");
+        assert_eq!(name_part("a-b_c.d+e"), "a-b_c.d+e");
+        let spaced = name_part("web 1");
+        assert!(spaced.starts_with("web_1-") && spaced.len() == "web_1-".len() + 8);
+        assert_ne!(spaced, name_part("web_1"));
+        assert_ne!(spaced, name_part("web:1"));
     }
 }
