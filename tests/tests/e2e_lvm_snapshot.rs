@@ -110,6 +110,17 @@ touch go; wait $P && c=0 || c=$?
 r "overflow exit=$c new-complete=$(( $(complete) - before )) left=$(left) mounts=$(mounts)"
 t overflow
 
+# Never touch what bakgen did not make: an untagged LV with bakgen's name stops the run;
+# an LV carrying the job's tag under another name is left alone.
+lvcreate -q -y -s -L 8M -n bakgen-files bakvg/data
+lvcreate -q -y -s -L 8M -n other --addtag bakgen-job-files bakvg/data
+"$BAKRUN" run ok.json 2> foreign.err && c=0 || c=$?
+r "foreign exit=$c lvs=$(lvs --noheadings -o lv_name bakvg | tr -d ' ' | grep -v '^data$' | sort | tr '\n' ,)"
+lvremove -q -y bakvg/bakgen-files
+"$BAKRUN" run ok.json 2> tagged.err && c=0 || c=$?
+r "tagged exit=$c lvs=$(lvs --noheadings -o lv_name bakvg | tr -d ' ' | grep -v '^data$' | sort | tr '\n' ,)"
+t foreign
+
 umount "$LIVE"
 vgremove -q -f bakvg
 losetup -d "$LOOP"
@@ -166,6 +177,8 @@ fn lvm_snapshot_steps_in_vm() {
         "sigkill left=1 mounts=1",
         "after-kill exit=0 left=0 mounts=0",
         "overflow exit=1 new-complete=0 left=0 mounts=0",
+        "foreign exit=1 lvs=bakgen-files,other,",
+        "tagged exit=0 lvs=other,",
     ];
     assert_eq!(
         results.lines().collect::<Vec<_>>(),
@@ -186,4 +199,5 @@ fn lvm_snapshot_steps_in_vm() {
     }
     assert!(read("after-kill.err").contains("leftover"), "{}", logs());
     assert!(read("overflow.err").contains("overflowed"), "{}", logs());
+    assert!(read("foreign.err").contains("never removes"), "{}", logs());
 }

@@ -144,7 +144,10 @@ pub fn around_engine<T>(
     let tree = Tree::new(state_dir, &spec.job);
 
     clear_leftovers(exec, &tree, &made)?;
-    let prepared = prepare(exec, &tree, &made);
+    // Set once the snapshot exists: only then is there something of ours to remove (a
+    // failed create may have met a volume of the same name made by someone else).
+    let mut created = false;
+    let prepared = prepare(exec, &tree, &made, &mut created);
     let result = match prepared {
         Ok(mount) => {
             let check = || match &made {
@@ -169,7 +172,7 @@ pub fn around_engine<T>(
         }
         Err(e) => Err(e.into()),
     };
-    let teardown = teardown(exec, &tree, &made);
+    let teardown = teardown(exec, &tree, &made, created);
     match (result, teardown) {
         (Ok(t), Ok(())) => Ok((t, Vec::new())),
         (Ok(t), Err(e)) => {
@@ -226,7 +229,12 @@ impl Tree {
 }
 
 /// Creates the snapshot and mounts it; on any failure undoes nothing itself (teardown does).
-fn prepare(exec: &Exec, tree: &Tree, made: &Made) -> Result<PathBuf, StepError> {
+fn prepare(
+    exec: &Exec,
+    tree: &Tree,
+    made: &Made,
+    created: &mut bool,
+) -> Result<PathBuf, StepError> {
     let mount_point = tree.mount_point(made.origin_path());
     exec.note(format!(
         "mkdir -p -m 0700 {}",
@@ -247,6 +255,7 @@ fn prepare(exec: &Exec, tree: &Tree, made: &Made) -> Result<PathBuf, StepError> 
         Made::Lvm(s) => s.create(exec)?,
         Made::Btrfs(s) => s.create(exec)?,
     }
+    *created = true;
     stop_point()?;
     let mount = match made {
         Made::Lvm(s) => s.mount_command(exec, &mount_point)?,
@@ -262,7 +271,7 @@ fn prepare(exec: &Exec, tree: &Tree, made: &Made) -> Result<PathBuf, StepError> 
 
 /// Unmounts, removes the snapshot and the empty folders of the tree. Each part runs even
 /// when an earlier one failed; the first error is returned.
-fn teardown(exec: &Exec, tree: &Tree, made: &Made) -> Result<(), StepError> {
+fn teardown(exec: &Exec, tree: &Tree, made: &Made, created: bool) -> Result<(), StepError> {
     let unmounted = if exec.dry_run {
         // Nothing was mounted: print what a real run would unmount.
         let at = tree.mount_point(made.origin_path());
@@ -271,6 +280,7 @@ fn teardown(exec: &Exec, tree: &Tree, made: &Made) -> Result<(), StepError> {
         unmount_all_under(exec, &tree.dir)
     };
     let removed = match made {
+        _ if !created => Ok(()),
         Made::Lvm(s) => s.remove(exec),
         Made::Btrfs(s) => s.remove(exec),
     };
