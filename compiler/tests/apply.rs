@@ -541,3 +541,23 @@ fn every_interrupted_apply_is_finished_by_the_next() {
         t.elapsed().as_secs_f64() * 1e3
     );
 }
+
+#[test]
+fn a_second_concurrent_apply_is_refused() {
+    let root = tmp("locked");
+    // What a running apply holds: flock on the root folder.
+    let held = std::fs::File::open(&root).expect("open root");
+    held.try_lock().expect("lock");
+    let r = apply(V1, &root, &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("another bakgen apply is running"),
+        "{}",
+        r.stderr
+    );
+    assert!(tree(&root).is_empty());
+    // A dry run reads only, so it does not wait for the lock.
+    assert_eq!(apply(V1, &root, &["--dry-run"]).code, 0);
+    drop(held);
+    apply_ok(V1, &root);
+}

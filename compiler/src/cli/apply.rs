@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::diff::{desired, out, render_plan, stdout_colour};
 use crate::ops::install::systemctl::run as run_command;
-use crate::ops::install::{apply, plan, ApplyError, ApplyOptions};
+use crate::ops::install::{apply, lock_root, plan, ApplyError, ApplyOptions};
 
 #[derive(clap::Args)]
 pub struct ApplyArgs {
@@ -40,6 +40,19 @@ pub fn run(args: ApplyArgs) -> ExitCode {
     let desired = match desired(&args.paths, args.bundle.as_deref(), &args.host) {
         Ok(d) => d,
         Err(code) => return code,
+    };
+    // Held from planning to the manifest: the plan must describe the state it changes.
+    // A dry run changes nothing and needs no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match lock_root(&args.root) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
     };
     let plan = match plan(&desired, &args.root, args.force) {
         Ok(p) => p,

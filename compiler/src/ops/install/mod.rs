@@ -6,9 +6,11 @@
 //! - [`patch`]: unified diffs of the planned changes, for people;
 //! - [`systemctl`]: the systemd commands of a plan and their order;
 //! - [`write`]: atomic, durable writes and removals;
+//! - [`lock`]: one apply at a time per root;
 //! - [`apply`]: carrying a plan out, manifest last.
 
 pub mod apply;
+pub mod lock;
 pub mod patch;
 pub mod plan;
 pub mod source;
@@ -16,5 +18,6 @@ pub mod systemctl;
 pub mod write;
 
 pub use apply::{apply, ApplyError, ApplyOptions, ApplyReport};
+pub use lock::{lock_root, LockError, RootLock};
 pub use plan::{plan, Change, Conflict, FileChange, Plan, PlanError, UnitPlan};
 pub use source::{committed, compiled, Desired, SourceError};
