@@ -56,7 +56,11 @@ fn main() {
         let checked = check(set);
         let report = build(&checked, &out).expect("build");
         second = second.min(t.elapsed());
-        assert!(report.written.is_empty(), "an unchanged build wrote {} files", report.written.len());
+        assert!(
+            report.written.is_empty(),
+            "an unchanged build wrote {} files",
+            report.written.len()
+        );
 
         // The floor: the same files and bytes, written plainly (create dirs, write, rename).
         let mut files = Vec::new();
@@ -87,9 +91,24 @@ fn main() {
     let emit = t.elapsed();
     std::hint::black_box(bundles);
     let _ = std::fs::remove_dir_all(&base);
-    println!("parse + check: {:.0} ms; emit (render units and specs): {:.0} ms", parse_check.as_secs_f64() * 1e3, emit.as_secs_f64() * 1e3);
+    println!(
+        "parse + check: {:.0} ms; emit (render units and specs): {:.0} ms",
+        parse_check.as_secs_f64() * 1e3,
+        emit.as_secs_f64() * 1e3
+    );
     println!("policy: 1000 hosts x 10 jobs; {written} files written by the first build");
-    println!("file-write floor:        {:.0} ms", floor.as_secs_f64() * 1e3);
-    println!("bakgen build (first):    {:.0} ms  ratio to floor {:.2} (target <= 2.0)", first.as_secs_f64() * 1e3, first.as_secs_f64() / floor.as_secs_f64());
-    println!("bakgen build (no change): {:.0} ms  ratio to first {:.2} (target <= 0.5)", second.as_secs_f64() * 1e3, second.as_secs_f64() / first.as_secs_f64());
+    println!(
+        "file-write floor:        {:.0} ms",
+        floor.as_secs_f64() * 1e3
+    );
+    println!(
+        "bakgen build (first):    {:.0} ms  ratio to floor {:.2} (target <= 2.0)",
+        first.as_secs_f64() * 1e3,
+        first.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!(
+        "bakgen build (no change): {:.0} ms  ratio to first {:.2} (target <= 0.5)",
+        second.as_secs_f64() * 1e3,
+        second.as_secs_f64() / first.as_secs_f64()
+    );
 }

@@ -100,7 +100,20 @@ fn json_cuts_fractional_seconds() {
 
 #[test]
 fn local_zone_comes_from_tz() {
-    for tz in ["Europe/Berlin", ":Europe/Berlin"] {
+    // glibc also takes a path into the zoneinfo folder; empty or unknown means UTC.
+    for tz in ["", "Mars/Olympus"] {
+        let o = bakgen(&["daily", "--from", FROM, "--format", "json"], tz);
+        assert_eq!(
+            json(&o)["next"],
+            serde_json::json!(["2026-03-29T00:00:00Z"]),
+            "TZ={tz:?}"
+        );
+    }
+    for tz in [
+        "Europe/Berlin",
+        ":Europe/Berlin",
+        ":/usr/share/zoneinfo/Europe/Berlin",
+    ] {
         let o = bakgen(&["daily", "--from", FROM, "--format", "json"], tz);
         assert_eq!(
             json(&o)["next"],
@@ -173,6 +186,9 @@ fn other_diagnostics_point_at_the_bad_part() {
         ("repeat_never_fires", "*:30/30"),
         ("reversed_range", "*-*-20..10"),
         ("empty", ""),
+        ("unknown_word", "fortnightly"),
+        ("shorthand_not_alone", "daily 12:00"),
+        ("tilde_list_narrows", "*-*~1,26"),
     ] {
         let o = bakgen(&[expr], "UTC");
         assert_eq!(o.status.code(), Some(1), "{expr:?}");

@@ -144,3 +144,109 @@ fn the_expression_zone_wins_over_the_local_one() {
     assert_eq!(utc.timezone(), Some("UTC"));
     assert_eq!(CalendarSpec::parse("daily").unwrap().timezone(), None);
 }
+
+#[test]
+fn equal_meaning_compares_equal() {
+    let a = CalendarSpec::parse("Mon..Fri 02:30").unwrap();
+    let b = CalendarSpec::parse("mon-fri *-*-* 2:30:00").unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.to_string(), "Mon..Fri *-*-* 02:30:00");
+    assert_ne!(a, CalendarSpec::parse("Mon..Fri 02:31").unwrap());
+}
+
+#[test]
+fn rules_after_2099_agree_with_systemd() {
+    assert!(
+        systemd_analyze_available(),
+        "systemd-analyze is needed (package `systemd`)"
+    );
+    // chrono-tz tabulates transitions only until 2099; systemd (glibc) follows the rules on.
+    let exprs: Vec<String> = [
+        "2150-03-25..31 *:30 Europe/Berlin",
+        "2150-10-25..31 01..03:00/20 Europe/Berlin",
+        "2100-03-28 02:30 Europe/Berlin",
+        "2199-11-01..07 00..02:30 America/New_York",
+        "2123-03-08..14 02:30 America/New_York",
+        "2188-04-01..07 01..03:00 Australia/Sydney",
+        "2188-10-01..07 01..03:00 Australia/Sydney",
+        "2160-07-01 12:00 Europe/London",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let local: Vec<String> = [
+        "2150-03-25..31 *:30",
+        "2150-10-25..31 01..03:00/20",
+        "2197-*-* 02:30",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let base = at(2026, 3, 28, 12, 0);
+    let mut failures = compare("after 2099", &exprs, &base, 10, "UTC");
+    failures += compare(
+        "after 2099, Berlin local",
+        &local,
+        &base,
+        10,
+        "Europe/Berlin",
+    );
+    assert_eq!(failures, 0);
+}
+
+/// The 2026 offset changes of `zone`, found by scanning hour by hour.
+fn transitions(zone: Tz) -> Vec<DateTime<Utc>> {
+    use chrono::Offset;
+    let mut out = Vec::new();
+    let mut t = at(2026, 1, 1, 0, 0);
+    let offset = |t: DateTime<Utc>| t.with_timezone(&zone).offset().fix();
+    let mut last = offset(t);
+    while t < at(2027, 1, 1, 0, 0) {
+        let next = t + chrono::TimeDelta::minutes(30);
+        if offset(next) != last {
+            out.push(next);
+            last = offset(next);
+        }
+        t = next;
+    }
+    out
+}
+
+/// Around every 2026 change of zones with unusual rules: half-hour daylight saving
+/// (Lord Howe), negative daylight saving (Dublin, Casablanca), southern hemisphere.
+/// `cargo test -p bakgen --test calendar_dst -- --ignored`
+#[test]
+#[ignore = "takes about a minute"]
+fn unusual_zones_agree_with_systemd() {
+    assert!(
+        systemd_analyze_available(),
+        "systemd-analyze is needed (package `systemd`)"
+    );
+    let exprs = fixture("dst.txt");
+    let mut failures = 0;
+    for zone in [
+        "Australia/Lord_Howe",
+        "Europe/Dublin",
+        "Africa/Casablanca",
+        "America/Santiago",
+        "Pacific/Chatham",
+        "America/Havana",
+    ] {
+        let tz: Tz = zone.parse().unwrap();
+        let in_zone: Vec<String> = exprs.iter().map(|e| format!("{e} {zone}")).collect();
+        for change in transitions(tz) {
+            for delta in [-90, -1, 20] {
+                let base = change + chrono::TimeDelta::minutes(delta);
+                failures += compare(&format!("{zone} local"), &exprs, &base, 10, zone);
+                failures += compare(
+                    &format!("{zone} in the expression"),
+                    &in_zone,
+                    &base,
+                    10,
+                    "UTC",
+                );
+            }
+        }
+    }
+    assert_eq!(failures, 0);
+}

@@ -46,6 +46,10 @@ fn generated_expressions_agree_with_systemd() {
 fn berlin_as_local_zone_agrees_with_systemd() {
     require_systemd!();
     let mut exprs = fixture("edge_cases.txt");
+    // systemd run with a local zone that has daylight saving computes `right/` zones
+    // (in its forked child) with the local zone's rules partly still in effect: a glibc
+    // state quirk bakgen does not reproduce. With TZ=UTC they agree (see the edge cases).
+    exprs.retain(|e| !e.contains("right/"));
     exprs.extend(generated(0xBE41, 150));
     // Summer time starts 2026-03-29 and ends 2026-10-25 in Berlin.
     let mut failures = compare(
@@ -110,4 +114,82 @@ fn many_generated_expressions_agree_with_systemd() {
         }
     }
     assert_eq!(failures, 0);
+}
+
+#[test]
+fn local_zone_abbreviations_agree_with_systemd() {
+    require_systemd!();
+    let exprs: Vec<String> = [
+        "daily JST",
+        "daily AEST",
+        "daily AEDT",
+        "12:00 IST",
+        "12:00 ist",
+        "daily -03",
+        "daily +0545",
+        "daily GMT",
+        "daily BST",
+        "daily EST",
+        "daily EDT",
+        "daily edt",
+        "12:00 CET",
+        "Mon 02:30 CEST",
+        "*:0/30 EST",
+        "*-*-* 01:30 EDT",
+        "*-*-* 02:30 EST",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut failures = 0;
+    for tz in [
+        "Asia/Tokyo",
+        "Australia/Sydney",
+        "America/Sao_Paulo",
+        "Asia/Kolkata",
+        "Asia/Kathmandu",
+        "Europe/London",
+        "Europe/Dublin",
+        "America/New_York",
+        "Europe/Berlin",
+    ] {
+        for base in [
+            base(),
+            Utc.with_ymd_and_hms(2026, 10, 31, 12, 0, 0).unwrap(),
+        ] {
+            failures += compare(
+                &format!("abbreviations in {tz}"),
+                &exprs,
+                &base,
+                ITERATIONS,
+                tz,
+            );
+        }
+    }
+    assert_eq!(failures, 0);
+}
+
+/// Every name in the system's zoneinfo, as the expression's zone.
+#[test]
+fn every_zone_name_agrees_with_systemd() {
+    require_systemd!();
+    fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.path().is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(std::path::Path::new("/usr/share/zoneinfo"), "", &mut names);
+    names.sort();
+    assert!(names.len() > 500, "tzdata is installed");
+    let exprs: Vec<String> = names.iter().map(|n| format!("*-*-* 02:30 {n}")).collect();
+    assert_eq!(compare("zone names", &exprs, &base(), 3, "UTC"), 0);
 }

@@ -1,7 +1,17 @@
 //! bakrun: runs one bakgen backup job, and owns the job-spec types shared with the compiler.
 
-pub mod cli;
+pub mod atomic_file;
+pub mod command;
 pub mod duration;
+pub mod engine;
+pub mod jobs;
+pub mod lock;
+pub mod log;
+pub mod metrics;
+pub mod mount;
 pub mod retention;
+pub mod runner;
+pub mod signals;
 pub mod spec;
+pub mod status;
 pub mod when;

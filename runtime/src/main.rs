@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use bakrun::cli;
+mod cli;
 
 /// Run one bakgen backup job and inspect its snapshots.
 #[derive(Parser)]
@@ -17,12 +17,27 @@ enum Command {
     /// Preview retention: which of the snapshot times on standard input (one RFC 3339
     /// timestamp per line) the rules keep, and why.
     Retention(cli::retention::RetentionArgs),
+    /// Run one job from its spec (what systemd runs).
+    Run(cli::run::Args),
+    /// Every installed job: last success, age, whether it is late.
+    Status(cli::status::Args),
+    /// A job's snapshots, or the files of the one current at WHEN.
+    Snapshots(cli::snapshots::Args),
+    /// Restore a file or folder as it was at WHEN.
+    Restore(cli::restore::Args),
+    /// Apply retention now, or remove snapshots older than DURATION.
+    Prune(cli::prune::Args),
 }
 
 fn main() -> ExitCode {
     match Args::try_parse() {
         Ok(args) => match args.command {
             Command::Retention(a) => cli::retention::run(a),
+            Command::Run(a) => cli::run::main(a),
+            Command::Status(a) => cli::status::main(a),
+            Command::Snapshots(a) => cli::snapshots::main(a),
+            Command::Restore(a) => cli::restore::main(a),
+            Command::Prune(a) => cli::prune::main(a),
         },
         Err(e) => {
             let _ = e.print();

@@ -73,6 +73,10 @@ pub struct Remote {
     /// Private key file for ssh (`-i`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// known_hosts file holding the remote's host key (ssh `UserKnownHostsFile=`); ssh's
+    /// default files when absent. Host keys are always checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

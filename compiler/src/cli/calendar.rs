@@ -10,7 +10,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource, Report};
 use serde::Serialize;
 
 use super::output::Format;
-use crate::schedule::{local_timezone, CalendarSpec};
+use crate::schedule::{format_in_zone, local_timezone, CalendarSpec};
 
 #[derive(clap::Args, Debug)]
 pub struct CalendarArgs {
@@ -55,10 +55,19 @@ pub fn run(args: CalendarArgs) -> ExitCode {
         }
     };
     let from = args.from.unwrap_or_else(Utc::now);
-    let elapses: Vec<DateTime<Utc>> = spec
-        .elapses(&from, local)
-        .take(args.count as usize)
-        .collect();
+    let mut series = spec.elapses(&from, local);
+    let elapses: Vec<DateTime<Utc>> = series.by_ref().take(args.count as usize).collect();
+    if series.gave_up() {
+        // systemd-analyze fails here; its timers would stop at this point too.
+        eprintln!(
+            "warning: systemd gives up computing further elapses of `{}` after {} \
+             (its infinite-loop guard trips)",
+            spec.normalized(),
+            elapses
+                .last()
+                .map_or_else(|| "the start".to_string(), |t| t.to_rfc3339())
+        );
+    }
 
     let text = match args.format {
         Format::Json => {
@@ -106,6 +115,7 @@ fn human(
     elapses: &[DateTime<Utc>],
     count: u32,
 ) -> String {
+    // Like systemd-analyze, a series that ends early just stops.
     let mut out = String::new();
     let normalized = spec.normalized();
     if original != normalized {
@@ -125,19 +135,13 @@ fn human(
         } else {
             format!("{:>15}", format!("Iter. #{}", i + 1))
         };
-        out += &format!(
-            "{label}: {}\n",
-            t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M:%S %Z")
-        );
+        out += &format!("{label}: {}\n", format_in_zone(t, zone));
         if zone != Tz::UTC {
             out += &format!(
                 "       (in UTC): {}\n",
                 t.format("%a %Y-%m-%d %H:%M:%S UTC")
             );
         }
-    }
-    if (elapses.len() as u64) < u64::from(count) {
-        out += &format!("{:>15}: never\n", format!("Iter. #{}", elapses.len() + 1));
     }
     out
 }

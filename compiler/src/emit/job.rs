@@ -93,6 +93,7 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
             user: pull.user.as_ref().map(|u| u.value.clone()),
             port: pull.port.as_ref().map(|p| p.value as u16),
             identity: pull.identity.as_ref().map(|i| i.value.clone()),
+            known_hosts: pull.known_hosts.as_ref().map(|k| k.value.clone()),
         })
     });
 

@@ -440,7 +440,7 @@ fn decode_pull(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Pull> {
         &Shape {
             args: (1, 1),
             arg_what: "a host name",
-            props: &["user", "port", "identity"],
+            props: &["user", "port", "identity", "known-hosts"],
             children: false,
         },
     ) {
@@ -451,7 +451,12 @@ fn decode_pull(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Pull> {
     if let Some(i) = &identity {
         absolute(cx, i, "identity");
     }
+    let known_hosts = prop(node, "known-hosts").and_then(|e| cx.string(e, "known-hosts"));
+    if let Some(k) = &known_hosts {
+        absolute(cx, k, "known-hosts");
+    }
     Some(Pull {
+        known_hosts,
         host,
         user: prop(node, "user").and_then(|e| cx.string(e, "user")),
         port: prop(node, "port").and_then(|e| cx.integer(e, "port", (1, 65535))),

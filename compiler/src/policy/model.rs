@@ -75,6 +75,8 @@ pub struct Pull {
     pub user: Option<Spanned<String>>,
     pub port: Option<Spanned<i64>>,
     pub identity: Option<Spanned<String>>,
+    /// The known_hosts file with the remote's host key; ssh's default files when absent.
+    pub known_hosts: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone)]

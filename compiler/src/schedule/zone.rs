@@ -17,15 +17,16 @@ pub fn local_timezone() -> Tz {
         }
         return zone_from_name(name).unwrap_or(Tz::UTC);
     }
-    std::fs::read_link("/etc/localtime")
-        .ok()
-        .and_then(|target| {
-            let target = target.to_string_lossy().into_owned();
-            // The link may be relative ("../usr/share/zoneinfo/…") or absolute.
-            let (_, name) = target.split_once("zoneinfo/")?;
-            zone_from_name(name)
-        })
-        .unwrap_or(Tz::UTC)
+    system_timezone().unwrap_or(Tz::UTC)
+}
+
+/// The zone `/etc/localtime` links to, if it is a link to a known zone.
+pub(crate) fn system_timezone() -> Option<Tz> {
+    let target = std::fs::read_link("/etc/localtime").ok()?;
+    let target = target.to_string_lossy().into_owned();
+    // The link may be relative ("../usr/share/zoneinfo/…") or absolute.
+    let (_, name) = target.split_once("zoneinfo/")?;
+    zone_from_name(name)
 }
 
 /// An IANA zone name, also when written as a path into the zoneinfo folder.

@@ -136,14 +136,22 @@ fn to_rfc3339(value: &str) -> String {
 pub fn bakgen(expression: &str, base: &DateTime<Utc>, iterations: usize, local: Tz) -> Outcome {
     match CalendarSpec::parse_in(expression, local) {
         Err(_) => Outcome::Rejected,
-        Ok(spec) => Outcome::Accepted {
-            normalized: spec.normalized(),
-            next: spec
-                .elapses(base, local)
+        Ok(spec) => {
+            let mut elapses = spec.elapses(base, local);
+            let next: Vec<String> = elapses
+                .by_ref()
                 .take(iterations)
                 .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-                .collect(),
-        },
+                .collect();
+            // systemd prints nothing but an error when any of the iterations fails.
+            if next.len() < iterations && elapses.gave_up() {
+                return Outcome::Failed;
+            }
+            Outcome::Accepted {
+                normalized: spec.normalized(),
+                next,
+            }
+        }
     }
 }
 

@@ -1,3 +1,152 @@
-//! One module per subcommand: argument types and the operation's wiring to the terminal.
+//! The `bakrun` subcommands, one module each, and what they share.
 
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
+
+use bakrun::engine::{self, Engine};
+use bakrun::spec::JobSpec;
+use bakrun::{jobs, log};
+
+pub mod prune;
+pub mod restore;
 pub mod retention;
+pub mod run;
+pub mod snapshots;
+pub mod status;
+
+/// Verbosity and log file options, shared by the commands that change things.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// More detail on standard error (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors on standard error.
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Also append every detail, with timestamps, to this file.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+impl LogArgs {
+    /// Sets up logging; exit 2 when the log file cannot be opened.
+    pub fn init(&self) -> Result<(), ExitCode> {
+        let level = i16::from(self.verbose) - i16::from(self.quiet);
+        let level = i8::try_from(level.clamp(-8, 8)).unwrap_or(0);
+        log::init(level, self.log_file.as_deref()).map_err(|e| {
+            eprintln!(
+                "error: cannot open log file {}: {e}",
+                self.log_file.as_deref().unwrap_or(Path::new("")).display()
+            );
+            ExitCode::from(2)
+        })
+    }
+}
+
+/// Where job names are looked up.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JobsDirArg {
+    /// Folder of installed job specs, for job names.
+    #[arg(long, value_name = "DIR", default_value = jobs::DEFAULT_JOBS_DIR)]
+    pub jobs_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+/// Reads the spec named by `JOB` (a name in the jobs folder or a path) and its engine.
+/// Errors are reported here; the caller exits 2.
+pub fn load_job(job: &str, jobs_dir: &Path) -> Result<(JobSpec, Box<dyn Engine>), ExitCode> {
+    let path = jobs::resolve(job, jobs_dir);
+    let spec = JobSpec::read(&path.to_string_lossy()).map_err(|e| {
+        log::error(e.to_string());
+        ExitCode::from(2)
+    })?;
+    let checked = jobs::check_name("host", &spec.host).and(jobs::check_name("job", &spec.job));
+    if let Err(e) = checked {
+        log::error(format!("job spec {}: {e}", path.display()));
+        return Err(ExitCode::from(2));
+    }
+    let engine = engine::for_spec(&spec).map_err(|e| {
+        log::error(format!("job spec {}: {e}", path.display()));
+        ExitCode::from(2)
+    })?;
+    Ok((spec, engine))
+}
+
+/// WHEN: an ISO date (the end of that local day, so a date means "as it was on that
+/// day"), a date-time with or without offset (local time when none), or a duration back
+/// from now (`3D12h`). Private stand-in until `when::parse_when` lands.
+pub fn parse_when(text: &str, now: DateTime<FixedOffset>) -> Result<DateTime<FixedOffset>, String> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t);
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%z",
+        "%Y-%m-%d %H:%M:%S%z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%d %H:%M%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Ok(t);
+        }
+    }
+    let local = |naive: NaiveDateTime| {
+        Local
+            .from_local_datetime(&naive)
+            .latest()
+            .map(|t| t.fixed_offset())
+            .ok_or_else(|| format!("`{text}` does not exist in local time"))
+    };
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return local(naive);
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let end = date
+            .and_hms_opt(23, 59, 59)
+            .ok_or_else(|| format!("`{text}` is not a date"))?;
+        return local(end);
+    }
+    match bakrun::duration::Duration::parse(text) {
+        Ok(d) => d
+            .before(&now)
+            .ok_or_else(|| format!("`{text}` reaches back before any representable time")),
+        Err(e) => Err(format!(
+            "`{text}` is neither a date (2026-04-01), a date-time (2026-04-01T12:00) nor a duration back from now (3D12h): {e}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_takes_dates_times_and_durations() {
+        let now = DateTime::parse_from_rfc3339("2026-04-10T12:00:00+00:00").unwrap();
+        assert_eq!(
+            parse_when("2026-04-01T10:00:00+02:00", now).unwrap(),
+            DateTime::parse_from_rfc3339("2026-04-01T10:00:00+02:00").unwrap()
+        );
+        assert_eq!(
+            parse_when("3D12h", now).unwrap(),
+            DateTime::parse_from_rfc3339("2026-04-07T00:00:00+00:00").unwrap()
+        );
+        let day = parse_when("2026-04-01", now).unwrap();
+        assert_eq!(day.format("%H:%M:%S").to_string(), "23:59:59");
+        assert!(parse_when("yesterday", now).is_err());
+    }
+}

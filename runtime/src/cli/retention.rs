@@ -16,8 +16,8 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
-use crate::retention::{self, Reason};
-use crate::spec::Retention;
+use bakrun::retention::{self, Reason};
+use bakrun::spec::Retention;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

@@ -29,7 +29,8 @@ pub(super) struct Tm {
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Zone {
     Utc,
-    Local(Tz),
+    /// A zone; with `true` its clock counts leap seconds (the `right/` zones).
+    Local(Tz, bool),
 }
 
 pub(super) struct Clock {
@@ -120,12 +121,18 @@ impl Clock {
         }
         match self.zone {
             Zone::Utc => Some(Tm::from_wall_seconds(t, 0)),
-            Zone::Local(tz) => {
-                let utc = chrono::DateTime::from_timestamp(t, 0)?.naive_utc();
-                let offset = tz.offset_from_utc_datetime(&utc);
-                let local = i64::from(offset.fix().local_minus_utc());
-                let isdst = i64::from(offset.dst_offset().num_seconds() != 0);
-                Some(Tm::from_wall_seconds(t + local, isdst))
+            Zone::Local(tz, false) => {
+                let (local, isdst) = zone_offset(tz, t)?;
+                Some(Tm::from_wall_seconds(t + local, i64::from(isdst)))
+            }
+            Zone::Local(tz, true) => {
+                // As glibc's tzfile does: subtract the leap seconds so far; during an
+                // inserted second the clock shows :60.
+                let (correction, hit) = leap_correction(t);
+                let (local, isdst) = zone_offset(tz, t - correction)?;
+                let mut tm = Tm::from_wall_seconds(t - correction + local, i64::from(isdst));
+                tm.sec += hit;
+                Some(tm)
             }
         }
     }
@@ -248,6 +255,92 @@ impl Clock {
         }
         Some((t, tm))
     }
+}
+
+/// chrono-tz tabulates transitions until the end of 2099 (2100-01-01T00:00:00Z here);
+/// glibc goes on with the zone's current rule.
+pub(super) const TABLE_END: i64 = 4_102_444_800;
+
+/// The zone's UTC offset (seconds) and whether it is daylight-saving time at `t`.
+fn zone_offset(tz: Tz, t: i64) -> Option<(i64, bool)> {
+    let t = if t >= TABLE_END {
+        same_calendar_before_2100(t)
+    } else {
+        t
+    };
+    let utc = chrono::DateTime::from_timestamp(t, 0)?.naive_utc();
+    let offset = tz.offset_from_utc_datetime(&utc);
+    Some((
+        i64::from(offset.fix().local_minus_utc()),
+        offset.dst_offset().num_seconds() != 0,
+    ))
+}
+
+/// Moves `t` (from 2100 on) into the latest earlier year laid out like its own (same
+/// leap-ness, same weekday on January 1st), where the current rules are tabulated:
+/// rules such as "last Sunday of March" then fall on the same dates.
+pub(super) fn same_calendar_before_2100(t: i64) -> i64 {
+    let days = t.div_euclid(86_400);
+    let (year, _, _) = civil_from_days(days);
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let jan1 = days_from_civil(year, 1, 1);
+    let weekday = |d: i64| (d + 4).rem_euclid(7);
+    for candidate in (2072..2100).rev() {
+        let c_jan1 = days_from_civil(candidate, 1, 1);
+        if leap(candidate) == leap(year) && weekday(c_jan1) == weekday(jan1) {
+            return t - (jan1 - c_jan1) * 86_400;
+        }
+    }
+    t
+}
+
+/// The days after which a leap second was inserted (23:59:60 UTC), as tzdata 2025b lists them.
+const LEAP_DAYS: [(i64, i64, i64); 27] = [
+    (1972, 6, 30),
+    (1972, 12, 31),
+    (1973, 12, 31),
+    (1974, 12, 31),
+    (1975, 12, 31),
+    (1976, 12, 31),
+    (1977, 12, 31),
+    (1978, 12, 31),
+    (1979, 12, 31),
+    (1981, 6, 30),
+    (1982, 6, 30),
+    (1983, 6, 30),
+    (1985, 6, 30),
+    (1987, 12, 31),
+    (1989, 12, 31),
+    (1990, 12, 31),
+    (1992, 6, 30),
+    (1993, 6, 30),
+    (1994, 6, 30),
+    (1995, 12, 31),
+    (1997, 6, 30),
+    (1998, 12, 31),
+    (2005, 12, 31),
+    (2008, 12, 31),
+    (2012, 6, 30),
+    (2015, 6, 30),
+    (2016, 12, 31),
+];
+
+/// For a time on a leap-second-counting clock: how many leap seconds precede it, and 1
+/// if it is itself an inserted second.
+fn leap_correction(t: i64) -> (i64, i64) {
+    let mut correction = 0;
+    let mut hit = 0;
+    for (i, &(y, m, d)) in LEAP_DAYS.iter().enumerate() {
+        // On this clock the inserted second is the midnight after the day, shifted by the
+        // seconds inserted before it.
+        let transition = (days_from_civil(y, m, d) + 1) * 86_400 + i as i64;
+        if t < transition {
+            break;
+        }
+        correction = i as i64 + 1;
+        hit = i64::from(t == transition);
+    }
+    (correction, hit)
 }
 
 fn isdst_differ(a: i64, b: i64) -> bool {

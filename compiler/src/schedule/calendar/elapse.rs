@@ -14,24 +14,41 @@ const MAX_ITERATIONS: usize = 1000;
 /// are refused.
 const USEC_TIMESTAMP_FORMATTABLE_MAX: i64 = 253_402_214_399_999_999;
 
-/// The first elapse strictly after `usec` (microseconds since the epoch), if any.
-pub(super) fn next_usec(spec: &CalendarSpec, clock: &mut Clock, usec: i64) -> Option<i64> {
+/// Why there is no next elapse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NoElapse {
+    /// The expression never elapses again.
+    Never,
+    /// The search hit systemd's iteration limit; systemd reports an error here
+    /// ("Infinite loop in calendar calculation").
+    GaveUp,
+}
+
+/// The first elapse strictly after `usec` (microseconds since the epoch).
+pub(super) fn next_usec(
+    spec: &CalendarSpec,
+    clock: &mut Clock,
+    usec: i64,
+) -> Result<i64, NoElapse> {
     if spec.timezone.is_some() {
         // systemd computes these in a forked child: nothing is remembered between calls.
         clock.reset();
     }
-    if !(0..=USEC_TIMESTAMP_FORMATTABLE_MAX).contains(&usec) {
-        return None;
+    if usec > USEC_TIMESTAMP_FORMATTABLE_MAX {
+        return Err(NoElapse::Never);
     }
-    let usec = usec + 1;
-    let mut tm = clock.convert(usec / USEC_PER_SEC)?;
+    // systemd's clock is unsigned: nothing elapses before the epoch.
+    let usec = usec.max(-1) + 1;
+    let mut tm = clock.convert(usec / USEC_PER_SEC).ok_or(NoElapse::Never)?;
     let mut tm_usec = usec % USEC_PER_SEC;
     find_next(spec, clock, &mut tm, &mut tm_usec)?;
     let t = clock.mktime(&mut tm);
     if t < 0 {
-        return None;
+        return Err(NoElapse::Never);
     }
-    t.checked_mul(USEC_PER_SEC)?.checked_add(tm_usec)
+    t.checked_mul(USEC_PER_SEC)
+        .and_then(|t| t.checked_add(tm_usec))
+        .ok_or(NoElapse::Never)
 }
 
 /// How a field compares after normalisation (`tm_within_bounds()`).
@@ -50,7 +67,12 @@ struct Search<'a> {
     dst: i64,
 }
 
-fn find_next(spec: &CalendarSpec, clock: &mut Clock, tm: &mut Tm, usec: &mut i64) -> Option<()> {
+fn find_next(
+    spec: &CalendarSpec,
+    clock: &mut Clock,
+    tm: &mut Tm,
+    usec: &mut i64,
+) -> Result<(), NoElapse> {
     let dst = match &spec.dst {
         Some((true, _)) => 1,
         Some((false, _)) => 0,
@@ -59,18 +81,21 @@ fn find_next(spec: &CalendarSpec, clock: &mut Clock, tm: &mut Tm, usec: &mut i64
     let mut s = Search { spec, clock, dst };
     let mut c = *tm;
     let mut tm_usec = *usec;
+    // Once stuck on a time the forced isdst maps backwards, mktime picks isdst itself.
+    let mut invalidate_dst = false;
 
     for _ in 0..MAX_ITERATIONS {
         s.clock.mktime(&mut c);
-        c.isdst = s.dst;
+        if !invalidate_dst {
+            c.isdst = s.dst;
+        }
 
         let r = s.matching(&spec.year, false, &mut c, |c| &mut c.year);
         if r == Some(true) {
             reset_below_year(&mut c, &mut tm_usec);
         }
-        r?;
-        if !matches!(s.within_bounds(&mut c), Bounds::Same) {
-            return None;
+        if r.is_none() || !matches!(s.within_bounds(&mut c), Bounds::Same) {
+            return Err(NoElapse::Never);
         }
 
         c.mon += 1;
@@ -187,11 +212,30 @@ fn find_next(spec: &CalendarSpec, clock: &mut Clock, tm: &mut Tm, usec: &mut i64
             Bounds::Same => {}
         }
 
+        // Not past the start (by wall-clock fields)? An isdst that mktime resolved backwards
+        // led here: step an hour on and let mktime decide isdst from now on. The comparison
+        // ignores isdst, so a result can still lie before the start in absolute time, as in
+        // systemd.
+        let stuck = match compare_fields(tm, &c) {
+            std::cmp::Ordering::Equal => *usec > tm_usec,
+            order => order == std::cmp::Ordering::Greater,
+        };
+        if stuck {
+            invalidate_dst = true;
+            c.hour += 1;
+            continue;
+        }
+
         *tm = c;
         *usec = tm_usec;
-        return Some(());
+        return Ok(());
     }
-    None
+    Err(NoElapse::GaveUp)
+}
+
+fn compare_fields(a: &Tm, b: &Tm) -> std::cmp::Ordering {
+    (a.year, a.mon, a.mday, a.hour, a.min, a.sec)
+        .cmp(&(b.year, b.mon, b.mday, b.hour, b.min, b.sec))
 }
 
 fn reset_below_year(c: &mut Tm, usec: &mut i64) {

@@ -33,10 +33,19 @@ struct Component {
 }
 
 /// A list of components together with where each was written, for diagnostics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 struct Chain {
     items: Vec<(Component, Range<usize>)>,
 }
+
+/// Where a component was written does not change what it means.
+impl PartialEq for Chain {
+    fn eq(&self, other: &Chain) -> bool {
+        self.components().eq(other.components())
+    }
+}
+
+impl Eq for Chain {}
 
 impl Chain {
     fn single(value: i64) -> Chain {
@@ -80,6 +89,8 @@ pub struct CalendarSpec {
     utc: bool,
     /// An IANA zone named in the expression.
     timezone: Option<(String, Tz)>,
+    /// The zone is a `right/` one: its clock counts leap seconds.
+    leap_seconds: bool,
     /// Daylight saving forced off (`Some(false)`) or on by naming one of the local zone's
     /// abbreviations, with that abbreviation for printing.
     dst: Option<(bool, String)>,
@@ -124,6 +135,11 @@ impl CalendarSpec {
 
     /// First elapse strictly after `after`; `local` is the zone used when the expression
     /// names none.
+    ///
+    /// Exactly as systemd 252 computes it, quirks included: a local time that does not
+    /// exist (spring forward) is skipped, a repeated hour (fall back) is matched once, and
+    /// with a forced `CEST`/`EDT`-style abbreviation (see [`CalendarSpec::parse_in`])
+    /// systemd can even answer a time before `after` near a change; so does this.
     pub fn next_elapse(&self, after: &DateTime<Utc>, local: Tz) -> Option<DateTime<Utc>> {
         self.elapses(after, local).next()
     }
@@ -135,6 +151,7 @@ impl CalendarSpec {
             spec: self,
             clock: clock::Clock::new(self.evaluation_zone(local)),
             usec: Some(after.timestamp_micros()),
+            gave_up: false,
         }
     }
 
@@ -142,7 +159,7 @@ impl CalendarSpec {
         if self.utc {
             clock::Zone::Utc
         } else {
-            clock::Zone::Local(self.zone(local))
+            clock::Zone::Local(self.zone(local), self.leap_seconds)
         }
     }
 }
@@ -161,11 +178,42 @@ impl std::fmt::Display for CalendarSpec {
     }
 }
 
+/// `t` as wall-clock time in `zone` with the zone's abbreviation, the way systemd prints
+/// it ("Mon 2026-03-30 02:30:00 CEST"), using the zone's rules also after 2099.
+pub fn format_in_zone(t: &DateTime<Utc>, zone: Tz) -> String {
+    use chrono::{Offset, TimeZone};
+    use chrono_tz::OffsetName;
+    let secs = t.timestamp();
+    let probe = if secs >= clock::TABLE_END {
+        clock::same_calendar_before_2100(secs)
+    } else {
+        secs
+    };
+    let probe = DateTime::from_timestamp(probe, 0).unwrap_or(*t).naive_utc();
+    let offset = zone.offset_from_utc_datetime(&probe);
+    let seconds = offset.fix().local_minus_utc();
+    let abbreviation = offset
+        .abbreviation()
+        .map_or_else(|| parse::numeric_abbreviation(seconds), str::to_string);
+    let local = t.naive_utc() + chrono::TimeDelta::seconds(i64::from(seconds));
+    format!("{} {abbreviation}", local.format("%a %Y-%m-%d %H:%M:%S"))
+}
+
 /// Successive elapses of a [`CalendarSpec`]; ends when the expression never elapses again.
 pub struct Elapses<'a> {
     spec: &'a CalendarSpec,
     clock: clock::Clock,
     usec: Option<i64>,
+    gave_up: bool,
+}
+
+impl Elapses<'_> {
+    /// Whether the series ended because the search hit systemd's iteration limit (where
+    /// systemd reports "Infinite loop in calendar calculation") rather than because the
+    /// expression never elapses again.
+    pub fn gave_up(&self) -> bool {
+        self.gave_up
+    }
 }
 
 impl Iterator for Elapses<'_> {
@@ -173,8 +221,16 @@ impl Iterator for Elapses<'_> {
 
     fn next(&mut self) -> Option<DateTime<Utc>> {
         let after = self.usec?;
-        let next = elapse::next_usec(self.spec, &mut self.clock, after);
-        self.usec = next;
-        next.and_then(DateTime::from_timestamp_micros)
+        match elapse::next_usec(self.spec, &mut self.clock, after) {
+            Ok(next) => {
+                self.usec = Some(next);
+                DateTime::from_timestamp_micros(next)
+            }
+            Err(why) => {
+                self.usec = None;
+                self.gave_up = why == elapse::NoElapse::GaveUp;
+                None
+            }
+        }
     }
 }

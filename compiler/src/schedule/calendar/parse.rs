@@ -8,6 +8,7 @@
 use std::ops::Range;
 use std::str::FromStr;
 
+use chrono::Offset;
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
 use super::{normalize, CalendarError, CalendarSpec, Chain, Component, USEC_PER_SEC};
@@ -35,6 +36,21 @@ const WEEKDAYS: [(&str, u32); 14] = [
     ("Sun", 6),
 ];
 
+const SHORTHANDS: [&str; 12] = [
+    "minutely",
+    "hourly",
+    "daily",
+    "weekly",
+    "monthly",
+    "quarterly",
+    "semiannually",
+    "semi-annually",
+    "biannually",
+    "bi-annually",
+    "yearly",
+    "annually",
+];
+
 const SHAPE_HELP: &str = "write [WEEKDAYS] [YEAR-]MONTH-DAY [HOUR:MINUTE[:SECOND]] [ZONE], \
                           e.g. `Mon..Fri *-*-* 02:30`, or a shorthand such as `daily`";
 
@@ -47,7 +63,8 @@ pub(super) fn parse(text: &str, local: Option<Tz>) -> Result<CalendarSpec, Calen
 fn unknown_zone(text: &str, local: Option<Tz>) -> Option<CalendarError> {
     let space = text.rfind(' ')?;
     let word = &text[space + 1..];
-    let zone_like = word.contains('/') || word.starts_with(|c: char| c.is_ascii_uppercase());
+    let zone_like = word.contains('/')
+        || word.starts_with(|c: char| c.is_ascii_uppercase() || c == '+' || c == '-');
     if !zone_like || parse_spec(&text[..space], local).is_err() {
         return None;
     }
@@ -84,6 +101,7 @@ fn parse_spec(text: &str, local: Option<Tz>) -> Result<CalendarSpec, CalendarErr
         end_of_month: false,
         utc: false,
         timezone: None,
+        leap_seconds: false,
         dst: None,
     };
 
@@ -142,8 +160,9 @@ fn strip_zone(text: &str, local: Option<Tz>, spec: &mut CalendarSpec) -> usize {
     }
     if let Some(space) = bytes.iter().rposition(|&b| b == b' ') {
         let name = &text[space + 1..];
-        if let Some(tz) = zone_named(name) {
+        if let Some((tz, leap_seconds)) = zone_named(name) {
             spec.timezone = Some((name.to_string(), tz));
+            spec.leap_seconds = leap_seconds;
             return space;
         }
     }
@@ -151,8 +170,8 @@ fn strip_zone(text: &str, local: Option<Tz>, spec: &mut CalendarSpec) -> usize {
 }
 
 /// A zone name as systemd's `verify_timezone()` accepts it: a plain relative name of the
-/// zoneinfo database.
-pub(super) fn zone_named(name: &str) -> Option<Tz> {
+/// zoneinfo database. The flag is set for the `right/` zones, which count leap seconds.
+pub(super) fn zone_named(name: &str) -> Option<(Tz, bool)> {
     if name.is_empty() || name.starts_with('/') || name.ends_with('/') || name.contains("//") {
         return None;
     }
@@ -162,7 +181,27 @@ pub(super) fn zone_named(name: &str) -> Option<Tz> {
     {
         return None;
     }
-    Tz::from_str(name).ok()
+    // Debian's zoneinfo also holds a few special files, `posix/NAME` copies of the zones
+    // and `right/NAME` variants with leap seconds.
+    match name {
+        "posixrules" => Some((Tz::America__New_York, false)),
+        "localtime" => Some((
+            crate::schedule::zone::system_timezone().unwrap_or(Tz::UTC),
+            false,
+        )),
+        _ => {
+            let (base, leap) = match name.strip_prefix("right/") {
+                Some(base) => (base, true),
+                None => (name.strip_prefix("posix/").unwrap_or(name), false),
+            };
+            let tz = if base == "Factory" {
+                Some(Tz::UTC)
+            } else {
+                Tz::from_str(base).ok()
+            };
+            tz.map(|tz| (tz, leap))
+        }
+    }
 }
 
 /// The local zone's standard and daylight-saving abbreviations, as glibc's `tzname`
@@ -177,7 +216,11 @@ fn abbreviations(tz: Tz) -> (String, String) {
             chrono::NaiveDate::from_ymd_opt(2030, month, day).and_then(|d| d.and_hms_opt(12, 0, 0))
         {
             let offset = tz.offset_from_utc_datetime(&at);
-            let name = offset.abbreviation().unwrap_or_default().to_string();
+            // tzdata writes numeric abbreviations ("-03", "+0530"), which chrono-tz omits.
+            let name = offset.abbreviation().map_or_else(
+                || numeric_abbreviation(offset.fix().local_minus_utc()),
+                str::to_string,
+            );
             if offset.dst_offset().num_seconds() != 0 {
                 daylight.get_or_insert(name);
             } else {
@@ -188,6 +231,17 @@ fn abbreviations(tz: Tz) -> (String, String) {
     let standard = standard.unwrap_or_default();
     let daylight = daylight.unwrap_or_else(|| standard.clone());
     (standard, daylight)
+}
+
+pub(super) fn numeric_abbreviation(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    let (h, m) = (minutes / 60, minutes % 60);
+    if m == 0 {
+        format!("{sign}{h:02}")
+    } else {
+        format!("{sign}{h:02}{m:02}")
+    }
 }
 
 fn ends_with_no_case(s: &[u8], suffix: &[u8]) -> bool {
@@ -726,6 +780,26 @@ impl Parser<'_> {
                 .with_help(SHAPE_HELP);
         }
         let c = self.text[self.pos..].chars().next().unwrap_or(' ');
+        let word_len = self.text[self.pos..self.end]
+            .find(|c: char| !(c.is_ascii_alphabetic() || c == '-'))
+            .unwrap_or(self.end - self.pos);
+        if word_len > 1 {
+            let word = &self.text[self.pos..self.pos + word_len];
+            let span = self.pos..self.pos + word_len;
+            if SHORTHANDS.iter().any(|s| s.eq_ignore_ascii_case(word)) {
+                return self
+                    .error(span, format!("`{word}` must stand alone"))
+                    .with_help(
+                    "a shorthand can only be followed by a time zone, e.g. `daily Europe/Berlin`",
+                );
+            }
+            return self
+                .error(
+                    span,
+                    format!("`{word}` is neither a weekday nor a shorthand"),
+                )
+                .with_help(format!("the shorthands are {}", SHORTHANDS.join(", ")));
+        }
         let mut err = self.error(
             self.pos..self.pos + c.len_utf8(),
             format!("expected {what}, found `{c}`"),

@@ -1,0 +1,106 @@
+//! `bakrun run` against Debian's `rsnapshot hourly` with equivalent settings (the same
+//! rsync flags, `link_dest 1`), first and unchanged second run, alternating; then the
+//! disk use of the two snapshots each leaves. Targets: time ratio ≤ 1.0, equal disk use.
+//!
+//! `BAKRUN_BENCH_FILES=5000 BAKRUN_BENCH_MIB=100 cargo bench -p bakrun --bench vs_rsnapshot`
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use bakrun::engine::rsync::RSYNC_FLAGS;
+use common::*;
+
+/// rsnapshot's configuration: fields separated by tabs, as rsnapshot requires.
+fn rsnapshot_conf(work: &Path, source: &Path) -> std::path::PathBuf {
+    let short = RSYNC_FLAGS
+        .iter()
+        .find(|f| !f.starts_with("--"))
+        .copied()
+        .unwrap_or("-a");
+    let long: Vec<&str> = RSYNC_FLAGS
+        .iter()
+        .filter(|f| f.starts_with("--"))
+        .copied()
+        .collect();
+    let conf = format!(
+        "config_version\t1.2\n\
+         snapshot_root\t{root}/\n\
+         cmd_rsync\t/usr/bin/rsync\n\
+         cmd_cp\t/bin/cp\n\
+         cmd_rm\t/bin/rm\n\
+         retain\thourly\t24\n\
+         verbose\t1\n\
+         loglevel\t1\n\
+         lockfile\t{work}/rsnapshot.pid\n\
+         link_dest\t1\n\
+         rsync_short_args\t{short}\n\
+         rsync_long_args\t{long}\n\
+         backup\t{source}\tlocalhost/\n",
+        root = work.join("rsnapshot").display(),
+        work = work.display(),
+        long = long.join(" "),
+        source = source.display(),
+    );
+    let path = work.join("rsnapshot.conf");
+    std::fs::write(&path, conf).unwrap();
+    path
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let config = Config::from_env();
+    let source = source_tree(&config);
+    let work = bench_work_dir("vs-rsnapshot");
+    let spec = write_spec(&work, &source, &work.join("dest"));
+    let conf = rsnapshot_conf(&work, &source);
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    let mut du = (0, 0);
+    for round in 0..config.rounds {
+        fresh_dir(&work.join("dest"));
+        fresh_dir(&work.join("state"));
+        fresh_dir(&work.join("rsnapshot"));
+        let bakrun = || timed(Command::new(BAKRUN).args(["run", "-q"]).arg(&spec));
+        let rsnapshot = || timed(Command::new("rsnapshot").arg("-c").arg(&conf).arg("hourly"));
+        let (b1, n1, b2, n2);
+        if round % 2 == 0 {
+            b1 = bakrun();
+            n1 = rsnapshot();
+            b2 = bakrun();
+            n2 = rsnapshot();
+        } else {
+            n1 = rsnapshot();
+            b1 = bakrun();
+            n2 = rsnapshot();
+            b2 = bakrun();
+        }
+        println!(
+            "round {round}: first bakrun {b1:.2}s rsnapshot {n1:.2}s | second bakrun {b2:.2}s rsnapshot {n2:.2}s"
+        );
+        first.push(b1 / n1);
+        second.push(b2 / n2);
+        du = (
+            du_kib(&[&work.join("dest/bench/tree")]),
+            du_kib(&[&work.join("rsnapshot")]),
+        );
+    }
+    println!(
+        "tree: {} files, {} MiB; medians of {} rounds",
+        config.files, config.mib, config.rounds
+    );
+    println!("first run:  bakrun/rsnapshot = {:.3}", median(&mut first));
+    println!(
+        "second run: bakrun/rsnapshot = {:.3}   (target <= 1.0)",
+        median(&mut second)
+    );
+    println!(
+        "disk use after two runs: bakrun {} KiB, rsnapshot {} KiB (ratio {:.4})",
+        du.0,
+        du.1,
+        du.0 as f64 / du.1.max(1) as f64
+    );
+    let _ = std::fs::remove_dir_all(&work);
+}

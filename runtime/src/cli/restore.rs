@@ -1,0 +1,87 @@
+//! `bakrun restore JOB PATH [--at WHEN] --to DIR`: a file or folder as it was at WHEN
+//! (the newest snapshot when no WHEN), copied into DIR. Never overwrites without --force.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::Local;
+
+use bakrun::command::Exec;
+use bakrun::engine;
+use bakrun::log;
+
+use super::{load_job, parse_when, JobsDirArg, LogArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Job name (looked up in --jobs-dir) or path to its spec.
+    pub job: String,
+    /// The path as it was on the backed-up machine (`/etc/hosts`).
+    pub path: String,
+    /// Restore from the snapshot current at WHEN (date, date-time, or `3D12h` ago).
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+    /// Folder to restore into; PATH's last component is created inside it.
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// Overwrite files that already exist in DIR.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the commands and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub jobs: JobsDirArg,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    if let Err(code) = args.log.init() {
+        return code;
+    }
+    let (spec, engine) = match load_job(&args.job, &args.jobs.jobs_dir) {
+        Ok(j) => j,
+        Err(code) => return code,
+    };
+    let now = Local::now().fixed_offset();
+    let when = match args.at.as_deref().map(|at| parse_when(at, now)).transpose() {
+        Ok(t) => t.unwrap_or(now),
+        Err(e) => {
+            log::error(format!("--at: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let snapshots = match engine.snapshots() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(e.to_string());
+            return ExitCode::from(1);
+        }
+    };
+    let Some(snapshot) = engine::current_at(&snapshots, &when) else {
+        log::error(format!(
+            "no snapshot of job {} at or before {}",
+            spec.job,
+            when.to_rfc3339()
+        ));
+        return ExitCode::from(1);
+    };
+    log::info(format!(
+        "restoring {} from snapshot {} into {}",
+        args.path,
+        snapshot.id,
+        args.to.display()
+    ));
+    let exec = Exec {
+        dry_run: args.dry_run,
+    };
+    bakrun::signals::install();
+    match engine.restore(&exec, snapshot, &args.path, &args.to, args.force) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error(e.to_string());
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `bakrun snapshots JOB [--at WHEN]`: a job's complete snapshots, or the files of the one
+//! current at WHEN.
+
+use std::process::ExitCode;
+
+use chrono::Local;
+use serde_json::json;
+
+use bakrun::engine;
+use bakrun::log;
+
+use super::{load_job, parse_when, Format, JobsDirArg};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Job name (looked up in --jobs-dir) or path to its spec.
+    pub job: String,
+    /// List the files of the snapshot current at WHEN (date, date-time, or `3D12h` ago).
+    #[arg(long, value_name = "WHEN")]
+    pub at: Option<String>,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    #[command(flatten)]
+    pub jobs: JobsDirArg,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    let (spec, engine) = match load_job(&args.job, &args.jobs.jobs_dir) {
+        Ok(j) => j,
+        Err(code) => return code,
+    };
+    let snapshots = match engine.snapshots() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(e.to_string());
+            return ExitCode::from(1);
+        }
+    };
+    let Some(at) = &args.at else {
+        match args.format {
+            Format::Human => {
+                for s in &snapshots {
+                    println!("{}  {}", s.id, s.time.to_rfc3339());
+                }
+            }
+            Format::Json => {
+                let list: Vec<_> = snapshots
+                    .iter()
+                    .map(|s| json!({"id": s.id, "time": s.time.to_rfc3339(), "path": s.path}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            }
+        }
+        return ExitCode::SUCCESS;
+    };
+    let when = match parse_when(at, Local::now().fixed_offset()) {
+        Ok(t) => t,
+        Err(e) => {
+            log::error(format!("--at: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let Some(snapshot) = engine::current_at(&snapshots, &when) else {
+        log::error(format!(
+            "no snapshot of job {} at or before {}",
+            spec.job,
+            when.to_rfc3339()
+        ));
+        return ExitCode::from(1);
+    };
+    let files = match engine.files(snapshot) {
+        Ok(f) => f,
+        Err(e) => {
+            log::error(e.to_string());
+            return ExitCode::from(1);
+        }
+    };
+    match args.format {
+        Format::Human => {
+            println!(
+                "# snapshot {} ({})",
+                snapshot.id,
+                snapshot.time.to_rfc3339()
+            );
+            for f in files {
+                println!("{f}");
+            }
+        }
+        Format::Json => println!(
+            "{}",
+            json!({"id": snapshot.id, "time": snapshot.time.to_rfc3339(), "files": files})
+        ),
+    }
+    ExitCode::SUCCESS
+}

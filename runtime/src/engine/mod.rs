@@ -1,0 +1,125 @@
+//! The engine interface: what the runner and the CLI need from a backup program, so that
+//! restic can sit beside rsync without the runner knowing which one it drives.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+use crate::command::{CommandError, Exec};
+use crate::spec::{Destination, JobSpec};
+
+pub mod rsync;
+
+/// One complete snapshot. Engines never report interrupted or half-deleted ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The engine's name for it (for rsync the folder name, see [`rsync::snapshot_name`]).
+    pub id: String,
+    /// When the run that made it started, with the local UTC offset of that moment.
+    pub time: DateTime<FixedOffset>,
+    /// Where its files can be read directly, when the engine stores plain files.
+    pub path: Option<PathBuf>,
+}
+
+/// What a transfer moved, as the engine reports it. Zero when the engine did not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferStats {
+    pub files_total: u64,
+    pub files_transferred: u64,
+    /// Size of all files in the snapshot.
+    pub bytes_total: u64,
+    /// Size of the files whose content had to be sent (not hard-linked from the last one).
+    pub bytes_transferred: u64,
+    /// Bytes on the wire, both directions.
+    pub bytes_wire: u64,
+}
+
+#[derive(Debug)]
+pub struct BackupOutcome {
+    pub snapshot: Snapshot,
+    pub stats: TransferStats,
+    /// Non-fatal problems (rsync's "some files vanished").
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("stopped by a signal; the partial snapshot is kept as .incomplete and reused by the next run")]
+    Interrupted,
+    #[error("{program} failed with {status}")]
+    Failed { program: String, status: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    #[error("no snapshot of job {job} at or before {at}")]
+    NoSnapshot { job: String, at: String },
+    #[error("{} is not in snapshot {snapshot}", path)]
+    NotInSnapshot { path: String, snapshot: String },
+    #[error("restore would overwrite {count} existing file(s), e.g. {}; pass --force to overwrite", first.display())]
+    WouldOverwrite { count: usize, first: PathBuf },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the {0} engine is not supported by this bakrun yet")]
+    Unsupported(&'static str),
+}
+
+impl EngineError {
+    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> EngineError {
+        let context = context.into();
+        move |source| EngineError::Io { context, source }
+    }
+}
+
+/// A backup program bakrun drives. Every method honours `exec.dry_run` by printing what it
+/// would do and changing nothing.
+pub trait Engine {
+    fn name(&self) -> &'static str;
+
+    /// Makes a new snapshot of the job's sources. Only a complete transfer becomes a
+    /// snapshot; an interrupted one must never be listed by [`Engine::snapshots`].
+    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError>;
+
+    /// Complete snapshots, oldest first.
+    fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError>;
+
+    /// Paths (as they were on the source) of the files in a snapshot; folders end in `/`.
+    fn files(&self, snapshot: &Snapshot) -> Result<Vec<String>, EngineError>;
+
+    /// Copies `path` (absolute, as on the source) from `snapshot` into folder `to`, as
+    /// `to/<last component of path>`. Refuses to overwrite anything unless `force`.
+    fn restore(
+        &self,
+        exec: &Exec,
+        snapshot: &Snapshot,
+        path: &str,
+        to: &Path,
+        force: bool,
+    ) -> Result<(), EngineError>;
+
+    /// Removes snapshots. Callers make sure the newest is never among them.
+    fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError>;
+}
+
+/// The engine for a job spec's destination.
+pub fn for_spec(spec: &JobSpec) -> Result<Box<dyn Engine>, EngineError> {
+    match &spec.destination {
+        Destination::Snapshots { .. } => Ok(Box::new(rsync::Rsync::new(spec)?)),
+        Destination::Restic { .. } => Err(EngineError::Unsupported("restic")),
+    }
+}
+
+/// The snapshot current at `at`: the newest that started at or before it.
+pub fn current_at<'a>(
+    snapshots: &'a [Snapshot],
+    at: &DateTime<FixedOffset>,
+) -> Option<&'a Snapshot> {
+    snapshots
+        .iter()
+        .filter(|s| s.time <= *at)
+        .max_by_key(|s| s.time)
+}

@@ -1,0 +1,89 @@
+//! The per-job lock: `flock` on `<state_dir>/lock/<job>.lock`, taken without waiting so a
+//! second run of the same job (a timer firing while a slow run goes on, or a manual run)
+//! stops at once with exit 12 instead of writing into the same snapshot folder.
+//!
+//! The kernel drops the lock when the process dies, whatever the cause, so a stale lock
+//! file never blocks later runs.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another run of job {job} holds the lock {}", path.display())]
+    Held { job: String, path: PathBuf },
+    #[error("cannot take the lock {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Held for as long as the value lives.
+#[derive(Debug)]
+pub struct JobLock {
+    _file: File,
+    pub path: PathBuf,
+}
+
+pub fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
+    state_dir.join("lock").join(format!("{job}.lock"))
+}
+
+/// Takes the job's lock, creating the lock folder and file when needed.
+pub fn acquire(state_dir: &Path, job: &str) -> Result<JobLock, LockError> {
+    let path = lock_path(state_dir, job);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(JobLock { _file: file, path }),
+        Err(TryLockError::WouldBlock) => Err(LockError::Held {
+            job: job.to_owned(),
+            path,
+        }),
+        Err(TryLockError::Error(source)) => Err(io(source)),
+    }
+}
+
+/// For `--dry-run`: tells whether another run holds the lock without creating anything.
+pub fn is_held(state_dir: &Path, job: &str) -> Result<bool, LockError> {
+    let path = lock_path(state_dir, job);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(LockError::Io { path, source }),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(source)) => Err(LockError::Io { path, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_until_the_first_is_dropped() {
+        let dir = std::env::temp_dir().join(format!("bakrun-lock-{}", std::process::id()));
+        let first = acquire(&dir, "etc").unwrap();
+        assert!(matches!(acquire(&dir, "etc"), Err(LockError::Held { .. })));
+        assert!(is_held(&dir, "etc").unwrap());
+        drop(first);
+        assert!(!is_held(&dir, "etc").unwrap());
+        assert!(acquire(&dir, "etc").is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,336 @@
+//! `bakrun run`: one job from spec to status, in the order DESIGN.md gives:
+//! spec → lock → destination check → (steps) → engine → retention → status and metrics.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, Local};
+
+use crate::command::Exec;
+use crate::engine::{self, BackupOutcome, Engine, EngineError, Snapshot};
+use crate::retention::{self, RetentionError};
+use crate::spec::{Destination, JobSpec, Retention};
+use crate::status::{LastSuccess, RunResult, Status};
+use crate::{jobs, lock, log, metrics, mount, signals, status};
+
+/// Exit codes of `bakrun run` (part of the command-line contract).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILED: u8 = 1;
+    pub const BAD_SPEC: u8 = 2;
+    pub const NOT_MOUNTED: u8 = 11;
+    pub const LOCKED: u8 = 12;
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub spec: PathBuf,
+    pub dry_run: bool,
+    /// Overrides the spec's `state-dir`.
+    pub state_dir: Option<PathBuf>,
+    /// Overrides the spec's `metrics-dir`.
+    pub metrics_dir: Option<PathBuf>,
+}
+
+/// Runs the job and returns the process exit code.
+pub fn run(options: &Options) -> u8 {
+    let path = options.spec.to_string_lossy().into_owned();
+    let spec = match JobSpec::read(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error(e.to_string());
+            return exit::BAD_SPEC;
+        }
+    };
+    if let Err(e) = jobs::check_name("host", &spec.host).and(jobs::check_name("job", &spec.job)) {
+        log::error(format!("job spec {path}: {e}"));
+        return exit::BAD_SPEC;
+    }
+    let engine = match engine::for_spec(&spec) {
+        Ok(e) => e,
+        Err(e) => {
+            log::error(format!("job spec {path}: {e}"));
+            return exit::BAD_SPEC;
+        }
+    };
+    let state_dir = options
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&spec.state_dir));
+    let metrics_dir = options
+        .metrics_dir
+        .clone()
+        .or_else(|| spec.metrics_dir.as_ref().map(PathBuf::from));
+    let exec = Exec {
+        dry_run: options.dry_run,
+    };
+    signals::install();
+
+    // Held until this function returns, through retention and the status write.
+    let _lock = if exec.dry_run {
+        match lock::is_held(&state_dir, &spec.job) {
+            Ok(false) => None,
+            Ok(true) => {
+                log::error(format!("another run of job {} holds its lock", spec.job));
+                return exit::LOCKED;
+            }
+            Err(e) => {
+                log::error(e.to_string());
+                return exit::FAILED;
+            }
+        }
+    } else {
+        match lock::acquire(&state_dir, &spec.job) {
+            Ok(l) => Some(l),
+            Err(e @ lock::LockError::Held { .. }) => {
+                log::error(e.to_string());
+                return exit::LOCKED;
+            }
+            Err(e) => {
+                log::error(e.to_string());
+                return exit::FAILED;
+            }
+        }
+    };
+
+    let mut run = Run {
+        spec: &spec,
+        engine: engine.as_ref(),
+        exec,
+        state_dir: &state_dir,
+        metrics_dir: metrics_dir.as_deref(),
+        start: Local::now().fixed_offset(),
+    };
+    let (result, code, outcome, message) = run.body();
+    run.record(result, code, outcome.as_ref(), message);
+    code
+}
+
+struct Run<'a> {
+    spec: &'a JobSpec,
+    engine: &'a dyn Engine,
+    exec: Exec,
+    state_dir: &'a Path,
+    metrics_dir: Option<&'a Path>,
+    start: DateTime<FixedOffset>,
+}
+
+type BodyResult = (RunResult, u8, Option<BackupOutcome>, Option<String>);
+
+impl Run<'_> {
+    fn body(&mut self) -> BodyResult {
+        if let Destination::Snapshots {
+            path,
+            mount_point,
+            sentinel,
+        } = &self.spec.destination
+        {
+            if let Err(e) = mount::check_destination(
+                Path::new(path),
+                mount_point.as_deref().map(Path::new),
+                *sentinel,
+            ) {
+                log::error(e.to_string());
+                let code = match e {
+                    mount::DestinationError::Io { .. } => exit::FAILED,
+                    _ => exit::NOT_MOUNTED,
+                };
+                let result = if code == exit::FAILED {
+                    RunResult::Failed
+                } else {
+                    RunResult::NotMounted
+                };
+                return (result, code, None, Some(e.to_string()));
+            }
+        }
+        if !self.spec.steps.is_empty() {
+            // Running without them would make a backup that is not what the policy asked
+            // for (an inconsistent live file system, a missing dump): refuse.
+            let msg = "this bakrun cannot run steps (LVM snapshots, database dumps) yet".to_owned();
+            log::error(&msg);
+            return (RunResult::Failed, exit::FAILED, None, Some(msg));
+        }
+        let outcome = match self.engine.backup(&self.exec) {
+            Ok(o) => o,
+            Err(EngineError::Interrupted) => {
+                let msg = EngineError::Interrupted.to_string();
+                log::error(&msg);
+                return (RunResult::Interrupted, exit::FAILED, None, Some(msg));
+            }
+            Err(e) => {
+                log::error(e.to_string());
+                return (RunResult::Failed, exit::FAILED, None, Some(e.to_string()));
+            }
+        };
+        for w in &outcome.warnings {
+            log::warn(w);
+        }
+        if self.exec.dry_run {
+            log::info("dry run: nothing was changed");
+        } else {
+            log::info(format!(
+                "snapshot {} complete: {} files, {} transferred ({} bytes of {})",
+                outcome.snapshot.id,
+                outcome.stats.files_total,
+                outcome.stats.files_transferred,
+                outcome.stats.bytes_transferred,
+                outcome.stats.bytes_total
+            ));
+        }
+        let message = (!outcome.warnings.is_empty()).then(|| outcome.warnings.join("; "));
+        if let Err(e) = apply_retention(
+            self.engine,
+            &self.exec,
+            &self.spec.retention,
+            Some(&outcome.snapshot),
+        ) {
+            // The snapshot itself is good; the run still fails so that someone looks.
+            log::error(format!("retention: {e}"));
+            if signals::stop_requested() {
+                let msg = format!("retention: {e}");
+                return (
+                    RunResult::Interrupted,
+                    exit::FAILED,
+                    Some(outcome),
+                    Some(msg),
+                );
+            }
+            return (
+                RunResult::Failed,
+                exit::FAILED,
+                Some(outcome),
+                Some(format!("retention: {e}")),
+            );
+        }
+        (RunResult::Success, exit::OK, Some(outcome), message)
+    }
+
+    /// Writes the status file and the metrics; never in a dry run.
+    fn record(
+        &self,
+        result: RunResult,
+        code: u8,
+        outcome: Option<&BackupOutcome>,
+        message: Option<String>,
+    ) {
+        if self.exec.dry_run {
+            return;
+        }
+        let end = Local::now().fixed_offset();
+        let previous = status::read(self.state_dir, &self.spec.job).unwrap_or_else(|e| {
+            log::warn(format!("ignoring the previous status: {e}"));
+            None
+        });
+        let made_snapshot = outcome.map(|o| o.snapshot.id.clone());
+        let last_success = if made_snapshot.is_some() {
+            Some(LastSuccess {
+                end,
+                snapshot: made_snapshot.clone(),
+            })
+        } else {
+            previous.and_then(|p| p.last_success)
+        };
+        let mut st = Status {
+            host: self.spec.host.clone(),
+            job: self.spec.job.clone(),
+            result,
+            exit_code: code,
+            start: self.start,
+            end,
+            duration_seconds: (end - self.start).num_milliseconds() as f64 / 1000.0,
+            snapshot: made_snapshot,
+            files_total: 0,
+            files_transferred: 0,
+            bytes_total: 0,
+            bytes_transferred: 0,
+            snapshots: self.engine.snapshots().ok().map(|s| s.len() as u64),
+            message,
+            last_success,
+        };
+        if let Some(o) = outcome {
+            st.set_stats(&o.stats);
+        }
+        if let Err(e) = status::write(self.state_dir, &st) {
+            log::error(e.to_string());
+        }
+        if let Some(dir) = self.metrics_dir {
+            let text = metrics::render(
+                &self.spec.host,
+                &self.spec.job,
+                Some(&st),
+                self.spec.schedule.late_after_seconds,
+                None,
+            );
+            if let Err(e) = metrics::write(dir, &self.spec.job, &text) {
+                log::error(format!(
+                    "cannot write metrics {}: {e}",
+                    metrics::metrics_path(dir, &self.spec.job).display()
+                ));
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ForgetError {
+    #[error(transparent)]
+    Retention(#[from] RetentionError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// The snapshots that `rules` would remove. The newest is always kept, whatever the rules
+/// say. In a dry run `pending` is the snapshot the run would have made.
+pub fn retention_victims(
+    snapshots: &[Snapshot],
+    rules: &Retention,
+) -> Result<Vec<Snapshot>, RetentionError> {
+    let times: Vec<_> = snapshots.iter().map(|s| s.time).collect();
+    let decisions = retention::decide(&times, rules)?;
+    let newest = snapshots.iter().map(|s| s.time).max();
+    Ok(snapshots
+        .iter()
+        .zip(decisions)
+        .filter(|(s, d)| !d.keep && Some(s.time) != newest)
+        .map(|(s, _)| s.clone())
+        .collect())
+}
+
+/// Applies the job's retention to its complete snapshots, logging every removal.
+pub fn apply_retention(
+    engine: &dyn Engine,
+    exec: &Exec,
+    rules: &Retention,
+    made: Option<&Snapshot>,
+) -> Result<usize, ForgetError> {
+    let mut snapshots = engine.snapshots()?;
+    if let Some(made) = made {
+        // In a dry run the new snapshot does not exist; count it as retention would.
+        if !snapshots.iter().any(|s| s.id == made.id) {
+            snapshots.push(made.clone());
+        }
+    }
+    let victims = retention_victims(&snapshots, rules)?;
+    forget_logged(engine, exec, &victims, "retention")?;
+    Ok(victims.len())
+}
+
+/// Removes snapshots one at a time, logging each; stops early on a stop signal.
+pub fn forget_logged(
+    engine: &dyn Engine,
+    exec: &Exec,
+    victims: &[Snapshot],
+    why: &str,
+) -> Result<(), EngineError> {
+    for victim in victims {
+        if signals::stop_requested() {
+            return Err(EngineError::Interrupted);
+        }
+        if exec.dry_run {
+            log::info(format!("would remove snapshot {} ({why})", victim.id));
+        } else {
+            log::info(format!("removing snapshot {} ({why})", victim.id));
+        }
+        engine.forget(exec, std::slice::from_ref(victim))?;
+    }
+    Ok(())
+}

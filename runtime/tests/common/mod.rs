@@ -1,0 +1,272 @@
+//! Helpers shared by the integration tests: temporary folders, job specs, source trees
+//! with every awkward kind of file, and a private sshd on loopback.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const BAKRUN: &str = env!("CARGO_BIN_EXE_bakrun");
+
+/// These tests mount, chown and run sshd: they need root and say so loudly.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    assert_eq!(
+        uid, 0,
+        "this test needs root (mounts, numeric owners, sshd); run it as root as CI does"
+    );
+}
+
+/// A folder removed when the test ends, even on panic.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("bakrun-test-{tag}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A job spec for a local snapshots destination under `root`.
+pub fn spec(root: &Path, sources: &[&Path]) -> Value {
+    json!({
+        "version": 1,
+        "host": "h1",
+        "job": "files",
+        "unit": "bakgen-files.service",
+        "sources": sources.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+        "destination": {"engine": "snapshots", "path": root.join("dest").to_string_lossy()},
+        "schedule": {"calendar": "*-*-* *:00:00", "late-after-seconds": 7200},
+        "retention": {"keep-last": 3},
+        "state-dir": root.join("state").to_string_lossy(),
+        "metrics-dir": root.join("metrics").to_string_lossy(),
+    })
+}
+
+pub fn write_spec(root: &Path, spec: &Value) -> PathBuf {
+    let path = root.join("job.json");
+    fs::write(&path, serde_json::to_string_pretty(spec).unwrap()).unwrap();
+    path
+}
+
+pub fn job_dir(root: &Path) -> PathBuf {
+    root.join("dest/h1/files")
+}
+
+pub fn bakrun(args: &[&str]) -> Output {
+    Command::new(BAKRUN).args(args).output().unwrap()
+}
+
+pub fn run_job(spec_path: &Path) -> Output {
+    bakrun(&["run", spec_path.to_str().unwrap()])
+}
+
+pub fn assert_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Names of complete snapshots, oldest first (their names sort by time here: one offset).
+pub fn snapshots(root: &Path) -> Vec<String> {
+    entries(&job_dir(root))
+        .into_iter()
+        .filter(|n| n.len() == 20 && n.as_bytes()[8] == b'T')
+        .collect()
+}
+
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = match fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+pub fn inode(p: &Path) -> u64 {
+    fs::symlink_metadata(p).unwrap().ino()
+}
+
+pub fn sh(cmd: &str) -> Output {
+    let out = Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+    assert!(
+        out.status.success(),
+        "`{cmd}` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A tree with what breaks naive backups: hard links, symlinks (also dangling), a sparse
+/// file, odd permissions, a foreign numeric owner, an ACL, an extended attribute, and names
+/// with spaces, unicode, a leading dash and a newline-free odd character.
+pub fn awkward_tree(dir: &Path) {
+    fs::create_dir_all(dir.join("sub dir/deeper")).unwrap();
+    fs::write(dir.join("plain.txt"), "plain\n").unwrap();
+    fs::write(dir.join("sub dir/with space.txt"), "space\n").unwrap();
+    fs::write(dir.join("sub dir/deeper/ünïcödé — файл.txt"), "unicode\n").unwrap();
+    fs::write(dir.join("-leading-dash"), "dash\n").unwrap();
+    fs::write(dir.join("quote's \"and\" $dollar"), "quotes\n").unwrap();
+    fs::write(dir.join("hard-a"), "linked content\n").unwrap();
+    fs::hard_link(dir.join("hard-a"), dir.join("sub dir/hard-b")).unwrap();
+    std::os::unix::fs::symlink("plain.txt", dir.join("link-to-plain")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/target", dir.join("dangling")).unwrap();
+    let mut sparse = fs::File::create(dir.join("sparse.img")).unwrap();
+    sparse.write_all(b"start").unwrap();
+    sparse.set_len(64 * 1024 * 1024).unwrap();
+    drop(sparse);
+    fs::write(dir.join("secret"), "0600\n").unwrap();
+    fs::set_permissions(dir.join("secret"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(dir.join("setuid"), "4750\n").unwrap();
+    fs::set_permissions(dir.join("setuid"), fs::Permissions::from_mode(0o4750)).unwrap();
+    fs::write(dir.join("foreign-owner"), "uid 12345\n").unwrap();
+    std::os::unix::fs::chown(dir.join("foreign-owner"), Some(12345), Some(54321)).unwrap();
+    fs::create_dir(dir.join("locked dir")).unwrap();
+    fs::write(dir.join("locked dir/inside"), "x\n").unwrap();
+    fs::set_permissions(dir.join("locked dir"), fs::Permissions::from_mode(0o500)).unwrap();
+    sh(&format!(
+        "setfacl -m u:4242:rw- '{}' && setfattr -n user.bakgen -v hello '{}'",
+        dir.join("plain.txt").display(),
+        dir.join("plain.txt").display()
+    ));
+}
+
+/// Lines of `rsync --itemize-changes` that tell how `copy` differs from `original` in
+/// content (checksums), owners, permissions, times, ACLs, xattrs and hard links. Empty
+/// means the same.
+pub fn differences(original: &Path, copy: &Path) -> String {
+    let out = Command::new("rsync")
+        .args(["-naHAXSc", "--numeric-ids", "--delete", "--itemize-changes"])
+        .arg("--exclude=*.skip")
+        .arg(format!("{}/", original.display()))
+        .arg(format!("{}/", copy.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A private sshd on a free loopback port, with a host key and a client key made here.
+/// Stopped when dropped, also when the test panics.
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    pub client_key: PathBuf,
+    pub known_hosts: PathBuf,
+    _dir: TempDir,
+}
+
+impl Sshd {
+    pub fn start() -> Self {
+        let dir = TempDir::new("sshd");
+        let d = dir.path();
+        // sshd refuses to start without its privilege-separation folder.
+        fs::create_dir_all("/run/sshd").unwrap();
+        sh(&format!(
+            "ssh-keygen -q -t ed25519 -N '' -f '{0}/host_key' && ssh-keygen -q -t ed25519 -N '' -f '{0}/client_key'",
+            d.display()
+        ));
+        fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
+        let port = free_port();
+        let config = d.join("sshd_config");
+        fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {0}/host_key\nAuthorizedKeysFile {0}/authorized_keys\n\
+                 PidFile none\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nLogLevel ERROR\n\
+                 Subsystem sftp internal-sftp\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("sshd (package openssh-server) must be installed");
+        let host_pub = fs::read_to_string(d.join("host_key.pub")).unwrap();
+        let mut parts = host_pub.split_whitespace();
+        let known = format!(
+            "[127.0.0.1]:{port} {} {}\n",
+            parts.next().unwrap(),
+            parts.next().unwrap()
+        );
+        fs::write(d.join("known_hosts"), known).unwrap();
+        let sshd = Sshd {
+            child,
+            port,
+            client_key: d.join("client_key"),
+            known_hosts: d.join("known_hosts"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sshd
+    }
+
+    pub fn remote(&self) -> Value {
+        json!({
+            "address": "127.0.0.1",
+            "user": "root",
+            "port": self.port,
+            "identity": self.client_key.to_string_lossy(),
+            "known-hosts": self.known_hosts.to_string_lossy(),
+        })
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
