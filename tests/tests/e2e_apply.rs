@@ -370,13 +370,23 @@ fn an_applied_job_runs_under_systemd_and_leaves_a_snapshot() {
         "the snapshot lacks the source's files: {copied}"
     );
 
-    let status = ct.exec(&["bakrun", "status"]).expect("bakrun status");
-    let shown = String::from_utf8_lossy(&status.stdout).into_owned();
-    assert!(
-        shown.contains("etc"),
-        "bakrun status does not report the job: {}",
-        text(&status)
-    );
+    // `home` never ran, so status exits 1 (some job never succeeded): read its report.
+    let status = ct
+        .exec(&["bakrun", "status", "--format", "json"])
+        .expect("bakrun status");
+    let report = String::from_utf8_lossy(&status.stdout).into_owned();
+    println!("bakrun status: {report}");
+    let parsed: serde_json::Value = serde_json::from_str(&report)
+        .unwrap_or_else(|e| panic!("bakrun status JSON: {e}: {}", text(&status)));
+    let jobs = parsed
+        .as_array()
+        .unwrap_or_else(|| panic!("bakrun status lists no jobs: {report}"));
+    let etc = jobs
+        .iter()
+        .find(|j| j["job"] == "etc")
+        .unwrap_or_else(|| panic!("bakrun status does not report job etc: {report}"));
+    assert_eq!(etc["state"], "ok", "{report}");
+    assert_eq!(etc["snapshot"], snapshot.as_str(), "{report}");
 
     let down = ct.shutdown().expect("shutdown");
     println!("run cycle: {:.2?} (teardown {:.2?})", cycle.elapsed(), down);
