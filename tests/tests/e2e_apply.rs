@@ -391,3 +391,61 @@ fn an_applied_job_runs_under_systemd_and_leaves_a_snapshot() {
     let down = ct.shutdown().expect("shutdown");
     println!("run cycle: {:.2?} (teardown {:.2?})", cycle.elapsed(), down);
 }
+
+/// An apply cut short after stopping and disabling the stale timer and moving every file,
+/// but before `daemon-reload` and the manifest: the next apply must finish the job with
+/// systemd (reload, enable, restart) and skip disabling a timer whose file is gone.
+#[test]
+fn an_apply_interrupted_before_systemctl_is_finished_by_the_next() {
+    let cycle = Instant::now();
+    let ct = boot();
+    apply(&ct, V1);
+    ct.write_file("/root/v2/policy.kdl", V2.as_bytes())
+        .expect("write v2");
+    // What the interrupted apply did: stale timer stopped and disabled, then the v2
+    // bundle's files in place (manifest excepted), then the stale files removed.
+    ct.sh("set -e
+         systemctl disable --now bakgen-home.timer
+         bakgen build /root/v2 --out /root/out 2>/dev/null
+         cd /root/out/e2e
+         find . -type f ! -path ./etc/bakgen/manifest.json | while read -r f; do
+             install -D -m \"$(stat -c %a \"$f\")\" \"$f\" \"/$f\"
+         done
+         rm /etc/systemd/system/bakgen-home.timer /etc/systemd/system/bakgen-home.service \
+            /etc/bakgen/jobs/home.json")
+        .expect("simulate the interrupted apply");
+    let out = apply(&ct, V2);
+    assert_eq!(
+        ran(&out),
+        [
+            "systemctl daemon-reload",
+            "systemctl enable --now bakgen-logs.timer",
+            "systemctl restart bakgen-etc.timer",
+        ],
+        "{out}"
+    );
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("  add") || l.starts_with("  change")),
+        "the files were already in place:\n{out}"
+    );
+    assert_eq!(
+        ct.unit_property("bakgen-home.timer", "LoadState")
+            .expect("load state"),
+        "not-found"
+    );
+    assert_timers_match_schedule(&ct);
+    let calendar = ct
+        .unit_property("bakgen-etc.timer", "TimersCalendar")
+        .expect("TimersCalendar");
+    assert!(calendar.contains("*-*-* 04:30:00"), "{calendar}");
+    let out = apply(&ct, V2);
+    assert!(ran(&out).is_empty(), "{out}");
+
+    let down = ct.shutdown().expect("shutdown");
+    println!(
+        "interrupted-apply cycle: {:.2?} (teardown {:.2?})",
+        cycle.elapsed(),
+        down
+    );
+}
