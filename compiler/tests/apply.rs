@@ -410,6 +410,25 @@ fn a_committed_bundle_is_applied_exactly_or_refused_when_tampered() {
     );
     std::fs::remove_file(&extra).expect("rm");
 
+    // A file the manifest lists is missing.
+    std::fs::rename(&timer, bundle.join("moved")).expect("mv");
+    let r = run(&[
+        "apply",
+        "--bundle",
+        s(&bundle),
+        "--host",
+        "h1",
+        "--root",
+        s(&other),
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("listed in the manifest but missing"),
+        "{}",
+        r.stderr
+    );
+    std::fs::rename(bundle.join("moved"), &timer).expect("mv back");
+
     // Another host's bundle.
     let r = run(&[
         "apply",

@@ -109,10 +109,16 @@ pub fn committed(dir: &Path, host: &str) -> Result<Desired, SourceError> {
             .filter(|m| *m <= 0o7777)
             .ok_or_else(|| tampered(format!("bad mode `{}` for {}", entry.mode, entry.path)))?;
         let path = dir.join(&entry.path);
-        let contents = std::fs::read(&path).map_err(|source| SourceError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let contents = match std::fs::read(&path) {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(tampered(format!(
+                    "{} is listed in the manifest but missing",
+                    entry.path
+                )))
+            }
+            Err(source) => return Err(SourceError::Io { path, source }),
+        };
         if sha256_hex(&contents) != entry.sha256 {
             return Err(tampered(format!(
                 "{} differs from the hash in the manifest (edited after build?)",
