@@ -11,6 +11,10 @@ use std::time::Instant;
 
 const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v1.kdl");
 const V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v2.kdl");
+const V1_VIEW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/apply_fixtures/v1-view.kdl"
+);
 const BROKEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/apply_fixtures/broken.kdl"
@@ -579,4 +583,31 @@ fn a_second_concurrent_apply_is_refused() {
     assert_eq!(apply(V1, &root, &["--dry-run"]).code, 0);
     drop(held);
     apply_ok(V1, &root);
+}
+
+/// systemd refuses automounts inside a container, so the e2e tests cannot run these
+/// commands; their plan is checked here.
+#[test]
+fn automounts_are_enabled_and_stale_mounts_stopped_before_removal() {
+    let root = tmp("view");
+    let r = apply_ok(V1_VIEW, &root);
+    assert!(
+        commands(&r.stdout).contains(
+            &"systemctl enable --now bakgen-etc.timer bakgen-home.timer srv-view.automount"
+                .to_owned()
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(tree(&root).contains_key("etc/systemd/system/srv-view.mount"));
+    let r = apply_ok(V1, &root);
+    assert_eq!(
+        commands(&r.stdout),
+        [
+            "systemctl disable --now srv-view.automount",
+            "systemctl stop srv-view.mount",
+            "systemctl daemon-reload",
+        ]
+    );
+    assert!(!tree(&root).contains_key("etc/systemd/system/srv-view.mount"));
 }

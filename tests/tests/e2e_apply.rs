@@ -3,6 +3,9 @@
 //! snapshot, and a changed policy stops, disables and removes, restarts and enables the
 //! right units. Needs root and the built binaries; fails (never skips) without them.
 //!
+//! Automounts cannot be tested here: systemd refuses them in a container ("unit type not
+//! supported on this system"); compiler/tests/apply.rs checks their plan.
+//!
 //! The built `bakgen` and `bakrun` are bind-mounted into the container; `bakgen apply
 //! --root /` runs *inside* it, so systemctl talks to the container's systemd exactly as on
 //! a real host. Build them first in the tests' profile: `cargo build -p bakgen -p bakrun`.
