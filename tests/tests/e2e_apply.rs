@@ -10,11 +10,10 @@
 //! --root /` runs *inside* it, so systemctl talks to the container's systemd exactly as on
 //! a real host. Build them first in the tests' profile: `cargo build -p bakgen -p bakrun`.
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Instant;
 
-use bakgen_e2e::{ContainerOptions, SystemdContainer};
+use bakgen_e2e::{built_binary, ContainerOptions, SystemdContainer};
 
 const HOST: &str = "e2e";
 
@@ -60,22 +59,6 @@ host "e2e" {
     }
 }
 "#;
-
-/// `target/<profile>/NAME`, beside the folder of this test executable (`…/deps/`).
-fn built_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lives in target/<profile>/deps");
-    let bin = dir.join(name);
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first in the tests' profile, e.g. `cargo build -p bakgen -p bakrun`",
-        bin.display()
-    );
-    bin
-}
 
 fn boot() -> SystemdContainer {
     let t = Instant::now();

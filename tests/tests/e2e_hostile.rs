@@ -3,9 +3,7 @@
 //! values of the policy, and the job with such a name runs. Needs root and the built
 //! binaries (`cargo build -p bakgen -p bakrun`); fails, never skips, without them.
 
-use std::path::{Path, PathBuf};
-
-use bakgen_e2e::{ContainerOptions, SystemdContainer};
+use bakgen_e2e::{built_binary, ContainerOptions, SystemdContainer};
 
 const POLICY: &str = r#"
 secret "pass %i $HOME" file="/etc/bakgen/secrets/pass %i"
@@ -38,21 +36,6 @@ host "e2e" {
     }
 }
 "#;
-
-fn built_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps");
-    let bin = dir.join(name);
-    assert!(
-        bin.is_file(),
-        "{} is missing: run `cargo build -p bakgen -p bakrun` first",
-        bin.display()
-    );
-    bin
-}
 
 fn show(ct: &SystemdContainer, unit: &str, prop: &str) -> String {
     ct.exec_ok(&["systemctl", "show", "-p", prop, "--value", unit])
