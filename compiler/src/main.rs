@@ -22,6 +22,10 @@ enum Command {
     Schedule(cli::schedule::ScheduleArgs),
     /// Show a systemd calendar expression's normalized form and next elapses.
     Calendar(cli::calendar::CalendarArgs),
+    /// Show what `apply` would change under a root: plan and unified diffs (exit 3 if any).
+    Diff(cli::diff::DiffArgs),
+    /// Install a host's bundle under a root atomically and tell systemd.
+    Apply(cli::apply::ApplyArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +46,7 @@ fn main() -> ExitCode {
         Command::Build(a) => cli::build::run(a),
         Command::Calendar(a) => cli::calendar::run(a),
         Command::Schedule(a) => cli::schedule::run(a),
+        Command::Diff(a) => cli::diff::run(a),
+        Command::Apply(a) => cli::apply::run(a),
     }
 }

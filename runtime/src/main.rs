@@ -27,6 +27,8 @@ enum Command {
     Restore(cli::restore::Args),
     /// Apply retention now, or remove snapshots older than DURATION.
     Prune(cli::prune::Args),
+    /// Run the on-failure notification of the job whose unit failed (from bakgen-notify@.service).
+    Notify(cli::notify::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
             Command::Snapshots(a) => cli::snapshots::main(a),
             Command::Restore(a) => cli::restore::main(a),
             Command::Prune(a) => cli::prune::main(a),
+            Command::Notify(a) => cli::notify::main(a),
         },
         Err(e) => {
             let _ = e.print();

@@ -9,12 +9,14 @@
 //!
 //! Every missing tool or privilege is an error, never a skip: see `/work/shared/TESTING.md`.
 
+pub mod binaries;
 pub mod btrfs;
 pub mod container;
 pub mod error;
 pub mod process;
 pub mod vm;
 
+pub use binaries::built_binary;
 pub use container::{ContainerOptions, SystemdContainer};
 pub use error::HarnessError;
 pub use vm::{run_in_vm, LvmVm, VmOutput};

@@ -12,5 +12,5 @@ mod service;
 pub use bundle::{Bundle, BundleFile, Emitter};
 pub use escape::{exec_arg, name_fragment, path_unit_name};
 pub use job::{service_name, timer_name};
-pub use manifest::{sha256_hex, Manifest, ManifestEntry};
+pub use manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
 pub use render::RenderError;

@@ -3,12 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chrono::{DateTime, FixedOffset, Local, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, FixedOffset};
 
 use bakrun::engine::{self, Engine};
 use bakrun::spec::JobSpec;
 use bakrun::{jobs, log};
 
+pub mod notify;
 pub mod prune;
 pub mod restore;
 pub mod retention;
@@ -81,53 +82,9 @@ pub fn load_job(job: &str, jobs_dir: &Path) -> Result<(JobSpec, Box<dyn Engine>)
 
 /// WHEN: an ISO date (the end of that local day, so a date means "as it was on that
 /// day"), a date-time with or without offset (local time when none), or a duration back
-/// from now (`3D12h`). Private stand-in until `when::parse_when` lands.
+/// from now (`3D12h`).
 pub fn parse_when(text: &str, now: DateTime<FixedOffset>) -> Result<DateTime<FixedOffset>, String> {
-    let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t);
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%z",
-        "%Y-%m-%d %H:%M:%S%z",
-        "%Y-%m-%dT%H:%M%z",
-        "%Y-%m-%d %H:%M%z",
-    ] {
-        if let Ok(t) = DateTime::parse_from_str(text, format) {
-            return Ok(t);
-        }
-    }
-    let local = |naive: NaiveDateTime| {
-        Local
-            .from_local_datetime(&naive)
-            .latest()
-            .map(|t| t.fixed_offset())
-            .ok_or_else(|| format!("`{text}` does not exist in local time"))
-    };
-    for format in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
-            return local(naive);
-        }
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        let end = date
-            .and_hms_opt(23, 59, 59)
-            .ok_or_else(|| format!("`{text}` is not a date"))?;
-        return local(end);
-    }
-    match bakrun::duration::Duration::parse(text) {
-        Ok(d) => d
-            .before(&now)
-            .ok_or_else(|| format!("`{text}` reaches back before any representable time")),
-        Err(e) => Err(format!(
-            "`{text}` is neither a date (2026-04-01), a date-time (2026-04-01T12:00) nor a duration back from now (3D12h): {e}"
-        )),
-    }
+    bakrun::when::parse_when(text, &now).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
