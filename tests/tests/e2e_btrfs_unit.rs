@@ -11,23 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use bakgen_e2e::binaries::built_binary as built;
 use bakgen_e2e::{process, ContainerOptions, SystemdContainer};
-
-/// A binary of this build (`target/<profile>/NAME`, beside this test's `deps/` folder).
-fn built(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join(name))
-        .expect("target folder");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build` first",
-        bin.display()
-    );
-    bin
-}
 
 const POLICY: &str = r#"
 destination "disk" { path "/srv/backup"; }

@@ -12,24 +12,12 @@ use std::time::Duration;
 use bakgen_e2e::{process, run_in_vm};
 use serde_json::json;
 
-/// The bakrun binary of this build: `BAKRUN_BIN`, else `target/<profile>/bakrun` beside
-/// this test's own `deps/` folder.
+/// The bakrun binary of this build; `BAKRUN_BIN` overrides it.
 fn bakrun() -> PathBuf {
-    if let Some(p) = std::env::var_os("BAKRUN_BIN") {
-        return PathBuf::from(p);
+    match std::env::var_os("BAKRUN_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => bakgen_e2e::binaries::built_binary("bakrun"),
     }
-    let exe = std::env::current_exe().expect("test executable path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("bakrun"))
-        .expect("target folder");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p bakrun` first (or set BAKRUN_BIN)",
-        bin.display()
-    );
-    bin
 }
 
 /// Guest paths: everything but the disk image lives on a tmpfs of the guest's own.
