@@ -58,11 +58,13 @@ fn main() {
     let spec = write_spec(&work, &source, &work.join("dest"));
     let conf = rsnapshot_conf(&work, &source);
     let (mut first, mut second) = (Vec::new(), Vec::new());
+    let (mut bf, mut bs, mut nf, mut ns) = (vec![], vec![], vec![], vec![]);
     let mut du = (0, 0);
     for round in 0..config.rounds {
         fresh_dir(&work.join("dest"));
         fresh_dir(&work.join("state"));
         fresh_dir(&work.join("rsnapshot"));
+        settle();
         let bakrun = || timed(Command::new(BAKRUN).args(["run", "-q"]).arg(&spec));
         let rsnapshot = || timed(Command::new("rsnapshot").arg("-c").arg(&conf).arg("hourly"));
         let (b1, n1, b2, n2);
@@ -80,6 +82,10 @@ fn main() {
         println!(
             "round {round}: first bakrun {b1:.2}s rsnapshot {n1:.2}s | second bakrun {b2:.2}s rsnapshot {n2:.2}s"
         );
+        bf.push(b1);
+        bs.push(b2);
+        nf.push(n1);
+        ns.push(n2);
         first.push(b1 / n1);
         second.push(b2 / n2);
         du = (
@@ -91,9 +97,14 @@ fn main() {
         "tree: {} files, {} MiB; medians of {} rounds",
         config.files, config.mib, config.rounds
     );
-    println!("first run:  bakrun/rsnapshot = {:.3}", median(&mut first));
     println!(
-        "second run: bakrun/rsnapshot = {:.3}   (target <= 1.0)",
+        "first run:  bakrun/rsnapshot = {:.3} (median of ratios {:.3})",
+        ratio_of_sums(&bf, &nf),
+        median(&mut first)
+    );
+    println!(
+        "second run: bakrun/rsnapshot = {:.3} (median of ratios {:.3})   (target <= 1.0)",
+        ratio_of_sums(&bs, &ns),
         median(&mut second)
     );
     println!(

@@ -187,7 +187,11 @@ impl Exec {
             signals::clear_child();
         }
         let _ = err_thread.join();
-        let status = status.map_err(|source| CommandError::Wait { program, source })?;
+        let status = status.map_err(|source| CommandError::Wait {
+            program: program.clone(),
+            source,
+        })?;
+        log::debug(format!("{program} exited: {status}"));
         Ok(Finished {
             code: status.code(),
             interrupted: signals::stop_requested(),

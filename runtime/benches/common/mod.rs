@@ -18,7 +18,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 /// Size of the tree: `BAKRUN_BENCH_FILES` files (default 50 000) holding
-/// `BAKRUN_BENCH_MIB` MiB (default 1024); `BAKRUN_BENCH_ROUNDS` alternations (default 3).
+/// `BAKRUN_BENCH_MIB` MiB (default 1024); `BAKRUN_BENCH_ROUNDS` alternations (default 4).
 pub struct Config {
     pub files: u64,
     pub mib: u64,
@@ -30,7 +30,8 @@ impl Config {
         Config {
             files: env_number("BAKRUN_BENCH_FILES", 50_000),
             mib: env_number("BAKRUN_BENCH_MIB", 1024),
-            rounds: env_number("BAKRUN_BENCH_ROUNDS", 3).max(1),
+            // Even, so that each side goes first equally often.
+            rounds: env_number("BAKRUN_BENCH_ROUNDS", 4).max(1),
         }
     }
 }
@@ -160,6 +161,19 @@ pub fn du_kib(paths: &[&Path]) -> u64 {
 pub fn fresh_dir(path: &Path) {
     let _ = fs::remove_dir_all(path);
     fs::create_dir_all(path).unwrap();
+}
+
+/// Lets the file system finish the previous round's removals and writeback, so that the
+/// first measurement of a round does not pay for them.
+pub fn settle() {
+    let _ = Command::new("sync").status();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+}
+
+/// Sum of the one side over the sum of the other: with alternating order, the fairest
+/// single figure when rounds are noisy.
+pub fn ratio_of_sums(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().sum::<f64>() / b.iter().sum::<f64>()
 }
 
 /// Where the destinations go: `BAKRUN_BENCH_DIR` (for example `/dev/shm`, a tmpfs, to keep

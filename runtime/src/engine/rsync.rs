@@ -389,6 +389,7 @@ impl Engine for Rsync {
             // The data must be on disk before the name says "complete": after a power loss
             // a renamed snapshot with empty files would be worse than an .incomplete one.
             sync_filesystem(&target).map_err(io("flush", &target))?;
+            log::debug("destination file system flushed");
         }
         exec.note(format!(
             "mv {} {}",
