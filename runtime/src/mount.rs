@@ -101,7 +101,7 @@ fn mountinfo_lists(mountinfo: &[u8], target: &Path) -> bool {
 }
 
 /// mountinfo writes space, tab, newline and backslash in paths as `\040`-style escapes.
-fn unescape_octal(field: &[u8]) -> Vec<u8> {
+pub(crate) fn unescape_octal(field: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(field.len());
     let mut i = 0;
     while i < field.len() {

@@ -408,32 +408,12 @@ fn mount_points(info: &[u8]) -> Vec<PathBuf> {
     use std::os::unix::ffi::OsStringExt;
     info.split(|&b| b == b'\n')
         .filter_map(|line| line.split(|&b| b == b' ').nth(4))
-        .map(|field| PathBuf::from(std::ffi::OsString::from_vec(unescape_octal(field))))
+        .map(|field| {
+            PathBuf::from(std::ffi::OsString::from_vec(crate::mount::unescape_octal(
+                field,
+            )))
+        })
         .collect()
-}
-
-/// mountinfo writes space, tab, newline and backslash as `\040`-style escapes.
-fn unescape_octal(field: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(field.len());
-    let mut i = 0;
-    while i < field.len() {
-        if field[i] == b'\\' && i + 3 < field.len() {
-            let digits = &field[i + 1..i + 4];
-            if digits.iter().all(|d| (b'0'..=b'7').contains(d)) {
-                let value = digits
-                    .iter()
-                    .fold(0u32, |acc, d| acc * 8 + u32::from(d - b'0'));
-                if let Ok(byte) = u8::try_from(value) {
-                    out.push(byte);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(field[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Removes `dir` and the empty folders in it, bottom-up, with rmdir only: should anything
