@@ -10,6 +10,7 @@ use bakrun::spec::JobSpec;
 use bakrun::{jobs, log};
 
 pub mod prune;
+pub mod repository;
 pub mod restore;
 pub mod retention;
 pub mod run;

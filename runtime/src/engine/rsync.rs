@@ -360,6 +360,9 @@ impl Engine for Rsync {
             }
         }
         let stats = parse_stats(&finished.stdout);
+        // Database dumps become files of the snapshot (`dumps/<db>.sql`) before its name
+        // says complete; a failed dump leaves only the `.incomplete` tree.
+        crate::dump::into_snapshot(exec, &self.spec, &target)?;
 
         let done = self.job_dir.join(&name);
         if !exec.dry_run {
