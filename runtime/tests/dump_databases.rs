@@ -240,3 +240,36 @@ fn mysql_dumps_into_restic_beside_files_and_into_rsync_snapshots() {
         .collect();
     assert_eq!(complete.len(), 1, "{complete:?}");
 }
+
+#[test]
+fn postgres_over_the_local_socket_runs_as_the_postgres_user() {
+    let t = TempDir::new("dump-pg-peer");
+    let root = t.path();
+    let pg = timed("postgres start (socket in /var/run/postgresql)", || {
+        Postgres::start_with_socket(Some(Path::new("/var/run/postgresql")))
+    });
+    pg.psql("postgres", "CREATE DATABASE local_app");
+    pg.psql(
+        "local_app",
+        "CREATE TABLE t (v text); INSERT INTO t VALUES ('peer-ok')",
+    );
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    // rsync snapshot job: no host, so pg_dump goes through the socket as `postgres`
+    // (as root it would log in as the missing role `root`).
+    let mut spec = common::spec(root, &[&src]);
+    spec["steps"] = json!([{"step": "postgres", "databases": ["local_app"], "port": pg.port}]);
+    let path = write_spec_named(root, "peer", &spec);
+    let out = bakrun(&["run", path.to_str().unwrap(), "--dry-run"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("setpriv --reuid="));
+    let out = timed("pg_dump over the local socket", || {
+        run_with_path(&path, None)
+    });
+    assert_code(&out, 0);
+    let snap = common::snapshots(root).pop().expect("a snapshot");
+    let dump =
+        fs::read_to_string(common::job_dir(root).join(snap).join("dumps/local_app.sql")).unwrap();
+    assert!(dump.contains("peer-ok"));
+    let _ = pw;
+}

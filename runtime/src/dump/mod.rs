@@ -104,9 +104,23 @@ fn postgres(
     user: Option<&str>,
     password: &Option<SecretRef>,
 ) -> Result<Vec<Dump>, DumpError> {
+    // Without a host, pg_dump uses the local socket, where PostgreSQL's default peer
+    // authentication wants the OS user `postgres`: switch to it with setpriv (the unit
+    // grants CAP_SETUID/CAP_SETGID for exactly this; runuser would insist on uid 0).
+    let switch_to = host.is_none().then(|| postgres_user()).flatten();
     let connection = |program: &str| {
+        let mut c = match switch_to {
+            Some((uid, gid)) => Command::new("setpriv").args([
+                format!("--reuid={uid}"),
+                format!("--regid={gid}"),
+                "--init-groups".to_owned(),
+                "--".to_owned(),
+                program.to_owned(),
+            ]),
+            None => Command::new(program),
+        };
         // Never prompt: a job has no terminal, a prompt would hang it until its timeout.
-        let mut c = Command::new(program).arg("--no-password");
+        c = c.arg("--no-password");
         if let Some(h) = host {
             c = c.arg(format!("--host={h}"));
         }
@@ -163,6 +177,23 @@ fn postgres(
             })
         })
         .collect()
+}
+
+/// The uid and gid of the `postgres` OS user, when it exists and is not who we are.
+fn postgres_user() -> Option<(u32, u32)> {
+    // SAFETY: getpwnam returns a pointer into static storage, or null; read at once.
+    let (uid, gid) = unsafe {
+        let pw = libc::getpwnam(c"postgres".as_ptr());
+        if pw.is_null() {
+            return None;
+        }
+        ((*pw).pw_uid, (*pw).pw_gid)
+    };
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == uid {
+        return None;
+    }
+    Some((uid, gid))
 }
 
 fn mysql(

@@ -180,9 +180,15 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start() -> Self {
+        Self::start_with_socket(None)
+    }
+
+    /// With `Some(dir)`, the Unix socket goes there (`/var/run/postgresql` is where
+    /// pg_dump looks without a host).
+    pub fn start_with_socket(socket: Option<&Path>) -> Self {
         let dir = TempDir::new("pg");
         let data = dir.join("data");
-        let socket_dir = dir.join("sock");
+        let socket_dir = socket.map_or_else(|| dir.join("sock"), Path::to_owned);
         fs::create_dir_all(&socket_dir).unwrap();
         // initdb refuses to run as root: the cluster belongs to the postgres user.
         sh(&format!("chown -R postgres: '{}'", dir.path().display()));
