@@ -107,7 +107,7 @@ fn postgres(
     // Without a host, pg_dump uses the local socket, where PostgreSQL's default peer
     // authentication wants the OS user `postgres`: switch to it with setpriv (the unit
     // grants CAP_SETUID/CAP_SETGID for exactly this; runuser would insist on uid 0).
-    let switch_to = host.is_none().then(|| postgres_user()).flatten();
+    let switch_to = host.is_none().then(postgres_user).flatten();
     let connection = |program: &str| {
         let mut c = match switch_to {
             Some((uid, gid)) => Command::new("setpriv").args([
