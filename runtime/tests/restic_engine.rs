@@ -347,3 +347,41 @@ fn s3_repository_with_keys_from_secret_files() {
     assert_code(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("CREDENTIALS_DIRECTORY"));
 }
+
+#[test]
+fn a_locked_repository_is_waited_for_not_failed() {
+    let t = TempDir::new("restic-lock");
+    let root = t.path();
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "x\n").unwrap();
+    let repo = root.join("repo").to_string_lossy().into_owned();
+    let mut spec = restic_spec(root, "files", &repo, &pw, &[&src]);
+    spec["retention"] = json!({"keep-last": 1});
+    let path = write_spec_named(root, "files", &spec);
+    assert_code(&bakrun(&["init", path.to_str().unwrap()]), 0);
+    assert_code(&run(&path), 0);
+    // Another restic (another host's backup) holds a lock for a few seconds: this job's
+    // forget needs the exclusive lock and must wait for it.
+    let mut other = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("(sleep 6; echo data) | restic backup --stdin --stdin-filename other.sql --host other -q")
+        .env("RESTIC_REPOSITORY", &repo)
+        .env("RESTIC_PASSWORD_FILE", &pw)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let out = timed("run waiting for a lock", || run(&path));
+    assert!(other.wait().unwrap().success());
+    assert_code(&out, 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("repository locked by another restic; retrying"),
+        "{err}"
+    );
+    assert_eq!(snapshots_json(&path).len(), 1);
+    let all: Vec<Value> =
+        serde_json::from_str(&restic(&repo, &pw, &["snapshots", "--json"], &[])).unwrap();
+    assert_eq!(all.len(), 2, "this job's newest and the other host's");
+}

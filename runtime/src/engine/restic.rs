@@ -313,7 +313,7 @@ impl Restic {
             return Ok(false);
         }
         let cmd = self.restic()?.arg("init");
-        expect_success(exec.run(&cmd)?)?;
+        expect_success(self.run(exec, &cmd)?)?;
         Ok(true)
     }
 
@@ -322,7 +322,7 @@ impl Restic {
     pub fn prune(&self, exec: &Exec) -> Result<(), EngineError> {
         self.note_env(exec);
         let cmd = self.restic()?.arg("prune");
-        expect_success(exec.run(&cmd)?)
+        expect_success(self.run(exec, &cmd)?)
     }
 
     /// `restic check`, reading `read_data` (`5%`, `1/10`) of the pack files when given.
@@ -332,7 +332,7 @@ impl Restic {
         if let Some(subset) = read_data {
             cmd = cmd.arg(format!("--read-data-subset={subset}"));
         }
-        expect_success(exec.run(&cmd)?)
+        expect_success(self.run(exec, &cmd)?)
     }
 
     /// `restic backup` with the job's tags, for sources or (with `--stdin`) a dump.
@@ -389,7 +389,42 @@ impl Restic {
 
     fn forget_ids(&self, exec: &Exec, ids: &[String]) -> Result<(), EngineError> {
         let cmd = self.restic()?.arg("forget").args(ids.iter().cloned());
-        expect_success(exec.run(&cmd)?)
+        expect_success(self.run(exec, &cmd)?)
+    }
+
+    /// Runs a restic command that changes the repository (or prints it in a dry run),
+    /// like [`Exec::run`], and waits for restic's lock when another restic holds it:
+    /// restic 0.14 fails at once on a locked repository, and jobs sharing a repository
+    /// (or a prune running) would otherwise fail each other's runs. Gives up after
+    /// [`LOCK_WAIT`].
+    fn run(&self, exec: &Exec, cmd: &Command) -> Result<Finished, EngineError> {
+        if exec.dry_run {
+            return Ok(exec.run(cmd)?);
+        }
+        let started = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_secs(1);
+        loop {
+            let (finished, locked) = run_capturing(cmd)?;
+            if !locked || finished.success() || finished.interrupted {
+                return Ok(finished);
+            }
+            if started.elapsed() + delay > lock_wait() {
+                log::error(format!(
+                    "the repository stayed locked for {}s; giving up",
+                    started.elapsed().as_secs()
+                ));
+                return Ok(finished);
+            }
+            log::info(format!(
+                "repository locked by another restic; retrying in {}s",
+                delay.as_secs()
+            ));
+            std::thread::sleep(delay);
+            if signals::stop_requested() {
+                return Err(EngineError::Interrupted);
+            }
+            delay = (delay * 2).min(std::time::Duration::from_secs(30));
+        }
     }
 
     /// The run's name: now, local time, whole seconds, after every existing run.
@@ -409,6 +444,72 @@ impl Restic {
     pub fn recovery_script(&self) -> String {
         recovery_script(&self.spec, &self.repository, &self.environment)
     }
+}
+
+/// How long a restic command waits for a locked repository: 30 minutes (a prune of a
+/// large repository), or `BAKRUN_RESTIC_LOCK_WAIT` seconds.
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("BAKRUN_RESTIC_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
+/// signals forwarded) and also says whether restic failed because the repository was
+/// locked.
+fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
+    use std::io::{BufRead, BufReader};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    log::debug(format!("running: {}", cmd.display()));
+    let program = cmd.program.to_string_lossy().into_owned();
+    let mut p = pipe::process(cmd);
+    p.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = p
+        .spawn()
+        .map_err(|source| crate::command::CommandError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    signals::set_child(child.id());
+    let locked = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&locked);
+    let stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        if let Some(stderr) = stderr {
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                if line.contains("repository is already locked") {
+                    seen.store(true, Ordering::SeqCst);
+                }
+                log::warn(line);
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            log::debug(&line);
+            lines.push(line);
+        }
+    }
+    let status = child.wait();
+    signals::clear_child();
+    let _ = err_thread.join();
+    let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
+    Ok((
+        Finished {
+            code: status.code(),
+            interrupted: signals::stop_requested(),
+            stdout: lines,
+        },
+        locked.load(Ordering::SeqCst),
+    ))
 }
 
 fn expect_success(f: Finished) -> Result<(), EngineError> {
@@ -508,7 +609,7 @@ impl Engine for Restic {
             }
             // `--` so that a source starting with `-` is never read as an option.
             cmd = cmd.arg("--").args(self.spec.sources.iter().cloned());
-            let finished = match exec.run(&cmd) {
+            let finished = match self.run(exec, &cmd) {
                 Ok(f) => f,
                 Err(e) => {
                     self.discard_run(exec, &run, None);
@@ -646,7 +747,7 @@ impl Engine for Restic {
                 .arg(&staging)
                 .arg("--include")
                 .arg(include);
-            expect_success(exec.run(&cmd)?)?;
+            expect_success(self.run(exec, &cmd)?)?;
         }
         if exec.dry_run {
             exec.note(format!(
