@@ -613,7 +613,7 @@ impl Engine for Restic {
                 Ok(f) => f,
                 Err(e) => {
                     self.discard_run(exec, &run, None);
-                    return Err(e.into());
+                    return Err(e);
                 }
             };
             let summary = parse_summary(&finished.stdout);
