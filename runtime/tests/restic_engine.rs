@@ -366,12 +366,20 @@ fn a_locked_repository_is_waited_for_not_failed() {
     // forget needs the exclusive lock and must wait for it.
     let mut other = std::process::Command::new("sh")
         .arg("-c")
-        .arg("(sleep 6; echo data) | restic backup --stdin --stdin-filename other.sql --host other -q")
+        .arg("(sleep 12; echo data) | restic backup --stdin --stdin-filename other.sql --host other -q")
         .env("RESTIC_REPOSITORY", &repo)
         .env("RESTIC_PASSWORD_FILE", &pw)
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Start only once its lock file exists, so the test does not depend on timing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while common::entries(&root.join("repo/locks")).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other restic never locked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let out = timed("run waiting for a lock", || run(&path));
     assert!(other.wait().unwrap().success());
     assert_code(&out, 0);
@@ -384,4 +392,48 @@ fn a_locked_repository_is_waited_for_not_failed() {
     let all: Vec<Value> =
         serde_json::from_str(&restic(&repo, &pw, &["snapshots", "--json"], &[])).unwrap();
     assert_eq!(all.len(), 2, "this job's newest and the other host's");
+}
+
+#[test]
+fn interrupted_runs_are_never_listed_and_the_next_run_clears_them() {
+    let t = TempDir::new("restic-interrupted");
+    let root = t.path();
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "x\n").unwrap();
+    let repo = root.join("repo").to_string_lossy().into_owned();
+    let spec = restic_spec(root, "files", &repo, &pw, &[&src]);
+    let path = write_spec_named(root, "files", &spec);
+    assert_code(&bakrun(&["init", path.to_str().unwrap()]), 0);
+    // What a run killed after its first of two parts leaves behind.
+    restic(
+        &repo,
+        &pw,
+        &[
+            "backup",
+            "-q",
+            "--host",
+            "h1",
+            "--tag",
+            "bakgen,host=h1,job=files",
+            "--tag",
+            "run=20260101T000000+0000",
+            "--tag",
+            "parts=2",
+            src.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        snapshots_json(&path).is_empty(),
+        "a partial run is not a snapshot"
+    );
+    let out = run(&path);
+    assert_code(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("of interrupted runs"));
+    let all: Vec<Value> =
+        serde_json::from_str(&restic(&repo, &pw, &["snapshots", "--json"], &[])).unwrap();
+    assert_eq!(all.len(), 1, "only the new run's snapshot: {all:?}");
+    assert_eq!(snapshots_json(&path).len(), 1);
 }

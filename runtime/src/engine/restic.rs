@@ -166,6 +166,15 @@ impl Restic {
         }
         let mut env: Vec<(OsString, OsString)> =
             vec![("RESTIC_REPOSITORY".into(), self.repository.clone().into())];
+        // Whatever the caller's environment says, restic gets only this job's password
+        // source: the other forms are set empty (restic reads empty as unset).
+        for other in [
+            "RESTIC_PASSWORD",
+            "RESTIC_PASSWORD_FILE",
+            "RESTIC_PASSWORD_COMMAND",
+        ] {
+            env.push((other.into(), OsString::new()));
+        }
         match secret::file_of(&self.password)? {
             Some(path) => env.push(("RESTIC_PASSWORD_FILE".into(), path.into())),
             None => {
@@ -186,7 +195,6 @@ impl Restic {
             let value = secret::read(r)?;
             env.push((variable.into(), value.expose().into()));
         }
-        // Don't let the caller's environment pick another repository or password.
         let _ = self.env.set(env);
         Ok(self.env.get().map(Vec::as_slice).unwrap_or(&[]))
     }
@@ -336,7 +344,9 @@ impl Restic {
     }
 
     /// `restic backup` with the job's tags, for sources or (with `--stdin`) a dump.
-    fn backup_command(&self, run: &str) -> Result<Command, EngineError> {
+    /// `parts` is how many restic snapshots the run makes: a run with fewer was cut short
+    /// (bakrun killed, power loss) and is never listed, like rsync's `.incomplete`.
+    fn backup_command(&self, run: &str, parts: usize) -> Result<Command, EngineError> {
         let host = &self.spec.host;
         Ok(self
             .restic()?
@@ -348,7 +358,29 @@ impl Restic {
             .arg("--tag")
             .arg(format!("job={}", self.spec.job))
             .arg("--tag")
-            .arg(format!("run={run}")))
+            .arg(format!("run={run}"))
+            .arg("--tag")
+            .arg(format!("parts={parts}")))
+    }
+
+    /// Forgets the snapshots of runs that never completed. Only called with the job's
+    /// lock held, so no run of this job is in progress.
+    fn clear_incomplete(&self, exec: &Exec) -> Result<(), EngineError> {
+        let ids: Vec<String> = self
+            .runs()?
+            .values()
+            .filter(|m| !complete(m))
+            .flatten()
+            .map(|s| s.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        log::warn(format!(
+            "removing {} snapshot(s) of interrupted runs",
+            ids.len()
+        ));
+        self.forget_ids(exec, &ids)
     }
 
     /// Forgets every restic snapshot of a run: a run that failed part way must not stay
@@ -542,6 +574,7 @@ impl Engine for Restic {
     fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
         self.note_env(exec);
         let existing = self.snapshots()?;
+        self.clear_incomplete(exec)?;
         let time = self.new_run_time(&existing);
         let run = snapshot_name(&time);
         let dumps = dump::plan(&self.spec).map_err(|e| EngineError::Invalid(e.to_string()))?;
@@ -550,6 +583,7 @@ impl Engine for Restic {
                 "the job has neither sources nor database dumps".into(),
             ));
         }
+        let parts = dumps.len() + usize::from(!self.spec.sources.is_empty());
         let mut stats = TransferStats::default();
         let mut warnings = Vec::new();
         let mut representative: Option<String> = None;
@@ -559,7 +593,7 @@ impl Engine for Restic {
         for d in &dumps {
             let stdin_name = format!("{}/{}/{}", self.spec.host, self.spec.job, d.file_name);
             let consumer = self
-                .backup_command(&run)?
+                .backup_command(&run, parts)?
                 .arg("--tag")
                 .arg(format!("dump={}", d.file_name))
                 .args(["--stdin", "--stdin-filename"])
@@ -603,7 +637,7 @@ impl Engine for Restic {
         }
 
         if !self.spec.sources.is_empty() {
-            let mut cmd = self.backup_command(&run)?;
+            let mut cmd = self.backup_command(&run, parts)?;
             for pattern in &self.spec.excludes {
                 cmd = cmd.arg(format!("--exclude={pattern}"));
             }
@@ -662,6 +696,9 @@ impl Engine for Restic {
     fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError> {
         let mut out = Vec::new();
         for (run, mut members) in self.runs()? {
+            if !complete(&members) {
+                continue;
+            }
             // Sources snapshot first, then dumps, each oldest first.
             members.sort_by(|a, b| (a.is_dump(), &a.time).cmp(&(b.is_dump(), &b.time)));
             let Some(first) = members.first() else {
@@ -816,6 +853,15 @@ impl Restic {
                 at: snapshot.id.clone(),
             })
     }
+}
+
+/// A run is complete when it has as many snapshots as its `parts=` tag says (snapshots
+/// without the tag, made by hand or by an older bakrun, count as complete).
+fn complete(members: &[ResticSnapshot]) -> bool {
+    let expected = members
+        .iter()
+        .find_map(|s| s.tag("parts").and_then(|p| p.parse::<usize>().ok()));
+    expected.is_none_or(|n| members.len() >= n)
 }
 
 fn short(id: &str) -> &str {
