@@ -244,7 +244,8 @@ impl Restic {
     }
 
     /// Runs a read-only restic command and returns its standard output; also in dry runs
-    /// (listing changes nothing). restic's standard error holds no secret and is reported.
+    /// (listing changes nothing). Callers pass `--no-lock`: reading must not fail, or
+    /// block a prune, because another restic holds the repository's lock. restic's standard error holds no secret and is reported.
     fn query(&self, cmd: &Command) -> Result<Vec<u8>, EngineError> {
         log::debug(format!("running: {}", cmd.display()));
         let mut p = pipe::process(cmd);
@@ -272,7 +273,7 @@ impl Restic {
     pub fn restic_snapshots(&self) -> Result<Vec<ResticSnapshot>, EngineError> {
         let cmd = self
             .restic()?
-            .args(["snapshots", "--json", "--host"])
+            .args(["--no-lock", "snapshots", "--json", "--host"])
             .arg(&self.spec.host)
             .arg("--tag")
             .arg(self.job_tags());
@@ -297,7 +298,7 @@ impl Restic {
     /// not say the repository is missing (wrong password, network) is an error, never a
     /// reason to initialise.
     pub fn exists(&self) -> Result<bool, EngineError> {
-        let cmd = self.restic()?.args(["cat", "config"]);
+        let cmd = self.restic()?.args(["--no-lock", "cat", "config"]);
         match self.query(&cmd) {
             Ok(_) => Ok(true),
             Err(EngineError::Failed { status, .. })
@@ -726,7 +727,10 @@ impl Engine for Restic {
     fn files(&self, snapshot: &Snapshot) -> Result<Vec<String>, EngineError> {
         let mut out = Vec::new();
         for member in self.members(snapshot)? {
-            let cmd = self.restic()?.args(["ls", "--json"]).arg(&member.id);
+            let cmd = self
+                .restic()?
+                .args(["--no-lock", "ls", "--json"])
+                .arg(&member.id);
             let text = self.query(&cmd)?;
             for line in text.split(|b| *b == b'\n') {
                 let Ok(node) = serde_json::from_slice::<serde_json::Value>(line) else {
