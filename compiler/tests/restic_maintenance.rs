@@ -92,6 +92,7 @@ destination "vault" {
     check-schedule "monthly" read-data="lots"
 }
 host "h" { job "a" { source "/etc"; to "vault"; schedule "daily"; retention keep-daily=7; }; }
+host "h2" { job "prune-vault" { source "/etc"; to "vault"; schedule "daily"; retention keep-daily=7; }; }
 "#;
     std::fs::write(dir.join("p.kdl"), policy).unwrap();
     let o = bakgen(&["check", dir.join("p.kdl").to_str().unwrap()]);
