@@ -1018,15 +1018,17 @@ if [ "${1:-}" = "--list" ]; then exit 0; fi
 ID=${1:-}
 DIR=${2:-./restore}
 if [ -z "$ID" ]; then
-  # The newest run: its sources snapshot and its dumps share one run= tag.
-  RUN=$(restic snapshots --json --host "$HOST" --tag "bakgen,job=$JOB" --latest 1 \
-        | tr '{' '\n' | sed -n 's/.*"run=\([^"]*\)".*/\1/p' | sort | tail -n 1)
-  if [ -n "$RUN" ]; then
-    IDS=$(restic snapshots --json --host "$HOST" --tag "bakgen,job=$JOB,run=$RUN" \
-          | tr ',' '\n' | sed -n 's/^"short_id":"\([0-9a-f]*\)".*/\1/p')
-  else
-    IDS=latest
-  fi
+  # The newest complete run: its sources snapshot and its dumps share one run= tag, and
+  # a run cut short has fewer snapshots than its parts= tag says.
+  IDS=$(restic snapshots --json --host "$HOST" --tag "bakgen,job=$JOB" | tr '{' '\n' | awk '
+    { r = ""; p = 1; id = ""
+      if (match($0, /"run=[^"]*"/)) r = substr($0, RSTART + 5, RLENGTH - 6)
+      if (match($0, /"parts=[0-9]+"/)) p = substr($0, RSTART + 7, RLENGTH - 8) + 0
+      if (match($0, /"short_id":"[0-9a-f]+"/)) id = substr($0, RSTART + 12, RLENGTH - 13)
+      if (r != "" && id != "") { n[r]++; want[r] = p; ids[r] = ids[r] " " id } }
+    END { best = ""; for (r in n) if (n[r] >= want[r] && r > best) best = r
+          if (best != "") print ids[best] }')
+  [ -n "$IDS" ] || IDS=latest
 else
   IDS=$ID
 fi
