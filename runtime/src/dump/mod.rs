@@ -388,3 +388,77 @@ pub(crate) fn configure(process: &mut std::process::Command) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret_file(value: &str) -> (PrivateDir, SecretRef) {
+        let dir = PrivateDir::new("dump-test").unwrap();
+        let path = dir.write("pw", value).unwrap();
+        let r = SecretRef::File {
+            path: path.to_string_lossy().into_owned(),
+        };
+        (dir, r)
+    }
+
+    #[test]
+    fn passwords_go_to_private_files_never_to_arguments() {
+        let (_d, r) = secret_file("pa:ss\\w\"rd");
+        let pg = postgres(
+            &["app".into()],
+            Some("db"),
+            Some(5433),
+            Some("u"),
+            &Some(r.clone()),
+        )
+        .unwrap();
+        let cmd = &pg[0].command;
+        assert!(!cmd.display().contains("pa:ss"));
+        let (_, file) = cmd.env.iter().find(|(k, _)| k == "PGPASSFILE").unwrap();
+        let text = std::fs::read_to_string(file).unwrap();
+        assert_eq!(text, "*:*:*:*:pa\\:ss\\\\w\"rd\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(pg[0].file_name, "app.sql");
+
+        let my = mysql(
+            &[],
+            Some("/run/mysqld/mysqld.sock"),
+            None,
+            Some("backup"),
+            &Some(r),
+        )
+        .unwrap();
+        let args: Vec<String> = my[0]
+            .command
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args[0].starts_with("--defaults-extra-file="), "{args:?}");
+        assert!(args.contains(&"--socket=/run/mysqld/mysqld.sock".to_owned()));
+        assert!(args.contains(&"--single-transaction".to_owned()));
+        assert!(args.contains(&"--all-databases".to_owned()));
+        assert!(!my[0].command.display().contains("pa:ss"));
+        let cnf = args[0].trim_start_matches("--defaults-extra-file=");
+        assert_eq!(
+            std::fs::read_to_string(cnf).unwrap(),
+            "[client]\npassword=\"pa:ss\\\\w\\\"rd\"\n"
+        );
+        assert_eq!(my[0].file_name, "mysql-all.sql");
+        // The private folder goes with the dump.
+        let dir = std::path::Path::new(cnf).parent().unwrap().to_owned();
+        drop(my);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn database_names_must_be_file_names() {
+        assert!(file_name("../etc").is_err());
+        assert!(file_name(".hidden").is_err());
+        assert!(file_name("").is_err());
+        assert_eq!(file_name("billing").unwrap(), "billing.sql");
+    }
+}
