@@ -14,6 +14,8 @@ use crate::{log, signals};
 pub struct Command {
     pub program: OsString,
     pub args: Vec<OsString>,
+    /// Extra environment variables. Never printed: they may hold secrets (restic's S3 keys).
+    pub env: Vec<(OsString, OsString)>,
 }
 
 impl Command {
@@ -21,7 +23,14 @@ impl Command {
         Self {
             program: program.into(),
             args: Vec::new(),
+            env: Vec::new(),
         }
+    }
+
+    /// Adds an environment variable for the child only; [`Command::display`] leaves it out.
+    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
@@ -142,6 +151,7 @@ impl Exec {
         let mut process = std::process::Command::new(&cmd.program);
         process
             .args(&cmd.args)
+            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -2,6 +2,7 @@
 
 pub mod atomic_file;
 pub mod command;
+pub mod dump;
 pub mod duration;
 pub mod engine;
 pub mod jobs;
@@ -11,6 +12,7 @@ pub mod metrics;
 pub mod mount;
 pub mod retention;
 pub mod runner;
+pub mod secret;
 pub mod signals;
 pub mod spec;
 pub mod status;

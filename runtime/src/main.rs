@@ -27,6 +27,13 @@ enum Command {
     Restore(cli::restore::Args),
     /// Apply retention now, or remove snapshots older than DURATION.
     Prune(cli::prune::Args),
+    /// Initialise a restic job's repository, unless it exists already.
+    Init(cli::repository::InitArgs),
+    /// Check restic repositories (`restic check`, optionally reading part of the data).
+    Check(cli::repository::CheckArgs),
+    /// Print a shell script that lists and restores a restic job's newest snapshot on a
+    /// machine with only restic and the password.
+    RecoveryScript(cli::repository::ScriptArgs),
     /// Run the on-failure notification of the job whose unit failed (from bakgen-notify@.service).
     Notify(cli::notify::Args),
 }
@@ -40,6 +47,9 @@ fn main() -> ExitCode {
             Command::Snapshots(a) => cli::snapshots::main(a),
             Command::Restore(a) => cli::restore::main(a),
             Command::Prune(a) => cli::prune::main(a),
+            Command::Init(a) => cli::repository::init(a),
+            Command::Check(a) => cli::repository::check(a),
+            Command::RecoveryScript(a) => cli::repository::script(a),
             Command::Notify(a) => cli::notify::main(a),
         },
         Err(e) => {

@@ -54,6 +54,7 @@ impl Emitter {
         };
         let mut destinations: Vec<&Destination> = Vec::new();
         let mut notify = false;
+        let mut sent: Vec<(&Destination, bakrun::spec::JobSpec)> = Vec::new();
         for job in jobs {
             let Some(spec) = job_spec(policy, job, &mut self.gaps) else {
                 continue;
@@ -62,6 +63,7 @@ impl Emitter {
                 if !destinations.iter().any(|x| std::ptr::eq(*x, d)) {
                     destinations.push(d);
                 }
+                sent.push((d, spec.clone()));
             }
             notify |= spec.on_failure.is_some();
             let unit = service_unit(policy, &job.settings, &spec);
@@ -101,6 +103,7 @@ impl Emitter {
         for d in destinations {
             self.mounts(&mut b, d)?;
         }
+        super::maintenance::add(&self.templates, &mut b, policy, &sent)?;
         b.add(
             SYSUSERS.to_owned(),
             format!(
@@ -211,7 +214,7 @@ impl Emitter {
 }
 
 impl Bundle {
-    fn add(&mut self, path: String, contents: String, mode: u32) {
+    pub(super) fn add(&mut self, path: String, contents: String, mode: u32) {
         self.files.insert(
             path,
             BundleFile {
@@ -223,14 +226,14 @@ impl Bundle {
 }
 
 #[derive(Serialize)]
-struct UnitData<'a> {
+pub(super) struct UnitData<'a> {
     description: &'a str,
     unit: &'a [String],
     exec_start: &'a str,
     service: &'a [String],
 }
 
-fn unit_data(u: &super::service::ServiceUnit) -> UnitData<'_> {
+pub(super) fn unit_data(u: &super::service::ServiceUnit) -> UnitData<'_> {
     UnitData {
         description: &u.description,
         unit: &u.unit,
@@ -240,11 +243,11 @@ fn unit_data(u: &super::service::ServiceUnit) -> UnitData<'_> {
 }
 
 #[derive(Serialize)]
-struct TimerData {
-    description: String,
-    calendar: String,
-    timer: Vec<String>,
-    service: String,
+pub(super) struct TimerData {
+    pub(super) description: String,
+    pub(super) calendar: String,
+    pub(super) timer: Vec<String>,
+    pub(super) service: String,
 }
 
 #[derive(Serialize)]

@@ -3,6 +3,7 @@
 mod bundle;
 mod escape;
 mod job;
+mod maintenance;
 mod manifest;
 pub mod paths;
 mod render;

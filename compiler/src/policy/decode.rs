@@ -44,12 +44,14 @@ const RETENTION_KEYS: &[&str] = &[
 ];
 
 const DESTINATION_NODES: &[&str] = &[
+    "check-schedule",
     "device",
     "env",
     "limit-download",
     "limit-upload",
     "password",
     "path",
+    "prune-schedule",
     "read-only-view",
     "restic",
     "sentinel",
@@ -467,12 +469,17 @@ fn decode_pull(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Pull> {
 }
 
 fn decode_schedule(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Schedule> {
+    decode_schedule_with(cx, node, &["jitter"])
+}
+
+/// A schedule node that may carry more properties (`check-schedule … read-data=`).
+fn decode_schedule_with(cx: &mut Cx<'_>, node: &KdlNode, props: &[&str]) -> Option<Schedule> {
     if !cx.shape(
         node,
         &Shape {
             args: (1, 1),
             arg_what: "a calendar expression such as \"daily\"",
-            props: &["jitter"],
+            props,
             children: false,
         },
     ) {
@@ -824,6 +831,9 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
     let mut environment = Vec::new();
     let mut limit_upload = None;
     let mut limit_download = None;
+    let mut prune_schedule = None;
+    let mut check_schedule = None;
+    let mut check_read_data = None;
     let mut seen: Vec<(String, crate::source::Span)> = Vec::new();
     for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
         let key = child.name().value();
@@ -872,6 +882,15 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
             "device" => device = decode_device(cx, child),
             "restic" => restic = single_string(cx, child, "a repository (path, sftp:, rest:, s3:)"),
             "password" => password = decode_secret_use(cx, child),
+            "prune-schedule" => prune_schedule = decode_schedule(cx, child),
+            "check-schedule" => {
+                check_schedule = decode_schedule_with(cx, child, &["jitter", "read-data"]);
+                if check_schedule.is_some() {
+                    check_read_data = prop(child, "read-data")
+                        .and_then(|e| cx.string(e, "read-data"))
+                        .and_then(|v| read_data_subset(cx, v));
+                }
+            }
             "env" => {
                 if cx.shape(
                     child,
@@ -924,6 +943,16 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
     }
     let kind = match (path, restic) {
         (Some(path), None) => {
+            for s in [&prune_schedule, &check_schedule].into_iter().flatten() {
+                let d = Diagnostic::error(
+                    "bakgen::engine-unsupported",
+                    "`prune-schedule` and `check-schedule` apply to restic repositories",
+                    s.span.clone(),
+                )
+                .label("not for snapshot folders")
+                .help("snapshot folders are pruned by each job's retention; remove this line");
+                cx.push(d);
+            }
             if let Some(p) = &password {
                 let d = Diagnostic::error("bakgen::engine-unsupported", "rsync snapshots are not encrypted: `password` has no effect here", p.span.clone())
                     .label("encryption on a snapshot folder")
@@ -961,6 +990,9 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
                 url,
                 password_secret: password,
                 environment,
+                prune_schedule,
+                check_schedule,
+                check_read_data,
             })
         }
         (Some(p), Some(r)) => {
@@ -985,6 +1017,29 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
         limit_upload,
         limit_download,
     })
+}
+
+/// restic's `--read-data-subset`: a percentage (`5%`, `2.5%`, at most 100) or `n/m`.
+fn read_data_subset(cx: &mut Cx<'_>, v: Spanned<String>) -> Option<Spanned<String>> {
+    let text = v.value.trim();
+    let ok = match text.strip_suffix('%') {
+        Some(p) => p.parse::<f64>().is_ok_and(|p| p > 0.0 && p <= 100.0),
+        None => text.split_once('/').is_some_and(|(n, m)| {
+            matches!((n.parse::<u32>(), m.parse::<u32>()), (Ok(n), Ok(m)) if n >= 1 && n <= m)
+        }),
+    };
+    if ok {
+        return Some(v);
+    }
+    let d = Diagnostic::error(
+        "bakgen::invalid-value",
+        format!("`{}` is not a share of the repository to read", v.value),
+        v.span.clone(),
+    )
+    .label("not a percentage or n/m")
+    .help("write a percentage such as read-data=\"5%\", or a part such as read-data=\"1/12\" (restic's --read-data-subset)");
+    cx.push(d);
+    None
 }
 
 fn check_repository(cx: &mut Cx<'_>, url: &Spanned<String>) {

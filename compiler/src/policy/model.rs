@@ -206,6 +206,14 @@ pub struct ResticRepository {
     pub password_secret: Option<Spanned<String>>,
     /// Extra variables for restic (S3 keys, REST credentials), each from a secret.
     pub environment: Vec<(Spanned<String>, Spanned<String>)>,
+    /// When `restic prune` frees forgotten data (`bakgen-prune-<dest>.timer`); weekly
+    /// when not set.
+    pub prune_schedule: Option<Schedule>,
+    /// When `restic check` verifies the repository (`bakgen-check-<dest>.timer`); monthly
+    /// when not set.
+    pub check_schedule: Option<Schedule>,
+    /// `read-data="5%"` on `check-schedule`: the share of pack files a check reads back.
+    pub check_read_data: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone)]

@@ -18,6 +18,37 @@ pub fn check(policy: &Policy, diags: &mut Diagnostics) {
     for host in &policy.hosts {
         unique("job", host.jobs.iter().map(|j| &j.name), diags);
     }
+    maintenance_clash(policy, diags);
+}
+
+/// A job named `prune-<dest>` or `check-<dest>` for a restic destination would share its
+/// unit names with that destination's maintenance units (`bakgen-prune-<dest>.service`).
+fn maintenance_clash(policy: &Policy, diags: &mut Diagnostics) {
+    use crate::policy::DestinationKind;
+    let restic: Vec<&str> = policy
+        .destinations
+        .iter()
+        .filter(|d| matches!(d.kind, DestinationKind::Restic(_)))
+        .map(|d| d.name.value.as_str())
+        .collect();
+    for job in policy.hosts.iter().flat_map(|h| &h.jobs) {
+        let name = job.name.value.as_str();
+        let clash = ["prune-", "check-"]
+            .iter()
+            .filter_map(|p| name.strip_prefix(p))
+            .find(|rest| restic.contains(rest));
+        if let Some(dest) = clash {
+            diags.push(
+                Diagnostic::error(
+                    "bakgen::duplicate-name",
+                    format!("job `{name}` would share its units with the maintenance of restic destination `{dest}`"),
+                    job.name.span.clone(),
+                )
+                .label("clashes with bakgen-prune-/bakgen-check-<destination>")
+                .help("rename the job; `prune-<destination>` and `check-<destination>` name the repository's maintenance units"),
+            );
+        }
+    }
 }
 
 fn unique<'a>(

@@ -11,6 +11,7 @@ use bakrun::{jobs, log};
 
 pub mod notify;
 pub mod prune;
+pub mod repository;
 pub mod restore;
 pub mod retention;
 pub mod run;

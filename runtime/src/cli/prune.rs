@@ -21,6 +21,14 @@ pub struct Args {
     /// Remove snapshots older than this (`30D`, `6M`) instead of applying retention.
     #[arg(long, value_name = "DURATION")]
     pub older_than: Option<String>,
+    /// Only reclaim space in a restic job's repository (`restic prune`), for every job
+    /// sharing it; no snapshot is removed. Further jobs may follow JOB: each distinct
+    /// repository is pruned once.
+    #[arg(long, conflicts_with = "older_than")]
+    pub repository_only: bool,
+    /// More jobs, with --repository-only.
+    #[arg(requires = "repository_only", hide = true)]
+    pub more: Vec<String>,
     /// Print what would be removed and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -36,6 +44,12 @@ pub struct Args {
 pub fn main(args: Args) -> ExitCode {
     if let Err(code) = args.log.init() {
         return code;
+    }
+    if args.repository_only {
+        let jobs: Vec<String> = std::iter::once(args.job.clone())
+            .chain(args.more.iter().cloned())
+            .collect();
+        return super::repository::prune(&jobs, &args.jobs.jobs_dir, args.dry_run);
     }
     let (spec, engine) = match load_job(&args.job, &args.jobs.jobs_dir) {
         Ok(j) => j,

@@ -10,6 +10,7 @@ use crate::command::{CommandError, Exec};
 use crate::spec::{Destination, JobSpec};
 use crate::step::{SourceView, StepError};
 
+pub mod restic;
 pub mod rsync;
 
 /// One complete snapshot. Engines never report interrupted or half-deleted ones.
@@ -65,6 +66,8 @@ pub enum EngineError {
     WouldOverwrite { count: usize, first: PathBuf },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Secret(#[from] crate::secret::SecretError),
     #[error("the {0} engine is not supported by this bakrun yet")]
     Unsupported(&'static str),
     /// The snapshot the sources were read from became unusable (an overflowed LVM snapshot).
@@ -132,7 +135,7 @@ pub trait Engine {
 pub fn for_spec(spec: &JobSpec) -> Result<Box<dyn Engine>, EngineError> {
     match &spec.destination {
         Destination::Snapshots { .. } => Ok(Box::new(rsync::Rsync::new(spec)?)),
-        Destination::Restic { .. } => Err(EngineError::Unsupported("restic")),
+        Destination::Restic { .. } => Ok(Box::new(restic::Restic::new(spec)?)),
     }
 }
 

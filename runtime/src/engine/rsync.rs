@@ -380,6 +380,9 @@ impl Engine for Rsync {
             }
         }
         let stats = parse_stats(&finished.stdout);
+        // Database dumps become files of the snapshot (`dumps/<db>.sql`) before its name
+        // says complete; a failed dump leaves only the `.incomplete` tree.
+        crate::dump::into_snapshot(exec, &self.spec, &target)?;
         // Before the name says "complete": a transfer read from a snapshot that overflowed
         // meanwhile stays `.incomplete` (the next run finishes it from a fresh snapshot).
         view.check_intact()?;

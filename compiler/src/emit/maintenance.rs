@@ -1,0 +1,129 @@
+//! Repository maintenance for restic destinations: per destination used on a host,
+//! `bakgen-prune-<dest>.{service,timer}` (`bakrun prune --repository-only`, which runs
+//! `restic prune` to free the data that jobs' retention forgot) and
+//! `bakgen-check-<dest>.{service,timer}` (`bakrun check`, `restic check`, reading a share
+//! of the data back when the policy says `read-data=`).
+//!
+//! Jobs only `forget` (cheap, and scoped to their own host and job); pruning rewrites
+//! pack files for every job of the repository and takes restic's exclusive lock, so it
+//! runs once per repository on its own, rarer schedule instead of after every backup.
+
+use bakrun::spec::JobSpec;
+
+use super::bundle::{unit_data, Bundle, TimerData};
+use super::escape::{exec_arg, name_fragment, specifiers};
+use super::paths::{BAKRUN, JOBS_DIR, UNIT_DIR};
+use super::render::{RenderError, Templates};
+use super::service::service_unit;
+use crate::policy::{Destination, DestinationKind, Policy, Schedule, Settings};
+use crate::schedule::CalendarSpec;
+
+const DEFAULT_PRUNE: &str = "weekly";
+const DEFAULT_CHECK: &str = "monthly";
+/// Spreads a fleet's default maintenance over an hour, so that hosts sharing one server
+/// do not all prune at the same minute.
+const DEFAULT_JITTER_SECONDS: u64 = 3600;
+
+/// Adds the maintenance units of every restic destination among `jobs` (a destination and
+/// the spec of a job sending to it, in job order).
+pub(super) fn add(
+    templates: &Templates,
+    b: &mut Bundle,
+    policy: &Policy,
+    jobs: &[(&Destination, JobSpec)],
+) -> Result<(), RenderError> {
+    let mut seen: Vec<&str> = Vec::new();
+    for (dest, _) in jobs {
+        let DestinationKind::Restic(repo) = &dest.kind else {
+            continue;
+        };
+        let name = dest.name.value.as_str();
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        let specs: Vec<&JobSpec> = jobs
+            .iter()
+            .filter(|(d, _)| std::ptr::eq(*d, *dest))
+            .map(|(_, s)| s)
+            .collect();
+        let Some(first) = specs.first() else { continue };
+        // The first job's spec gives the unit its repository, secrets and sandbox; without
+        // its steps, pull and notification, so the unit gets only the destination's
+        // credentials and capabilities.
+        let mut base = (*first).clone();
+        base.steps.clear();
+        base.remote = None;
+        base.on_failure = None;
+        let spec_args: Vec<String> = specs
+            .iter()
+            .map(|s| exec_arg(&format!("{JOBS_DIR}/{}.json", s.job)))
+            .collect();
+        let fragment = name_fragment(name);
+        let bakrun = exec_arg(BAKRUN);
+        let mut check = format!("{bakrun} check {}", spec_args.join(" "));
+        if let Some(r) = &repo.check_read_data {
+            check.push_str(&format!(" --read-data {}", exec_arg(&r.value)));
+        }
+        for (kind, exec, schedule, default) in [
+            (
+                "prune",
+                format!("{bakrun} prune --repository-only {}", spec_args.join(" ")),
+                &repo.prune_schedule,
+                DEFAULT_PRUNE,
+            ),
+            ("check", check, &repo.check_schedule, DEFAULT_CHECK),
+        ] {
+            let mut unit = service_unit(policy, &Settings::default(), &base);
+            unit.description = specifiers(&format!(
+                "bakgen restic {kind} of destination {name} from host {}",
+                base.host
+            ));
+            unit.exec_start = exec;
+            let service = format!("bakgen-{kind}-{fragment}.service");
+            b.add(
+                format!("{UNIT_DIR}/{service}"),
+                templates.render("service", &unit_data(&unit))?,
+                0o644,
+            );
+            let (calendar, jitter) = calendar_of(schedule.as_ref(), default);
+            let timer = TimerData {
+                description: specifiers(&format!(
+                    "Timer of bakgen restic {kind} of destination {name}"
+                )),
+                calendar: specifiers(&calendar),
+                timer: if jitter > 0 {
+                    vec![
+                        format!("RandomizedDelaySec={jitter}"),
+                        "FixedRandomDelay=true".to_owned(),
+                    ]
+                } else {
+                    Vec::new()
+                },
+                service,
+            };
+            b.add(
+                format!("{UNIT_DIR}/bakgen-{kind}-{fragment}.timer"),
+                templates.render("timer", &timer)?,
+                0o644,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The normalized calendar and jitter of a maintenance schedule, or the default's.
+fn calendar_of(schedule: Option<&Schedule>, default: &str) -> (String, u64) {
+    match schedule {
+        Some(s) => (
+            s.spec
+                .as_ref()
+                .map_or_else(|| s.calendar.value.clone(), |c| c.normalized()),
+            s.jitter.as_ref().map_or(0, |j| j.value.approx_seconds()),
+        ),
+        None => (
+            CalendarSpec::parse(default).map_or_else(|_| default.to_owned(), |c| c.normalized()),
+            DEFAULT_JITTER_SECONDS,
+        ),
+    }
+}

@@ -1,0 +1,107 @@
+//! Restic maintenance timers: `prune-schedule`/`check-schedule` decoded and validated,
+//! and `bakgen-prune-<dest>`/`bakgen-check-<dest>` units emitted per host and destination.
+
+use std::process::{Command, Output};
+
+fn bakgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bakgen"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("bakgen runs")
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bakgen-maint-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+const POLICY: &str = r#"
+secret "pw" file="/etc/bakgen/secrets/pw"
+secret "pg" file="/etc/bakgen/secrets/pg"
+destination "vault" {
+    restic "rest:https://vault.example.net/{host}/{job}"
+    password secret="pw"
+    prune-schedule "Sun *-*-* 04:00"
+    check-schedule "monthly" read-data="5%"
+}
+host "db1" {
+    job "etc" { source "/etc"; to "vault"; schedule "daily"; retention keep-daily=7; }
+    job "pg" { postgres "app" password-secret="pg"; to "vault"; schedule "daily"; retention keep-daily=7; }
+}
+"#;
+
+#[test]
+fn prune_and_check_units_cover_every_repository_of_the_destination() {
+    let dir = tmp("emit");
+    std::fs::write(dir.join("p.kdl"), POLICY).unwrap();
+    let out = dir.join("out");
+    let o = bakgen(&[
+        "build",
+        dir.join("p.kdl").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let units = out.join("db1/etc/systemd/system");
+    let prune = std::fs::read_to_string(units.join("bakgen-prune-vault.service")).unwrap();
+    assert!(prune.contains(
+        "ExecStart=/usr/local/bin/bakrun prune --repository-only /etc/bakgen/jobs/etc.json /etc/bakgen/jobs/pg.json"
+    ), "{prune}");
+    // Only the destination's credential, not the dump's; no user switching.
+    assert!(prune.contains("LoadCredential=pw:"), "{prune}");
+    assert!(!prune.contains("LoadCredential=pg:"), "{prune}");
+    assert!(!prune.contains("CAP_SETUID"), "{prune}");
+    let check = std::fs::read_to_string(units.join("bakgen-check-vault.service")).unwrap();
+    assert!(
+        check.contains(
+            "check /etc/bakgen/jobs/etc.json /etc/bakgen/jobs/pg.json --read-data \"5%%\""
+        ),
+        "{check}"
+    );
+    let timer = std::fs::read_to_string(units.join("bakgen-prune-vault.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=Sun *-*-* 04:00:00"), "{timer}");
+    assert!(!timer.contains("RandomizedDelaySec"), "{timer}");
+    let timer = std::fs::read_to_string(units.join("bakgen-check-vault.timer")).unwrap();
+    assert!(
+        timer.contains("OnCalendar=*-*-01 00:00:00")
+            && timer.contains("Unit=bakgen-check-vault.service")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn maintenance_settings_are_checked() {
+    let dir = tmp("errors");
+    let policy = r#"
+secret "pw" file="/etc/bakgen/secrets/pw"
+destination "usb" {
+    path "/srv/backups"
+    prune-schedule "weekly"
+}
+destination "vault" {
+    restic "/srv/restic"
+    password secret="pw"
+    check-schedule "monthly" read-data="lots"
+}
+host "h" { job "a" { source "/etc"; to "vault"; schedule "daily"; retention keep-daily=7; }; }
+host "h2" { job "prune-vault" { source "/etc"; to "vault"; schedule "daily"; retention keep-daily=7; }; }
+"#;
+    std::fs::write(dir.join("p.kdl"), policy).unwrap();
+    let o = bakgen(&["check", dir.join("p.kdl").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("apply to restic repositories"), "{err}");
+    assert!(
+        err.contains("`lots` is not a share of the repository to read"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,464 @@
+//! Database dumps, the `postgres` and `mysql` steps of a job spec.
+//!
+//! The engine decides where a dump's bytes go, because that is where atomicity lives:
+//! restic streams each dump straight into `restic backup --stdin` (a pipe between the two
+//! child processes; bakrun never holds the bytes), rsync snapshots get each dump as a file
+//! inside the `.incomplete` tree before it is renamed complete. Either way a dump that
+//! fails or dies half way fails the run and leaves no snapshot behind.
+//!
+//! Passwords never reach an argument: PostgreSQL reads them from a 0600 `PGPASSFILE`,
+//! MySQL/MariaDB from a 0600 `--defaults-extra-file`, both in a private 0700 folder that
+//! is removed when the [`Dump`] is dropped.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::command::{shell_quote, Command, CommandError, Exec, Finished};
+use crate::engine::EngineError;
+use crate::secret::{self, PrivateDir, SecretError};
+use crate::spec::{JobSpec, SecretRef, Step};
+use crate::{log, signals};
+
+pub mod pipe;
+
+/// One dump to take: the command that writes it on standard output and the name of the
+/// file it becomes (`app.sql`).
+#[derive(Debug)]
+pub struct Dump {
+    /// `app.sql`, `postgres-all.sql`, `mysql-all.sql`.
+    pub file_name: String,
+    pub command: Command,
+    /// Holds the password file; removed on drop.
+    _private: Option<PrivateDir>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DumpError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("cannot prepare the {what} password file: {source}")]
+    PasswordFile {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("database name `{0}` cannot be a file name (empty, `/`, or starting with `.`)")]
+    BadName(String),
+}
+
+/// The dumps of a job's steps, in order. Secrets are read here, so a missing or exposed
+/// one stops the run before anything is written.
+pub fn plan(spec: &JobSpec) -> Result<Vec<Dump>, DumpError> {
+    let mut out: Vec<Dump> = Vec::new();
+    for step in &spec.steps {
+        let mut dumps = match step {
+            Step::Postgres {
+                databases,
+                host,
+                port,
+                user,
+                password,
+            } => postgres(databases, host.as_deref(), *port, user.as_deref(), password)?,
+            Step::Mysql {
+                databases,
+                host,
+                port,
+                user,
+                password,
+            } => mysql(databases, host.as_deref(), *port, user.as_deref(), password)?,
+            Step::LvmSnapshot { .. } | Step::BtrfsSnapshot { .. } => continue,
+        };
+        // The same database name in PostgreSQL and MySQL must not make one file.
+        for d in &mut dumps {
+            if out.iter().any(|o| o.file_name == d.file_name) {
+                let kind = if matches!(step, Step::Postgres { .. }) {
+                    "postgres"
+                } else {
+                    "mysql"
+                };
+                d.file_name = format!("{kind}-{}", d.file_name);
+            }
+        }
+        out.extend(dumps);
+    }
+    Ok(out)
+}
+
+/// True for the steps this module runs (through the engine).
+pub fn is_dump(step: &Step) -> bool {
+    matches!(step, Step::Postgres { .. } | Step::Mysql { .. })
+}
+
+fn file_name(db: &str) -> Result<String, DumpError> {
+    if db.is_empty() || db.contains('/') || db.starts_with('.') || db.contains('\0') {
+        return Err(DumpError::BadName(db.to_owned()));
+    }
+    Ok(format!("{db}.sql"))
+}
+
+fn postgres(
+    databases: &[String],
+    host: Option<&str>,
+    port: Option<u16>,
+    user: Option<&str>,
+    password: &Option<SecretRef>,
+) -> Result<Vec<Dump>, DumpError> {
+    // Without a host, pg_dump uses the local socket, where PostgreSQL's default peer
+    // authentication wants the OS user `postgres`: switch to it with setpriv (the unit
+    // grants CAP_SETUID/CAP_SETGID for exactly this; runuser would insist on uid 0).
+    let switch_to = host.is_none().then(postgres_user).flatten();
+    let connection = |program: &str| {
+        let mut c = match switch_to {
+            Some((uid, gid)) => Command::new("setpriv").args([
+                format!("--reuid={uid}"),
+                format!("--regid={gid}"),
+                "--init-groups".to_owned(),
+                "--".to_owned(),
+                program.to_owned(),
+            ]),
+            None => Command::new(program),
+        };
+        // Never prompt: a job has no terminal, a prompt would hang it until its timeout.
+        c = c.arg("--no-password");
+        if let Some(h) = host {
+            c = c.arg(format!("--host={h}"));
+        }
+        if let Some(p) = port {
+            c = c.arg(format!("--port={p}"));
+        }
+        if let Some(u) = user {
+            c = c.arg(format!("--username={u}"));
+        }
+        c
+    };
+    let private =
+        |password: &Option<SecretRef>| -> Result<Option<(PrivateDir, String)>, DumpError> {
+            let Some(r) = password else { return Ok(None) };
+            let value = secret::read(r)?;
+            let io = |source| DumpError::PasswordFile {
+                what: "PostgreSQL",
+                source,
+            };
+            let dir = PrivateDir::new("pgpass").map_err(io)?;
+            // .pgpass fields escape `:` and `\`; libpq ignores the file unless it is 0600.
+            let escaped = value.expose().replace('\\', "\\\\").replace(':', "\\:");
+            let path = dir
+                .write("pgpass", &format!("*:*:*:*:{escaped}\n"))
+                .map_err(io)?;
+            Ok(Some((dir, path.to_string_lossy().into_owned())))
+        };
+    let with_password = |mut c: Command| -> Result<(Command, Option<PrivateDir>), DumpError> {
+        match private(password)? {
+            Some((dir, path)) => {
+                c = c.env("PGPASSFILE", path);
+                Ok((c, Some(dir)))
+            }
+            None => Ok((c, None)),
+        }
+    };
+    if databases.is_empty() {
+        let (command, dir) = with_password(connection("pg_dumpall"))?;
+        return Ok(vec![Dump {
+            file_name: "postgres-all.sql".into(),
+            command,
+            _private: dir,
+        }]);
+    }
+    databases
+        .iter()
+        .map(|db| {
+            let c = connection("pg_dump").arg(format!("--dbname={db}"));
+            let (command, dir) = with_password(c)?;
+            Ok(Dump {
+                file_name: file_name(db)?,
+                command,
+                _private: dir,
+            })
+        })
+        .collect()
+}
+
+/// The uid and gid of the `postgres` OS user, when it exists and is not who we are.
+fn postgres_user() -> Option<(u32, u32)> {
+    // SAFETY: getpwnam returns a pointer into static storage, or null; read at once.
+    let (uid, gid) = unsafe {
+        let pw = libc::getpwnam(c"postgres".as_ptr());
+        if pw.is_null() {
+            return None;
+        }
+        ((*pw).pw_uid, (*pw).pw_gid)
+    };
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == uid {
+        return None;
+    }
+    Some((uid, gid))
+}
+
+fn mysql(
+    databases: &[String],
+    host: Option<&str>,
+    port: Option<u16>,
+    user: Option<&str>,
+    password: &Option<SecretRef>,
+) -> Result<Vec<Dump>, DumpError> {
+    let base = || -> Result<(Command, Option<PrivateDir>), DumpError> {
+        let mut c = Command::new("mysqldump");
+        let mut dir = None;
+        if let Some(r) = password {
+            let value = secret::read(r)?;
+            let io = |source| DumpError::PasswordFile {
+                what: "MySQL",
+                source,
+            };
+            let d = PrivateDir::new("mysql").map_err(io)?;
+            // Option-file values in double quotes take backslash escapes.
+            let quoted = value.expose().replace('\\', "\\\\").replace('"', "\\\"");
+            let path = d
+                .write("client.cnf", &format!("[client]\npassword=\"{quoted}\"\n"))
+                .map_err(io)?;
+            // mysqldump only honours --defaults-extra-file as its very first option.
+            c = c.arg(format!("--defaults-extra-file={}", path.display()));
+            dir = Some(d);
+        }
+        match host {
+            Some(h) if h.starts_with('/') => c = c.arg(format!("--socket={h}")),
+            Some(h) => c = c.arg(format!("--host={h}")).arg("--protocol=tcp"),
+            None => {}
+        }
+        if let Some(p) = port {
+            c = c.arg(format!("--port={p}"));
+        }
+        if let Some(u) = user {
+            c = c.arg(format!("--user={u}"));
+        }
+        // A consistent InnoDB snapshot without locking the tables for the whole dump.
+        c = c.args([
+            "--single-transaction",
+            "--routines",
+            "--events",
+            "--triggers",
+            "--hex-blob",
+        ]);
+        Ok((c, dir))
+    };
+    if databases.is_empty() {
+        let (c, dir) = base()?;
+        return Ok(vec![Dump {
+            file_name: "mysql-all.sql".into(),
+            command: c.arg("--all-databases"),
+            _private: dir,
+        }]);
+    }
+    databases
+        .iter()
+        .map(|db| {
+            let (c, dir) = base()?;
+            Ok(Dump {
+                file_name: file_name(db)?,
+                // --databases adds CREATE DATABASE/USE, so the file restores on its own.
+                command: c.arg("--databases").arg(db),
+                _private: dir,
+            })
+        })
+        .collect()
+}
+
+/// The folder of a snapshot tree that holds its dumps.
+pub const SNAPSHOT_DUMPS: &str = "dumps";
+
+/// Writes every dump of the job as `<tree>/dumps/<name>` (rsync snapshots). The first
+/// failure stops and removes that dump's partial file.
+pub fn into_snapshot(exec: &Exec, spec: &JobSpec, tree: &Path) -> Result<(), EngineError> {
+    let dumps = plan(spec).map_err(|e| EngineError::Invalid(e.to_string()))?;
+    if dumps.is_empty() {
+        return Ok(());
+    }
+    let dir = tree.join(SNAPSHOT_DUMPS);
+    exec.note(format!("mkdir -m 0700 {}", shell_quote(dir.as_os_str())));
+    if !exec.dry_run {
+        use std::os::unix::fs::DirBuilderExt;
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(EngineError::Io {
+                    context: format!("cannot create {}", dir.display()),
+                    source: e,
+                })
+            }
+        }
+    }
+    for d in &dumps {
+        let path = dir.join(&d.file_name);
+        let finished = to_file(exec, d, &path)?;
+        if !finished.success() {
+            let _ = std::fs::remove_file(&path);
+            if finished.interrupted {
+                return Err(EngineError::Interrupted);
+            }
+            return Err(EngineError::Failed {
+                program: format!(
+                    "dump {} ({})",
+                    d.file_name,
+                    d.command.program.to_string_lossy()
+                ),
+                status: finished
+                    .code
+                    .map_or("a signal".into(), |c| format!("exit code {c}")),
+            });
+        }
+        log::info(format!("dump {} written", d.file_name));
+    }
+    Ok(())
+}
+
+/// Runs a dump into a new file `path` (created 0600: it holds the database). Returns how
+/// the dump ended; the caller fails the run unless it succeeded.
+pub fn to_file(exec: &Exec, dump: &Dump, path: &Path) -> Result<Finished, CommandError> {
+    if exec.dry_run {
+        println!(
+            "{} > {}",
+            dump.command.display(),
+            shell_quote(path.as_os_str())
+        );
+        return Ok(Finished {
+            code: Some(0),
+            interrupted: false,
+            stdout: Vec::new(),
+        });
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    let program = dump.command.program.to_string_lossy().into_owned();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| CommandError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    log::debug(format!(
+        "running: {} > {}",
+        dump.command.display(),
+        path.display()
+    ));
+    let mut process = pipe::process(&dump.command);
+    process
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(Stdio::piped());
+    let mut child = process.spawn().map_err(|source| CommandError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    signals::set_child(child.id());
+    if let Some(err) = child.stderr.take() {
+        for line in BufReader::new(err).split(b'\n').map_while(Result::ok) {
+            log::warn(format!("{program}: {}", String::from_utf8_lossy(&line)));
+        }
+    }
+    let status = child.wait();
+    signals::clear_child();
+    let status = status.map_err(|source| CommandError::Wait { program, source })?;
+    Ok(Finished {
+        code: status.code(),
+        interrupted: signals::stop_requested(),
+        stdout: Vec::new(),
+    })
+}
+
+/// `std::process::Command` for a [`Command`], with the death signal set so a child never
+/// outlives a killed bakrun.
+pub(crate) fn configure(process: &mut std::process::Command) {
+    // SAFETY: prctl is async-signal-safe.
+    unsafe {
+        process.pre_exec(|| {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            Ok(())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret_file(value: &str) -> (PrivateDir, SecretRef) {
+        let dir = PrivateDir::new("dump-test").unwrap();
+        let path = dir.write("pw", value).unwrap();
+        let r = SecretRef::File {
+            path: path.to_string_lossy().into_owned(),
+        };
+        (dir, r)
+    }
+
+    #[test]
+    fn passwords_go_to_private_files_never_to_arguments() {
+        let (_d, r) = secret_file("pa:ss\\w\"rd");
+        let pg = postgres(
+            &["app".into()],
+            Some("db"),
+            Some(5433),
+            Some("u"),
+            &Some(r.clone()),
+        )
+        .unwrap();
+        let cmd = &pg[0].command;
+        assert!(!cmd.display().contains("pa:ss"));
+        let (_, file) = cmd.env.iter().find(|(k, _)| k == "PGPASSFILE").unwrap();
+        let text = std::fs::read_to_string(file).unwrap();
+        assert_eq!(text, "*:*:*:*:pa\\:ss\\\\w\"rd\n");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(pg[0].file_name, "app.sql");
+
+        let my = mysql(
+            &[],
+            Some("/run/mysqld/mysqld.sock"),
+            None,
+            Some("backup"),
+            &Some(r),
+        )
+        .unwrap();
+        let args: Vec<String> = my[0]
+            .command
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(args[0].starts_with("--defaults-extra-file="), "{args:?}");
+        assert!(args.contains(&"--socket=/run/mysqld/mysqld.sock".to_owned()));
+        assert!(args.contains(&"--single-transaction".to_owned()));
+        assert!(args.contains(&"--all-databases".to_owned()));
+        assert!(!my[0].command.display().contains("pa:ss"));
+        let cnf = args[0].trim_start_matches("--defaults-extra-file=");
+        assert_eq!(
+            std::fs::read_to_string(cnf).unwrap(),
+            "[client]\npassword=\"pa:ss\\\\w\\\"rd\"\n"
+        );
+        assert_eq!(my[0].file_name, "mysql-all.sql");
+        // The private folder goes with the dump.
+        let dir = std::path::Path::new(cnf).parent().unwrap().to_owned();
+        drop(my);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn database_names_must_be_file_names() {
+        assert!(file_name("../etc").is_err());
+        assert!(file_name(".hidden").is_err());
+        assert!(file_name("").is_err());
+        assert_eq!(file_name("billing").unwrap(), "billing.sql");
+    }
+}

@@ -1,0 +1,138 @@
+//! `producer | consumer` between two child processes: the dump's standard output is
+//! restic's standard input, so the dump's bytes never pass through bakrun.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use crate::command::{Command, CommandError, Exec, Finished};
+use crate::{log, signals};
+
+/// How both ends of a pipe ended.
+#[derive(Debug)]
+pub struct PipeFinished {
+    pub producer: Finished,
+    pub consumer: Finished,
+}
+
+impl PipeFinished {
+    pub fn success(&self) -> bool {
+        self.producer.success() && self.consumer.success()
+    }
+}
+
+pub(crate) fn process(cmd: &Command) -> std::process::Command {
+    let mut p = std::process::Command::new(&cmd.program);
+    p.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    super::configure(&mut p);
+    p
+}
+
+/// Runs `producer | consumer`. The consumer's standard output is collected (restic's
+/// `--json` summary); both standard errors are logged as warnings, prefixed with the
+/// program. A stop signal reaches the consumer (the producer then dies of SIGPIPE, and is
+/// killed outright too).
+pub fn run(
+    exec: &Exec,
+    producer: &Command,
+    consumer: &Command,
+) -> Result<PipeFinished, CommandError> {
+    if exec.dry_run {
+        println!("{} | {}", producer.display(), consumer.display());
+        let ok = Finished {
+            code: Some(0),
+            interrupted: false,
+            stdout: Vec::new(),
+        };
+        return Ok(PipeFinished {
+            producer: ok.clone(),
+            consumer: ok,
+        });
+    }
+    log::debug(format!(
+        "running: {} | {}",
+        producer.display(),
+        consumer.display()
+    ));
+    let p_name = producer.program.to_string_lossy().into_owned();
+    let c_name = consumer.program.to_string_lossy().into_owned();
+    let mut p = process(producer);
+    p.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut p_child = p.spawn().map_err(|source| CommandError::Spawn {
+        program: p_name.clone(),
+        source,
+    })?;
+    let Some(p_out) = p_child.stdout.take() else {
+        let _ = p_child.kill();
+        let _ = p_child.wait();
+        return Err(CommandError::Spawn {
+            program: p_name,
+            source: std::io::Error::other("no standard output pipe"),
+        });
+    };
+    let mut c = process(consumer);
+    c.stdin(Stdio::from(p_out))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut c_child = match c.spawn() {
+        Ok(child) => child,
+        Err(source) => {
+            let _ = p_child.kill();
+            let _ = p_child.wait();
+            return Err(CommandError::Spawn {
+                program: c_name,
+                source,
+            });
+        }
+    };
+    signals::set_child(c_child.id());
+    let logger = |stream: Option<std::process::ChildStderr>, name: String| {
+        std::thread::spawn(move || {
+            if let Some(s) = stream {
+                for line in BufReader::new(s).split(b'\n').map_while(Result::ok) {
+                    log::warn(format!("{name}: {}", String::from_utf8_lossy(&line)));
+                }
+            }
+        })
+    };
+    let p_err = logger(p_child.stderr.take(), p_name.clone());
+    let c_err = logger(c_child.stderr.take(), c_name.clone());
+    let mut lines = Vec::new();
+    if let Some(out) = c_child.stdout.take() {
+        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            log::debug(&line);
+            lines.push(line);
+        }
+    }
+    let c_status = c_child.wait();
+    signals::clear_child();
+    if signals::stop_requested() {
+        let _ = p_child.kill();
+    }
+    let p_status = p_child.wait();
+    let _ = p_err.join();
+    let _ = c_err.join();
+    let c_status = c_status.map_err(|source| CommandError::Wait {
+        program: c_name,
+        source,
+    })?;
+    let p_status = p_status.map_err(|source| CommandError::Wait {
+        program: p_name,
+        source,
+    })?;
+    let interrupted = signals::stop_requested();
+    Ok(PipeFinished {
+        producer: Finished {
+            code: p_status.code(),
+            interrupted,
+            stdout: Vec::new(),
+        },
+        consumer: Finished {
+            code: c_status.code(),
+            interrupted,
+            stdout: lines,
+        },
+    })
+}

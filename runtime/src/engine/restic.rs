@@ -1,0 +1,1068 @@
+//! Encrypted backups into a restic repository (a local path, `sftp:`, `rest:`, `s3:`…).
+//!
+//! One run of a job may make several restic snapshots: one per database dump (restic
+//! 0.14 reads one stream per `backup --stdin`) and one of the sources. All of them carry
+//! the tags `bakgen`, `host=<host>`, `job=<job>` and `run=<start>` (the start in
+//! [`super::rsync::NAME_FORMAT`]), and `--host <host>`. bakrun's [`Snapshot`] is a *run*:
+//! the group of restic snapshots sharing a `run=` tag, named by the short id of its
+//! sources snapshot (or of its first dump when the job has no sources). Retention, restore
+//! and forget work on runs, so a run is kept or removed whole, and a run whose dump failed
+//! is removed whole before the job reports the failure.
+//!
+//! Every restic command is scoped to `--host <host>` and `--tag bakgen,job=<job>`, so jobs
+//! sharing one repository never see, let alone forget, each other's snapshots.
+//!
+//! Secrets reach restic through its environment only: `RESTIC_PASSWORD_FILE` (a
+//! credential or root-only file, checked for its mode), `RESTIC_PASSWORD_COMMAND` (for a
+//! command secret), and the destination's `environment` variables read by bakrun. The
+//! environment is never printed (see [`Command::display`]).
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, Local, Timelike};
+use serde::Deserialize;
+
+use super::rsync::{parse_snapshot_name, snapshot_name};
+use super::{BackupOutcome, Engine, EngineError, Snapshot, TransferStats};
+use crate::command::{shell_quote, Command, Exec, Finished};
+use crate::dump::{self, pipe};
+use crate::secret::{self, SecretError};
+use crate::spec::{Destination, JobSpec, SecretRef};
+use crate::{log, signals};
+
+/// restic's exit code when some source files could not be read: the snapshot exists but
+/// lacks them, like rsync's "files vanished".
+const RESTIC_PARTIAL: i32 = 3;
+
+/// Where restic is looked up (`PATH`); a test may point `BAKRUN_RESTIC` elsewhere.
+fn restic_program() -> OsString {
+    std::env::var_os("BAKRUN_RESTIC").unwrap_or_else(|| "restic".into())
+}
+
+#[derive(Debug)]
+pub struct Restic {
+    spec: JobSpec,
+    repository: String,
+    password: SecretRef,
+    environment: Vec<(String, SecretRef)>,
+    cache_dir: String,
+    /// The environment restic gets, read once per bakrun process (a password manager
+    /// behind a command secret is asked once, not per restic call).
+    env: OnceCell<Vec<(OsString, OsString)>>,
+}
+
+/// One restic snapshot as `restic snapshots --json` prints it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResticSnapshot {
+    pub id: String,
+    pub short_id: String,
+    pub time: String,
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+impl ResticSnapshot {
+    fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find_map(|t| t.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+    }
+    /// The run it belongs to: its `run=` tag, or itself for a snapshot made by hand.
+    fn run(&self) -> String {
+        self.tag("run")
+            .map_or_else(|| format!("id:{}", self.id), str::to_owned)
+    }
+    fn is_dump(&self) -> bool {
+        self.tag("dump").is_some()
+    }
+}
+
+/// restic's `backup --json` summary line.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Summary {
+    #[serde(default)]
+    pub files_new: u64,
+    #[serde(default)]
+    pub files_changed: u64,
+    #[serde(default)]
+    pub total_files_processed: u64,
+    #[serde(default)]
+    pub data_added: u64,
+    #[serde(default)]
+    pub total_bytes_processed: u64,
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+}
+
+/// The last `"message_type":"summary"` line of `restic backup --json`.
+pub fn parse_summary(lines: &[String]) -> Option<Summary> {
+    lines.iter().rev().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        if v.get("message_type")?.as_str()? != "summary" {
+            return None;
+        }
+        serde_json::from_value(v).ok()
+    })
+}
+
+impl Summary {
+    fn add_to(&self, stats: &mut TransferStats) {
+        stats.files_total += self.total_files_processed;
+        stats.files_transferred += self.files_new + self.files_changed;
+        stats.bytes_total += self.total_bytes_processed;
+        stats.bytes_transferred += self.data_added;
+    }
+}
+
+impl Restic {
+    pub fn new(spec: &JobSpec) -> Result<Self, EngineError> {
+        let Destination::Restic {
+            repository,
+            password,
+            environment,
+            cache_dir,
+        } = &spec.destination
+        else {
+            return Err(EngineError::Invalid(
+                "the restic engine needs a restic destination".into(),
+            ));
+        };
+        for e in environment {
+            // restic must not be told its password or repository behind bakrun's back.
+            if e.variable.starts_with("RESTIC_PASSWORD") || e.variable == "RESTIC_REPOSITORY" {
+                return Err(EngineError::Invalid(format!(
+                    "environment variable {} is set by bakrun itself; use the destination's password and repository",
+                    e.variable
+                )));
+            }
+        }
+        Ok(Self {
+            spec: spec.clone(),
+            repository: repository.clone(),
+            password: password.clone(),
+            environment: environment
+                .iter()
+                .map(|e| (e.variable.clone(), e.secret.clone()))
+                .collect(),
+            cache_dir: cache_dir.clone(),
+            env: OnceCell::new(),
+        })
+    }
+
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+
+    /// restic's environment: repository, password source, and the destination's secret
+    /// variables. Refuses a secret file that group or others can read.
+    fn env(&self) -> Result<&[(OsString, OsString)], EngineError> {
+        if let Some(env) = self.env.get() {
+            return Ok(env);
+        }
+        let mut env: Vec<(OsString, OsString)> =
+            vec![("RESTIC_REPOSITORY".into(), self.repository.clone().into())];
+        // Whatever the caller's environment says, restic gets only this job's password
+        // source: the other forms are set empty (restic reads empty as unset).
+        for other in [
+            "RESTIC_PASSWORD",
+            "RESTIC_PASSWORD_FILE",
+            "RESTIC_PASSWORD_COMMAND",
+        ] {
+            env.push((other.into(), OsString::new()));
+        }
+        match secret::file_of(&self.password)? {
+            Some(path) => env.push(("RESTIC_PASSWORD_FILE".into(), path.into())),
+            None => {
+                let SecretRef::Command { command } = &self.password else {
+                    return Err(SecretError::Empty(secret::describe(&self.password)).into());
+                };
+                // restic splits RESTIC_PASSWORD_COMMAND into words itself and knows no
+                // escapes inside quotes; handing the command text over in a variable and
+                // eval-ing it gives exactly `/bin/sh -c COMMAND`, whatever it contains.
+                env.push(("BAKGEN_PASSWORD_COMMAND".into(), command.clone().into()));
+                env.push((
+                    "RESTIC_PASSWORD_COMMAND".into(),
+                    "/bin/sh -c 'eval \"$BAKGEN_PASSWORD_COMMAND\"'".into(),
+                ));
+            }
+        }
+        for (variable, r) in &self.environment {
+            let value = secret::read(r)?;
+            env.push((variable.into(), value.expose().into()));
+        }
+        let _ = self.env.set(env);
+        Ok(self.env.get().map(Vec::as_slice).unwrap_or(&[]))
+    }
+
+    /// Tells a dry run where restic's environment comes from, without a secret value.
+    fn note_env(&self, exec: &Exec) {
+        if !exec.dry_run {
+            return;
+        }
+        let password = match &self.password {
+            SecretRef::Command { .. } => "RESTIC_PASSWORD_COMMAND=<".to_owned(),
+            _ => "RESTIC_PASSWORD_FILE=<".to_owned(),
+        } + &secret::describe(&self.password)
+            + ">";
+        let mut words = vec![
+            format!(
+                "RESTIC_REPOSITORY={}",
+                shell_quote(self.repository.as_ref())
+            ),
+            password,
+        ];
+        for (variable, r) in &self.environment {
+            words.push(format!("{variable}=<{}>", secret::describe(r)));
+        }
+        exec.note(format!("restic environment: {}", words.join(" ")));
+    }
+
+    /// `restic` with the global options every call shares.
+    fn restic(&self) -> Result<Command, EngineError> {
+        let mut cmd = Command::new(restic_program())
+            .arg("--cache-dir")
+            .arg(&self.cache_dir);
+        if let Some(kib) = self.spec.limits.upload_kib {
+            cmd = cmd.arg(format!("--limit-upload={kib}"));
+        }
+        if let Some(kib) = self.spec.limits.download_kib {
+            cmd = cmd.arg(format!("--limit-download={kib}"));
+        }
+        for (k, v) in self.env()? {
+            cmd = cmd.env(k.clone(), v.clone());
+        }
+        Ok(cmd)
+    }
+
+    fn job_tags(&self) -> String {
+        format!("bakgen,job={}", self.spec.job)
+    }
+
+    /// Runs a read-only restic command and returns its standard output; also in dry runs
+    /// (listing changes nothing). Callers pass `--no-lock`: reading must not fail, or
+    /// block a prune, because another restic holds the repository's lock. restic's standard error holds no secret and is reported.
+    fn query(&self, cmd: &Command) -> Result<Vec<u8>, EngineError> {
+        log::debug(format!("running: {}", cmd.display()));
+        let mut p = pipe::process(cmd);
+        p.stdin(std::process::Stdio::null());
+        let out = p.output().map_err(|source| {
+            EngineError::Command(crate::command::CommandError::Spawn {
+                program: "restic".into(),
+                source,
+            })
+        })?;
+        if !out.status.success() {
+            return Err(EngineError::Failed {
+                program: "restic".into(),
+                status: format!(
+                    "{}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    /// Every restic snapshot of this job on this host.
+    pub fn restic_snapshots(&self) -> Result<Vec<ResticSnapshot>, EngineError> {
+        let cmd = self
+            .restic()?
+            .args(["--no-lock", "snapshots", "--json", "--host"])
+            .arg(&self.spec.host)
+            .arg("--tag")
+            .arg(self.job_tags());
+        let out = self.query(&cmd)?;
+        serde_json::from_slice::<Option<Vec<ResticSnapshot>>>(&out)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                EngineError::Invalid(format!("cannot read `restic snapshots --json`: {e}"))
+            })
+    }
+
+    /// Runs grouped by their `run=` tag.
+    fn runs(&self) -> Result<BTreeMap<String, Vec<ResticSnapshot>>, EngineError> {
+        let mut runs: BTreeMap<String, Vec<ResticSnapshot>> = BTreeMap::new();
+        for s in self.restic_snapshots()? {
+            runs.entry(s.run()).or_default().push(s);
+        }
+        Ok(runs)
+    }
+
+    /// Whether the repository exists: `restic cat config` succeeds. A failure that does
+    /// not say the repository is missing (wrong password, network) is an error, never a
+    /// reason to initialise.
+    pub fn exists(&self) -> Result<bool, EngineError> {
+        let cmd = self.restic()?.args(["--no-lock", "cat", "config"]);
+        match self.query(&cmd) {
+            Ok(_) => Ok(true),
+            Err(EngineError::Failed { status, .. })
+                if status.contains("Is there a repository at the following location?") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `restic init`, only when [`Restic::exists`] says there is no repository yet.
+    /// Returns whether it initialised.
+    pub fn init(&self, exec: &Exec) -> Result<bool, EngineError> {
+        self.note_env(exec);
+        if self.exists()? {
+            log::info(format!(
+                "repository {} exists already; nothing to do",
+                self.repository
+            ));
+            return Ok(false);
+        }
+        let cmd = self.restic()?.arg("init");
+        expect_success(self.run(exec, &cmd)?)?;
+        Ok(true)
+    }
+
+    /// `restic prune`: frees the data no snapshot refers to any more, for every job of
+    /// the repository (the destination's prune timer).
+    pub fn prune(&self, exec: &Exec) -> Result<(), EngineError> {
+        self.note_env(exec);
+        let cmd = self.restic()?.arg("prune");
+        expect_success(self.run(exec, &cmd)?)
+    }
+
+    /// `restic check`, reading `read_data` (`5%`, `1/10`) of the pack files when given.
+    pub fn check(&self, exec: &Exec, read_data: Option<&str>) -> Result<(), EngineError> {
+        self.note_env(exec);
+        let mut cmd = self.restic()?.arg("check");
+        if let Some(subset) = read_data {
+            cmd = cmd.arg(format!("--read-data-subset={subset}"));
+        }
+        expect_success(self.run(exec, &cmd)?)
+    }
+
+    /// `restic backup` with the job's tags, for sources or (with `--stdin`) a dump.
+    /// `parts` is how many restic snapshots the run makes: a run with fewer was cut short
+    /// (bakrun killed, power loss) and is never listed, like rsync's `.incomplete`.
+    fn backup_command(&self, run: &str, parts: usize) -> Result<Command, EngineError> {
+        let host = &self.spec.host;
+        Ok(self
+            .restic()?
+            .args(["backup", "--json", "--host"])
+            .arg(host)
+            .args(["--tag", "bakgen"])
+            .arg("--tag")
+            .arg(format!("host={host}"))
+            .arg("--tag")
+            .arg(format!("job={}", self.spec.job))
+            .arg("--tag")
+            .arg(format!("run={run}"))
+            .arg("--tag")
+            .arg(format!("parts={parts}")))
+    }
+
+    /// Forgets the snapshots of runs that never completed. Only called with the job's
+    /// lock held, so no run of this job is in progress.
+    fn clear_incomplete(&self, exec: &Exec) -> Result<(), EngineError> {
+        let ids: Vec<String> = self
+            .runs()?
+            .values()
+            .filter(|m| !complete(m))
+            .flatten()
+            .map(|s| s.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        log::warn(format!(
+            "removing {} snapshot(s) of interrupted runs",
+            ids.len()
+        ));
+        self.forget_ids(exec, &ids)
+    }
+
+    /// Forgets every restic snapshot of a run: a run that failed part way must not stay
+    /// behind looking like a backup.
+    fn discard_run(&self, exec: &Exec, run: &str, also: Option<&str>) {
+        if exec.dry_run {
+            return;
+        }
+        let mut ids: Vec<String> = match self.runs() {
+            Ok(runs) => runs
+                .get(run)
+                .map(|v| v.iter().map(|s| s.id.clone()).collect())
+                .unwrap_or_default(),
+            Err(e) => {
+                log::error(format!("cannot list the failed run's snapshots: {e}"));
+                Vec::new()
+            }
+        };
+        if let Some(id) = also {
+            if !ids.iter().any(|i| i.starts_with(id)) {
+                ids.push(id.to_owned());
+            }
+        }
+        if ids.is_empty() {
+            return;
+        }
+        log::warn(format!(
+            "removing the {} snapshot(s) of the failed run {run}",
+            ids.len()
+        ));
+        if let Err(e) = self.forget_ids(exec, &ids) {
+            log::error(format!(
+                "cannot remove the snapshots of the failed run {run}: {e}; remove them with `restic forget {}`",
+                ids.join(" ")
+            ));
+        }
+    }
+
+    fn forget_ids(&self, exec: &Exec, ids: &[String]) -> Result<(), EngineError> {
+        let cmd = self.restic()?.arg("forget").args(ids.iter().cloned());
+        expect_success(self.run(exec, &cmd)?)
+    }
+
+    /// Runs a restic command that changes the repository (or prints it in a dry run),
+    /// like [`Exec::run`], and waits for restic's lock when another restic holds it:
+    /// restic 0.14 fails at once on a locked repository, and jobs sharing a repository
+    /// (or a prune running) would otherwise fail each other's runs. Gives up after
+    /// [`LOCK_WAIT`].
+    fn run(&self, exec: &Exec, cmd: &Command) -> Result<Finished, EngineError> {
+        if exec.dry_run {
+            return Ok(exec.run(cmd)?);
+        }
+        let started = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_secs(1);
+        loop {
+            let (finished, locked) = run_capturing(cmd)?;
+            if !locked || finished.success() || finished.interrupted {
+                return Ok(finished);
+            }
+            if started.elapsed() + delay > lock_wait() {
+                log::error(format!(
+                    "the repository stayed locked for {}s; giving up",
+                    started.elapsed().as_secs()
+                ));
+                return Ok(finished);
+            }
+            log::info(format!(
+                "repository locked by another restic; retrying in {}s",
+                delay.as_secs()
+            ));
+            std::thread::sleep(delay);
+            if signals::stop_requested() {
+                return Err(EngineError::Interrupted);
+            }
+            delay = (delay * 2).min(std::time::Duration::from_secs(30));
+        }
+    }
+
+    /// The run's name: now, local time, whole seconds, after every existing run.
+    fn new_run_time(&self, existing: &[Snapshot]) -> DateTime<FixedOffset> {
+        loop {
+            let now = Local::now().fixed_offset();
+            let now = now.with_nanosecond(0).unwrap_or(now);
+            if existing.iter().all(|s| s.time < now) {
+                return now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// A shell script that lists and restores this job's newest snapshot on a machine
+    /// with only restic and the password (the disaster-recovery script).
+    pub fn recovery_script(&self) -> String {
+        recovery_script(&self.spec, &self.repository, &self.environment)
+    }
+}
+
+/// How long a restic command waits for a locked repository: 30 minutes (a prune of a
+/// large repository), or `BAKRUN_RESTIC_LOCK_WAIT` seconds.
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("BAKRUN_RESTIC_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
+/// signals forwarded) and also says whether restic failed because the repository was
+/// locked.
+fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
+    use std::io::{BufRead, BufReader};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    log::debug(format!("running: {}", cmd.display()));
+    let program = cmd.program.to_string_lossy().into_owned();
+    let mut p = pipe::process(cmd);
+    p.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = p
+        .spawn()
+        .map_err(|source| crate::command::CommandError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    signals::set_child(child.id());
+    let locked = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&locked);
+    let stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        if let Some(stderr) = stderr {
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                if line.contains("repository is already locked") {
+                    seen.store(true, Ordering::SeqCst);
+                }
+                log::warn(line);
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            log::debug(&line);
+            lines.push(line);
+        }
+    }
+    let status = child.wait();
+    signals::clear_child();
+    let _ = err_thread.join();
+    let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
+    Ok((
+        Finished {
+            code: status.code(),
+            interrupted: signals::stop_requested(),
+            stdout: lines,
+        },
+        locked.load(Ordering::SeqCst),
+    ))
+}
+
+fn expect_success(f: Finished) -> Result<(), EngineError> {
+    if f.interrupted {
+        return Err(EngineError::Interrupted);
+    }
+    match f.code {
+        Some(0) => Ok(()),
+        other => Err(EngineError::Failed {
+            program: "restic".into(),
+            status: other.map_or("a signal".into(), |c| format!("exit code {c}")),
+        }),
+    }
+}
+
+fn status_text(f: &Finished) -> String {
+    if f.interrupted {
+        "a stop signal".into()
+    } else {
+        f.code
+            .map_or("a signal".into(), |c| format!("exit code {c}"))
+    }
+}
+
+impl Engine for Restic {
+    fn name(&self) -> &'static str {
+        "restic"
+    }
+
+    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
+        self.note_env(exec);
+        let existing = self.snapshots()?;
+        self.clear_incomplete(exec)?;
+        let time = self.new_run_time(&existing);
+        let run = snapshot_name(&time);
+        let dumps = dump::plan(&self.spec).map_err(|e| EngineError::Invalid(e.to_string()))?;
+        if self.spec.sources.is_empty() && dumps.is_empty() {
+            return Err(EngineError::Invalid(
+                "the job has neither sources nor database dumps".into(),
+            ));
+        }
+        let parts = dumps.len() + usize::from(!self.spec.sources.is_empty());
+        let mut stats = TransferStats::default();
+        let mut warnings = Vec::new();
+        let mut representative: Option<String> = None;
+
+        // Dumps first: they are the likelier to fail, and a failure then costs no upload
+        // of the sources.
+        for d in &dumps {
+            let stdin_name = format!("{}/{}/{}", self.spec.host, self.spec.job, d.file_name);
+            let consumer = self
+                .backup_command(&run, parts)?
+                .arg("--tag")
+                .arg(format!("dump={}", d.file_name))
+                .args(["--stdin", "--stdin-filename"])
+                .arg(&stdin_name);
+            let finished = match pipe::run(exec, &d.command, &consumer) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.discard_run(exec, &run, None);
+                    return Err(e.into());
+                }
+            };
+            let summary = parse_summary(&finished.consumer.stdout);
+            if !finished.success() {
+                // restic saves whatever arrived before the dump died: that truncated
+                // stream must not survive as a snapshot.
+                let made = summary.as_ref().and_then(|s| s.snapshot_id.clone());
+                self.discard_run(exec, &run, made.as_deref());
+                if finished.producer.interrupted || finished.consumer.interrupted {
+                    return Err(EngineError::Interrupted);
+                }
+                let program = d.command.program.to_string_lossy().into_owned();
+                let (program, status) = if finished.producer.success() {
+                    ("restic".to_owned(), status_text(&finished.consumer))
+                } else {
+                    (
+                        format!("dump {} ({program})", d.file_name),
+                        status_text(&finished.producer),
+                    )
+                };
+                return Err(EngineError::Failed { program, status });
+            }
+            if let Some(s) = summary {
+                s.add_to(&mut stats);
+                representative = representative.or(s.snapshot_id.clone());
+                log::info(format!(
+                    "dump {} stored as {stdin_name} in snapshot {}",
+                    d.file_name,
+                    s.snapshot_id.as_deref().unwrap_or("?")
+                ));
+            }
+        }
+
+        if !self.spec.sources.is_empty() {
+            let mut cmd = self.backup_command(&run, parts)?;
+            for pattern in &self.spec.excludes {
+                cmd = cmd.arg(format!("--exclude={pattern}"));
+            }
+            // `--` so that a source starting with `-` is never read as an option.
+            cmd = cmd.arg("--").args(self.spec.sources.iter().cloned());
+            let finished = match self.run(exec, &cmd) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.discard_run(exec, &run, None);
+                    return Err(e);
+                }
+            };
+            let summary = parse_summary(&finished.stdout);
+            match finished.code {
+                _ if finished.interrupted => {
+                    self.discard_run(exec, &run, None);
+                    return Err(EngineError::Interrupted);
+                }
+                Some(0) => {}
+                Some(RESTIC_PARTIAL) if summary.is_some() => warnings.push(
+                    "restic could not read some source files; the snapshot lacks them".into(),
+                ),
+                _ => {
+                    self.discard_run(exec, &run, None);
+                    return Err(EngineError::Failed {
+                        program: "restic".into(),
+                        status: status_text(&finished),
+                    });
+                }
+            }
+            if let Some(s) = summary {
+                s.add_to(&mut stats);
+                // The sources snapshot names the run.
+                representative = s.snapshot_id.clone().or(representative);
+            }
+        }
+        drop(dumps);
+        let id = representative.unwrap_or_else(|| {
+            if exec.dry_run {
+                "(dry-run)".into()
+            } else {
+                run.clone()
+            }
+        });
+        Ok(BackupOutcome {
+            snapshot: Snapshot {
+                id: short(&id).to_owned(),
+                time,
+                path: None,
+            },
+            stats,
+            warnings,
+        })
+    }
+
+    fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError> {
+        let mut out = Vec::new();
+        for (run, mut members) in self.runs()? {
+            if !complete(&members) {
+                continue;
+            }
+            // Sources snapshot first, then dumps, each oldest first.
+            members.sort_by(|a, b| (a.is_dump(), &a.time).cmp(&(b.is_dump(), &b.time)));
+            let Some(first) = members.first() else {
+                continue;
+            };
+            let time = match parse_snapshot_name(&run) {
+                Some(t) => t,
+                None => DateTime::parse_from_rfc3339(&first.time).map_err(|e| {
+                    EngineError::Invalid(format!(
+                        "restic snapshot {} has an unreadable time `{}`: {e}",
+                        first.short_id, first.time
+                    ))
+                })?,
+            };
+            out.push(Snapshot {
+                id: first.short_id.clone(),
+                time,
+                path: None,
+            });
+        }
+        out.sort_by_key(|s| s.time);
+        Ok(out)
+    }
+
+    fn files(&self, snapshot: &Snapshot) -> Result<Vec<String>, EngineError> {
+        let mut out = Vec::new();
+        for member in self.members(snapshot)? {
+            let cmd = self
+                .restic()?
+                .args(["--no-lock", "ls", "--json"])
+                .arg(&member.id);
+            let text = self.query(&cmd)?;
+            for line in text.split(|b| *b == b'\n') {
+                let Ok(node) = serde_json::from_slice::<serde_json::Value>(line) else {
+                    continue;
+                };
+                if node.get("struct_type").and_then(|v| v.as_str()) != Some("node") {
+                    continue;
+                }
+                let Some(path) = node.get("path").and_then(|v| v.as_str()) else {
+                    continue;
+                };
+                let mut shown = path.to_owned();
+                if node.get("type").and_then(|v| v.as_str()) == Some("dir") {
+                    shown.push('/');
+                }
+                out.push(shown);
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn restore(
+        &self,
+        exec: &Exec,
+        snapshot: &Snapshot,
+        path: &str,
+        to: &Path,
+        force: bool,
+    ) -> Result<(), EngineError> {
+        self.note_env(exec);
+        let rel = relative(path)?;
+        let members = self.members(snapshot)?;
+        // restic restores full paths; restore into a private folder beside the target,
+        // then move PATH into place, so that `to` gets `to/<last component>` as rsync
+        // restores do, and a failed restore leaves `to` untouched.
+        if !exec.dry_run {
+            std::fs::create_dir_all(to)
+                .map_err(EngineError::io(format!("cannot create {}", to.display())))?;
+        }
+        let staging = to.join(format!(".bakrun-restore-{}", std::process::id()));
+        let _cleanup = StagingDir(staging.clone());
+        for member in &members {
+            let include = if rel.as_os_str().is_empty() {
+                "/".to_owned()
+            } else {
+                format!("/{}", rel.display())
+            };
+            let cmd = self
+                .restic()?
+                .arg("restore")
+                .arg(&member.id)
+                .arg("--target")
+                .arg(&staging)
+                .arg("--include")
+                .arg(include);
+            expect_success(self.run(exec, &cmd)?)?;
+        }
+        if exec.dry_run {
+            exec.note(format!(
+                "mv {} {}",
+                shell_quote(staging.join(&rel).as_os_str()),
+                shell_quote(to.as_os_str())
+            ));
+            return Ok(());
+        }
+        let restored = staging.join(&rel);
+        if std::fs::symlink_metadata(&restored).is_err() {
+            return Err(EngineError::NotInSnapshot {
+                path: path.to_owned(),
+                snapshot: snapshot.id.clone(),
+            });
+        }
+        let target = match rel.file_name() {
+            Some(last) => to.join(last),
+            None => to.to_owned(),
+        };
+        if !force {
+            let clashes = clashes(&restored, &target)?;
+            if let Some(first) = clashes.first() {
+                return Err(EngineError::WouldOverwrite {
+                    count: clashes.len(),
+                    first: first.clone(),
+                });
+            }
+        }
+        move_into(&restored, &target)
+    }
+
+    fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError> {
+        let runs = self.runs()?;
+        let mut ids = Vec::new();
+        for snapshot in snapshots {
+            let Some(members) = runs.values().find(|m| {
+                m.iter()
+                    .any(|s| s.short_id == snapshot.id || s.id == snapshot.id)
+            }) else {
+                continue;
+            };
+            ids.extend(members.iter().map(|s| s.id.clone()));
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        if signals::stop_requested() {
+            return Err(EngineError::Interrupted);
+        }
+        self.forget_ids(exec, &ids)
+    }
+}
+
+impl Restic {
+    /// The restic snapshots of one run.
+    fn members(&self, snapshot: &Snapshot) -> Result<Vec<ResticSnapshot>, EngineError> {
+        self.runs()?
+            .into_values()
+            .find(|m| {
+                m.iter()
+                    .any(|s| s.short_id == snapshot.id || s.id == snapshot.id)
+            })
+            .ok_or_else(|| EngineError::NoSnapshot {
+                job: self.spec.job.clone(),
+                at: snapshot.id.clone(),
+            })
+    }
+}
+
+/// A run is complete when it has as many snapshots as its `parts=` tag says (snapshots
+/// without the tag, made by hand or by an older bakrun, count as complete).
+fn complete(members: &[ResticSnapshot]) -> bool {
+    let expected = members
+        .iter()
+        .find_map(|s| s.tag("parts").and_then(|p| p.parse::<usize>().ok()));
+    expected.is_none_or(|n| members.len() >= n)
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// Removes the staging folder of a restore, also when it fails.
+struct StagingDir(PathBuf);
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `/etc/hosts` → `etc/hosts`; refuses relative paths and `..`.
+fn relative(path: &str) -> Result<PathBuf, EngineError> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(EngineError::Invalid(format!(
+            "restore path `{path}` must be absolute, as on the backed-up machine"
+        )));
+    }
+    let mut rel = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(part) => rel.push(part),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(EngineError::Invalid(format!(
+                    "restore path `{path}` must not contain `..`"
+                )))
+            }
+        }
+    }
+    Ok(rel)
+}
+
+/// Paths under `target` that moving `source` there would replace (as the rsync engine
+/// counts them): non-folders whose counterpart exists, folders whose counterpart is not one.
+fn clashes(source: &Path, target: &Path) -> Result<Vec<PathBuf>, EngineError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(source.to_owned(), target.to_owned())];
+    while let Some((src, dst)) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&src)
+            .map_err(EngineError::io(format!("cannot read {}", src.display())))?;
+        let Ok(dst_meta) = std::fs::symlink_metadata(&dst) else {
+            continue;
+        };
+        if meta.is_dir() && dst_meta.is_dir() {
+            for entry in std::fs::read_dir(&src)
+                .map_err(EngineError::io(format!("cannot list {}", src.display())))?
+            {
+                let entry =
+                    entry.map_err(EngineError::io(format!("cannot list {}", src.display())))?;
+                stack.push((entry.path(), dst.join(entry.file_name())));
+            }
+        } else {
+            out.push(dst);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Moves `source` to `target`, merging into existing folders and replacing what clashes
+/// (the caller has refused clashes unless forced). Renames within one file system.
+fn move_into(source: &Path, target: &Path) -> Result<(), EngineError> {
+    let src_meta = std::fs::symlink_metadata(source)
+        .map_err(EngineError::io(format!("cannot read {}", source.display())))?;
+    match std::fs::symlink_metadata(target) {
+        Err(_) => std::fs::rename(source, target).map_err(EngineError::io(format!(
+            "cannot move into {}",
+            target.display()
+        ))),
+        Ok(dst) if dst.is_dir() && src_meta.is_dir() => {
+            for entry in std::fs::read_dir(source)
+                .map_err(EngineError::io(format!("cannot list {}", source.display())))?
+            {
+                let entry =
+                    entry.map_err(EngineError::io(format!("cannot list {}", source.display())))?;
+                move_into(&entry.path(), &target.join(entry.file_name()))?;
+            }
+            // The folder's own owner, mode and times come from the snapshot.
+            let perms = src_meta.permissions();
+            std::fs::set_permissions(target, perms).map_err(EngineError::io(format!(
+                "cannot set mode of {}",
+                target.display()
+            )))
+        }
+        Ok(dst) => {
+            let removed = if dst.is_dir() {
+                std::fs::remove_dir_all(target)
+            } else {
+                std::fs::remove_file(target)
+            };
+            removed.map_err(EngineError::io(format!(
+                "cannot replace {}",
+                target.display()
+            )))?;
+            std::fs::rename(source, target).map_err(EngineError::io(format!(
+                "cannot move into {}",
+                target.display()
+            )))
+        }
+    }
+}
+
+/// The disaster-recovery script of a job: POSIX sh, needing only restic. It asks for the
+/// password (or takes RESTIC_PASSWORD/RESTIC_PASSWORD_FILE from the environment), lists
+/// the job's snapshots and restores the newest one (or the one given) into a folder.
+pub fn recovery_script(
+    spec: &JobSpec,
+    repository: &str,
+    environment: &[(String, SecretRef)],
+) -> String {
+    let q = |s: &str| shell_quote(s.as_ref());
+    let mut s = String::new();
+    s.push_str("#!/bin/sh\n");
+    s.push_str(&format!(
+        "# Disaster recovery for bakgen job {} of host {}, generated by bakrun.\n",
+        spec.job, spec.host
+    ));
+    s.push_str("# Needs only restic (https://restic.net) and the repository password.\n");
+    s.push_str(
+        "#   sh restore.sh                 list snapshots, restore the newest into ./restore\n",
+    );
+    s.push_str("#   sh restore.sh ID [DIR]        restore snapshot ID (restic id) into DIR\n");
+    s.push_str("#   sh restore.sh --list          only list\n");
+    s.push_str("# The password: RESTIC_PASSWORD_FILE or RESTIC_PASSWORD in the environment,\n");
+    s.push_str("# or typed when restic asks.\n");
+    s.push_str("set -eu\n\n");
+    s.push_str(&format!(
+        "RESTIC_REPOSITORY=${{RESTIC_REPOSITORY:-{}}}\nexport RESTIC_REPOSITORY\n",
+        q(repository)
+    ));
+    s.push_str(&format!("HOST={}\nJOB={}\n", q(&spec.host), q(&spec.job)));
+    for (variable, r) in environment {
+        s.push_str(&format!(
+            ": \"${{{variable}:?set {variable} (bakgen took it from {})}}\"\nexport {variable}\n",
+            secret::describe(r).replace(['"', '`', '$', '\\'], "")
+        ));
+    }
+    s.push_str(
+        r#"
+command -v restic >/dev/null 2>&1 || { echo "restore.sh: install restic first" >&2; exit 1; }
+echo "== snapshots of job $JOB on host $HOST in $RESTIC_REPOSITORY" >&2
+restic snapshots --host "$HOST" --tag "bakgen,job=$JOB"
+if [ "${1:-}" = "--list" ]; then exit 0; fi
+ID=${1:-}
+DIR=${2:-./restore}
+if [ -z "$ID" ]; then
+  # The newest complete run: its sources snapshot and its dumps share one run= tag, and
+  # a run cut short has fewer snapshots than its parts= tag says.
+  IDS=$(restic snapshots --json --host "$HOST" --tag "bakgen,job=$JOB" | tr '{' '\n' | awk '
+    { r = ""; p = 1; id = ""
+      if (match($0, /"run=[^"]*"/)) r = substr($0, RSTART + 5, RLENGTH - 6)
+      if (match($0, /"parts=[0-9]+"/)) p = substr($0, RSTART + 7, RLENGTH - 8) + 0
+      if (match($0, /"short_id":"[0-9a-f]+"/)) id = substr($0, RSTART + 12, RLENGTH - 13)
+      if (r != "" && id != "") { n[r]++; want[r] = p; ids[r] = ids[r] " " id } }
+    END { best = ""; for (r in n) if (n[r] >= want[r] && r > best) best = r
+          if (best != "") print ids[best] }')
+  [ -n "$IDS" ] || IDS=latest
+else
+  IDS=$ID
+fi
+mkdir -p "$DIR"
+for id in $IDS; do
+  echo "== restoring snapshot $id into $DIR" >&2
+  restic restore "$id" --host "$HOST" --tag "bakgen,job=$JOB" --target "$DIR"
+done
+echo "== done: files are under $DIR with their full original paths" >&2
+"#,
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_summary_line() {
+        let lines: Vec<String> = [
+            r#"{"message_type":"status","percent_done":0.5}"#,
+            r#"{"message_type":"summary","files_new":2,"files_changed":1,"files_unmodified":5,"data_added":123,"total_files_processed":8,"total_bytes_processed":999,"snapshot_id":"abcdef12"}"#,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let s = parse_summary(&lines).unwrap();
+        let mut stats = TransferStats::default();
+        s.add_to(&mut stats);
+        assert_eq!(stats.files_transferred, 3);
+        assert_eq!(stats.files_total, 8);
+        assert_eq!(stats.bytes_transferred, 123);
+        assert_eq!(s.snapshot_id.as_deref(), Some("abcdef12"));
+        assert!(parse_summary(&lines[..1]).is_none());
+    }
+}

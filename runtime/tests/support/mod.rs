@@ -1,0 +1,345 @@
+//! Real servers on loopback for the restic and dump tests, each stopped by its Drop guard
+//! (also when a test panics): a REST server (rclone), an S3 server (moto), PostgreSQL 15
+//! and MariaDB. A missing program fails the test loudly: nothing is skipped.
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{free_port, sh, TempDir};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn(cmd: &mut Command, what: &str) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what} (scripts/packages.txt installs it): {e}"))
+}
+
+/// A secret file with mode 0600 holding `value`.
+pub fn secret_file(dir: &Path, name: &str, value: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, format!("{value}\n")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    path
+}
+
+/// A restic job spec: `job` of host `h1` backing up `sources` to `repository`, password
+/// from the file `password_file`.
+pub fn restic_spec(
+    root: &Path,
+    job: &str,
+    repository: &str,
+    password_file: &Path,
+    sources: &[&Path],
+) -> Value {
+    json!({
+        "version": 1,
+        "host": "h1",
+        "job": job,
+        "unit": format!("bakgen-{job}.service"),
+        "sources": sources.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
+        "destination": {
+            "engine": "restic",
+            "repository": repository,
+            "password": {"from": "file", "path": password_file.to_string_lossy()},
+            "cache-dir": root.join("cache").to_string_lossy(),
+        },
+        "schedule": {"calendar": "*-*-* *:00:00", "late-after-seconds": 7200},
+        "retention": {"keep-last": 2},
+        "state-dir": root.join("state").to_string_lossy(),
+        "metrics-dir": root.join("metrics").to_string_lossy(),
+    })
+}
+
+pub fn write_spec_named(root: &Path, name: &str, spec: &Value) -> PathBuf {
+    let path = root.join(format!("{name}.json"));
+    fs::write(&path, serde_json::to_string_pretty(spec).unwrap()).unwrap();
+    path
+}
+
+/// `restic` run directly against a repository, for checks the test makes itself.
+pub fn restic(
+    repository: &str,
+    password_file: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> String {
+    let out = Command::new("restic")
+        .args(args)
+        .env("RESTIC_REPOSITORY", repository)
+        .env("RESTIC_PASSWORD_FILE", password_file)
+        .envs(env.iter().copied())
+        .output()
+        .expect("restic must be installed");
+    assert!(
+        out.status.success(),
+        "restic {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `rclone serve restic` on a loopback port: restic's REST backend.
+pub struct RestServer {
+    child: Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl RestServer {
+    pub fn start() -> Self {
+        let dir = TempDir::new("rest");
+        let port = free_port();
+        let child = spawn(
+            Command::new("rclone")
+                .args(["serve", "restic", "--addr"])
+                .arg(format!("127.0.0.1:{port}"))
+                .arg(dir.path()),
+            "rclone",
+        );
+        let s = RestServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_port(port, "rclone serve restic");
+        s
+    }
+    pub fn url(&self, path: &str) -> String {
+        format!("rest:http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for RestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto's S3 server on a loopback port, with one bucket made by an HTTP PUT.
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+}
+
+pub const S3_KEY_ID: &str = "AKIDBAKGENTEST";
+pub const S3_SECRET: &str = "s3-secret-value-never-printed";
+
+impl S3Server {
+    pub fn start(bucket: &str) -> Self {
+        let port = free_port();
+        let child = spawn(
+            Command::new("moto_server").args(["-H", "127.0.0.1", "-p", &port.to_string()]),
+            "moto_server (pip install 'moto[server]')",
+        );
+        let s = S3Server { child, port };
+        wait_port(port, "moto_server");
+        sh(&format!(
+            "curl -sf -X PUT http://127.0.0.1:{port}/{bucket} >/dev/null"
+        ));
+        s
+    }
+    pub fn url(&self, bucket_and_prefix: &str) -> String {
+        format!("s3:http://127.0.0.1:{}/{bucket_and_prefix}", self.port)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A private PostgreSQL 15 cluster (trust auth) on a loopback port.
+pub struct Postgres {
+    pub port: u16,
+    pub socket_dir: PathBuf,
+    data: PathBuf,
+    _dir: TempDir,
+}
+
+impl Postgres {
+    pub fn start() -> Self {
+        Self::start_with_socket(None)
+    }
+
+    /// With `Some(dir)`, the Unix socket goes there (`/var/run/postgresql` is where
+    /// pg_dump looks without a host).
+    pub fn start_with_socket(socket: Option<&Path>) -> Self {
+        let dir = TempDir::new("pg");
+        let data = dir.join("data");
+        let socket_dir = socket.map_or_else(|| dir.join("sock"), Path::to_owned);
+        fs::create_dir_all(&socket_dir).unwrap();
+        // initdb refuses to run as root: the cluster belongs to the postgres user.
+        sh(&format!("chown -R postgres: '{}'", dir.path().display()));
+        let port = free_port();
+        sh(&format!(
+            "runuser -u postgres -- {PG_BIN}/initdb -D '{}' -A trust -N -U postgres >/dev/null",
+            data.display()
+        ));
+        sh(&format!(
+            "runuser -u postgres -- {PG_BIN}/pg_ctl -D '{}' -l '{}' -o \"-p {port} -k {} -c listen_addresses=127.0.0.1\" -w start >/dev/null",
+            data.display(),
+            dir.join("log").display(),
+            socket_dir.display()
+        ));
+        Postgres {
+            port,
+            socket_dir,
+            data,
+            _dir: dir,
+        }
+    }
+
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = Command::new(format!("{PG_BIN}/psql"))
+            .args(["-X", "-q", "-At", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(["-d", db, "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{PG_BIN}/pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A private MariaDB server on a loopback port; root logs in with a password.
+pub struct Mariadb {
+    child: Child,
+    pub port: u16,
+    pub socket: PathBuf,
+    _dir: TempDir,
+}
+
+pub const MYSQL_ROOT_PASSWORD: &str = "my'sql\"pass";
+
+impl Mariadb {
+    pub fn start() -> Self {
+        let dir = TempDir::new("maria");
+        let data = dir.join("data");
+        fs::create_dir_all(&data).unwrap();
+        sh(&format!("chown -R mysql: '{}'", dir.path().display()));
+        sh(&format!(
+            "mariadb-install-db --user=mysql --datadir='{}' --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1",
+            data.display()
+        ));
+        let port = free_port();
+        let socket = dir.join("mysqld.sock");
+        let child = spawn(
+            Command::new("mariadbd")
+                .arg("--no-defaults")
+                .arg("--user=mysql")
+                .arg(format!("--datadir={}", data.display()))
+                .arg(format!("--socket={}", socket.display()))
+                .arg(format!("--port={port}"))
+                .arg("--bind-address=127.0.0.1")
+                .arg(format!("--pid-file={}", dir.join("pid").display()))
+                .arg("--skip-log-bin"),
+            "mariadbd",
+        );
+        let m = Mariadb {
+            child,
+            port,
+            socket,
+            _dir: dir,
+        };
+        wait_port(port, "mariadbd");
+        m.sql_as_root_nopw(&format!(
+            "ALTER USER 'root'@'localhost' IDENTIFIED BY '{}'; CREATE USER 'backup'@'127.0.0.1' IDENTIFIED BY '{}'; GRANT ALL ON *.* TO 'backup'@'127.0.0.1'; FLUSH PRIVILEGES;",
+            MYSQL_ROOT_PASSWORD.replace('\'', "''"),
+            MYSQL_ROOT_PASSWORD.replace('\'', "''")
+        ));
+        m
+    }
+
+    fn sql_as_root_nopw(&self, sql: &str) {
+        let out = Command::new("mariadb")
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", self.socket.display()))
+            .args(["-u", "root", "-e", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mariadb {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs SQL as `backup` over TCP (the password on argv is fine in a test).
+    pub fn sql(&self, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .arg("--no-defaults")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &self.port.to_string(),
+                "-u",
+                "backup",
+            ])
+            .arg(format!("-p{MYSQL_ROOT_PASSWORD}"))
+            .args(["-N", "-B", "-e", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mariadb {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Mariadb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Prints how long a step took, for the test log (`--nocapture`).
+pub fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let v = f();
+    eprintln!("timing: {what}: {:.2}s", start.elapsed().as_secs_f64());
+    v
+}
