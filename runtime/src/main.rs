@@ -31,9 +31,9 @@ enum Command {
     Init(cli::repository::InitArgs),
     /// Check restic repositories (`restic check`, optionally reading part of the data).
     Check(cli::repository::CheckArgs),
-    /// Print a shell script that lists and restores a restic job's newest snapshot on a
-    /// machine with only restic and the password.
-    RecoveryScript(cli::repository::ScriptArgs),
+    /// Print a shell script that rebuilds HOST from the newest run of each of its jobs on a
+    /// fresh machine with only restic (and psql/mysql for the databases).
+    RestoreScript(cli::restore_script::Args),
     /// Run the on-failure notification of the job whose unit failed (from bakgen-notify@.service).
     Notify(cli::notify::Args),
 }
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
             Command::Prune(a) => cli::prune::main(a),
             Command::Init(a) => cli::repository::init(a),
             Command::Check(a) => cli::repository::check(a),
-            Command::RecoveryScript(a) => cli::repository::script(a),
+            Command::RestoreScript(a) => cli::restore_script::main(a),
             Command::Notify(a) => cli::notify::main(a),
         },
         Err(e) => {

@@ -209,29 +209,6 @@ fn mysql_dumps_into_restic_beside_files_and_into_rsync_snapshots() {
         "only the first run's snapshots"
     );
 
-    // The disaster-recovery script brings back the newest run whole: files and dump.
-    let out = bakrun(&["recovery-script", path.to_str().unwrap()]);
-    assert_code(&out, 0);
-    fs::write(root.join("restore.sh"), &out.stdout).unwrap();
-    let dr = root.join("dr");
-    let out = timed("recovery script (files + dump)", || {
-        Command::new("sh")
-            .arg(root.join("restore.sh"))
-            .arg("")
-            .arg(&dr)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("RESTIC_PASSWORD_FILE", &pw)
-            .output()
-            .unwrap()
-    });
-    assert_code(&out, 0);
-    assert!(fs::read_to_string(dr.join("h1/shop/shop.sql"))
-        .unwrap()
-        .contains("widget"));
-    let config = dr.join(src.strip_prefix("/").unwrap()).join("config");
-    assert_eq!(fs::read_to_string(config).unwrap(), "files too\n");
-
     // rsync snapshots: the dump is a file of the snapshot.
     let mut rs = common::spec(root, &[&src]);
     rs["job"] = json!("shop");

@@ -198,30 +198,6 @@ fn local_repository_backup_restore_at_a_date_and_shared_retention() {
     });
     assert_code(&out, 0);
     assert_eq!(snapshots_json(&b_path).len(), 1);
-
-    // The recovery script lists and restores the newest run with only restic.
-    let out = bakrun(&["recovery-script", a_path.to_str().unwrap()]);
-    assert_code(&out, 0);
-    let script = root.join("restore.sh");
-    fs::write(&script, &out.stdout).unwrap();
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
-    let dir = root.join("dr");
-    let out = timed("recovery script", || {
-        std::process::Command::new("sh")
-            .arg(&script)
-            .arg("")
-            .arg(&dir)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("RESTIC_PASSWORD_FILE", &pw)
-            .output()
-            .unwrap()
-    });
-    assert_code(&out, 0);
-    let restored = dir
-        .join(src.strip_prefix("/").unwrap())
-        .join("etc/app.conf");
-    assert_eq!(fs::read_to_string(&restored).unwrap(), "version 3\n");
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod prune;
 pub mod repository;
 pub mod restore;
+pub mod restore_script;
 pub mod retention;
 pub mod run;
 pub mod snapshots;

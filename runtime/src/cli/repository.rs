@@ -1,6 +1,5 @@
 //! Commands for a job's restic repository: `bakrun init JOB` (idempotent),
-//! `bakrun check JOB [--read-data SUBSET]`, `bakrun prune JOB --repository-only`, and
-//! `bakrun recovery-script JOB` (a stand-alone restore script for a fresh machine).
+//! `bakrun check JOB [--read-data SUBSET]` and `bakrun prune JOB --repository-only`.
 
 use std::process::ExitCode;
 
@@ -43,14 +42,6 @@ pub struct CheckArgs {
     pub log: LogArgs,
 }
 
-#[derive(Debug, clap::Args)]
-pub struct ScriptArgs {
-    /// Job name (looked up in --jobs-dir) or path to its spec.
-    pub job: String,
-    #[command(flatten)]
-    pub jobs: JobsDirArg,
-}
-
 /// The restic engine of a job; exit 2 when the job is not a restic job.
 pub fn load_restic(job: &str, jobs_dir: &std::path::Path) -> Result<Restic, ExitCode> {
     let path = jobs::resolve(job, jobs_dir);
@@ -60,7 +51,7 @@ pub fn load_restic(job: &str, jobs_dir: &std::path::Path) -> Result<Restic, Exit
     })?;
     Restic::new(&spec).map_err(|e| {
         log::error(format!(
-            "job spec {}: {e}; init, check and recovery-script only apply to restic destinations",
+            "job spec {}: {e}; init and check only apply to restic destinations",
             path.display()
         ));
         ExitCode::from(exit::BAD_SPEC)
@@ -139,14 +130,4 @@ pub fn prune(jobs: &[String], jobs_dir: &std::path::Path, dry_run: bool) -> Exit
     signals::install();
     let exec = Exec { dry_run };
     per_repository(jobs, jobs_dir, |r| r.prune(&exec))
-}
-
-pub fn script(args: ScriptArgs) -> ExitCode {
-    match load_restic(&args.job, &args.jobs.jobs_dir) {
-        Ok(r) => {
-            print!("{}", r.recovery_script());
-            ExitCode::SUCCESS
-        }
-        Err(code) => code,
-    }
 }

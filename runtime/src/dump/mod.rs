@@ -47,12 +47,80 @@ pub enum DumpError {
     BadName(String),
 }
 
+/// What a dump restores into, for the restore script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DumpKind {
+    /// One PostgreSQL database (`pg_dump --create`: the file creates the database).
+    Postgres,
+    /// Every PostgreSQL database and role (`pg_dumpall`).
+    PostgresAll,
+    /// One or all MySQL/MariaDB databases (`mysqldump --databases`/`--all-databases`:
+    /// the file creates them).
+    Mysql,
+}
+
+/// A dump as the job names it, without its command: known without reading any secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalogued {
+    /// `app.sql`, `postgres-all.sql`, `mysql-all.sql`.
+    pub file_name: String,
+    pub kind: DumpKind,
+}
+
+/// The file names and kinds of a job's dumps, in order, the same as [`plan`] makes.
+pub fn catalogue(spec: &JobSpec) -> Result<Vec<Catalogued>, DumpError> {
+    let mut out: Vec<Catalogued> = Vec::new();
+    for step in &spec.steps {
+        let (databases, one, all, prefix, all_name) = match step {
+            Step::Postgres { databases, .. } => (
+                databases,
+                DumpKind::Postgres,
+                DumpKind::PostgresAll,
+                "postgres",
+                "postgres-all.sql",
+            ),
+            Step::Mysql { databases, .. } => (
+                databases,
+                DumpKind::Mysql,
+                DumpKind::Mysql,
+                "mysql",
+                "mysql-all.sql",
+            ),
+            Step::LvmSnapshot { .. } | Step::BtrfsSnapshot { .. } => continue,
+        };
+        let mut dumps = if databases.is_empty() {
+            vec![Catalogued {
+                file_name: all_name.into(),
+                kind: all,
+            }]
+        } else {
+            databases
+                .iter()
+                .map(|db| {
+                    Ok(Catalogued {
+                        file_name: file_name(db)?,
+                        kind: one.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, DumpError>>()?
+        };
+        // The same database name in PostgreSQL and MySQL must not make one file.
+        for d in &mut dumps {
+            if out.iter().any(|o| o.file_name == d.file_name) {
+                d.file_name = format!("{prefix}-{}", d.file_name);
+            }
+        }
+        out.extend(dumps);
+    }
+    Ok(out)
+}
+
 /// The dumps of a job's steps, in order. Secrets are read here, so a missing or exposed
 /// one stops the run before anything is written.
 pub fn plan(spec: &JobSpec) -> Result<Vec<Dump>, DumpError> {
     let mut out: Vec<Dump> = Vec::new();
     for step in &spec.steps {
-        let mut dumps = match step {
+        let dumps = match step {
             Step::Postgres {
                 databases,
                 host,
@@ -69,18 +137,11 @@ pub fn plan(spec: &JobSpec) -> Result<Vec<Dump>, DumpError> {
             } => mysql(databases, host.as_deref(), *port, user.as_deref(), password)?,
             Step::LvmSnapshot { .. } | Step::BtrfsSnapshot { .. } => continue,
         };
-        // The same database name in PostgreSQL and MySQL must not make one file.
-        for d in &mut dumps {
-            if out.iter().any(|o| o.file_name == d.file_name) {
-                let kind = if matches!(step, Step::Postgres { .. }) {
-                    "postgres"
-                } else {
-                    "mysql"
-                };
-                d.file_name = format!("{kind}-{}", d.file_name);
-            }
-        }
         out.extend(dumps);
+    }
+    // One naming rule for the run and the restore script.
+    for (dump, named) in out.iter_mut().zip(catalogue(spec)?) {
+        dump.file_name = named.file_name;
     }
     Ok(out)
 }
@@ -168,7 +229,10 @@ fn postgres(
     databases
         .iter()
         .map(|db| {
-            let c = connection("pg_dump").arg(format!("--dbname={db}"));
+            // --create: the file makes its database, so it restores on a fresh server.
+            let c = connection("pg_dump")
+                .arg("--create")
+                .arg(format!("--dbname={db}"));
             let (command, dir) = with_password(c)?;
             Ok(Dump {
                 file_name: file_name(db)?,
