@@ -4,6 +4,11 @@
 //!
 //! The kernel drops the lock when the process dies, whatever the cause, so a stale lock
 //! file never blocks later runs.
+//!
+//! A second lock, `<job>.readers`, keeps snapshots from being removed while they are
+//! read: `bakrun restore` holds it shared for as long as it reads; removing snapshots
+//! (retention after a run, `bakrun prune`) needs it exclusive and never waits for it, so a
+//! long restore postpones retention instead of losing the snapshot it reads.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -56,6 +61,60 @@ pub fn acquire(state_dir: &Path, job: &str) -> Result<JobLock, LockError> {
     }
 }
 
+pub fn readers_path(state_dir: &Path, job: &str) -> PathBuf {
+    state_dir.join("lock").join(format!("{job}.readers"))
+}
+
+/// Held while snapshots are read (shared) or removed (exclusive).
+#[derive(Debug)]
+pub struct ReadersLock {
+    _file: File,
+}
+
+fn open_readers(state_dir: &Path, job: &str) -> Result<(File, PathBuf), LockError> {
+    let path = readers_path(state_dir, job);
+    let io = |source| LockError::Io {
+        path: path.clone(),
+        source,
+    };
+    // Opened read-only when it exists (flock needs no write access): the file may have
+    // been made by root's restore and be read by the job's user, or the other way round.
+    match File::open(&path) {
+        Ok(file) => return Ok((file, path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(io(source)),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io)?;
+    let file = File::open(&path).map_err(io)?;
+    Ok((file, path))
+}
+
+/// For a restore: shared, waiting only for a removal in progress (which takes moments).
+pub fn read_snapshots(state_dir: &Path, job: &str) -> Result<ReadersLock, LockError> {
+    let (file, path) = open_readers(state_dir, job)?;
+    file.lock_shared()
+        .map_err(|source| LockError::Io { path, source })?;
+    Ok(ReadersLock { _file: file })
+}
+
+/// For removing snapshots: exclusive, `None` at once when a restore is reading.
+pub fn remove_snapshots(state_dir: &Path, job: &str) -> Result<Option<ReadersLock>, LockError> {
+    let (file, path) = open_readers(state_dir, job)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(ReadersLock { _file: file })),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(source)) => Err(LockError::Io { path, source }),
+    }
+}
+
 /// For `--dry-run`: tells whether another run holds the lock without creating anything.
 pub fn is_held(state_dir: &Path, job: &str) -> Result<bool, LockError> {
     let path = lock_path(state_dir, job);
@@ -84,6 +143,20 @@ mod tests {
         drop(first);
         assert!(!is_held(&dir, "etc").unwrap());
         assert!(acquire(&dir, "etc").is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn readers_postpone_removal_and_share_with_each_other() {
+        let dir = std::env::temp_dir().join(format!("bakrun-readers-{}", std::process::id()));
+        let first = read_snapshots(&dir, "etc").unwrap();
+        let second = read_snapshots(&dir, "etc").unwrap();
+        assert!(remove_snapshots(&dir, "etc").unwrap().is_none());
+        drop(first);
+        assert!(remove_snapshots(&dir, "etc").unwrap().is_none());
+        drop(second);
+        let removing = remove_snapshots(&dir, "etc").unwrap();
+        assert!(removing.is_some());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -191,6 +191,27 @@ impl Run<'_> {
                 outcome.stats.bytes_total
             ));
         }
+        // A restore reading the job's snapshots postpones retention to the next run.
+        let _readers = if self.exec.dry_run {
+            None
+        } else {
+            match lock::remove_snapshots(self.state_dir, &self.spec.job) {
+                Ok(Some(l)) => Some(l),
+                Ok(None) => {
+                    let why = "a restore is reading the job's snapshots: retention postponed to the next run";
+                    log::warn(why);
+                    let mut outcome = outcome;
+                    outcome.warnings.push(why.to_owned());
+                    let message = Some(outcome.warnings.join("; "));
+                    return (RunResult::Success, exit::OK, Some(outcome), message);
+                }
+                Err(e) => {
+                    let msg = format!("retention: {e}");
+                    log::error(&msg);
+                    return (RunResult::Failed, exit::FAILED, Some(outcome), Some(msg));
+                }
+            }
+        };
         let message = (!outcome.warnings.is_empty()).then(|| outcome.warnings.join("; "));
         if let Err(e) = apply_retention(
             self.engine,

@@ -41,3 +41,44 @@ fn a_successful_run_applies_retention_and_keeps_the_newest() {
         "a failed run must not apply retention"
     );
 }
+
+#[test]
+fn a_restore_in_progress_postpones_retention_and_prune() {
+    require_root();
+    let root = TempDir::new("retention-readers");
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    let mut s = spec(root.path(), &[&src]);
+    s["retention"] = serde_json::json!({"keep-last": 1});
+    let spec_path = write_spec(root.path(), &s);
+    std::fs::write(src.join("f"), "first").expect("write");
+    assert_code(&run_job(&spec_path), 0);
+    let first = snapshots(root.path());
+    assert_eq!(first.len(), 1);
+
+    // What `bakrun restore` holds while it reads.
+    let reading = bakrun::lock::read_snapshots(&root.join("state"), "files").expect("readers lock");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(src.join("f"), "second").expect("write");
+    let out = run_job(&spec_path);
+    assert_code(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("retention postponed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let both = snapshots(root.path());
+    assert_eq!(both.len(), 2, "keep-last=1 waits while a restore reads");
+    let status = std::fs::read_to_string(root.join("state/status/files.json")).expect("status");
+    assert!(status.contains("retention postponed"), "{status}");
+    let sp = spec_path.to_str().expect("utf-8");
+    let out = bakrun(&["prune", sp]);
+    assert_code(&out, 12);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a restore is reading"));
+    assert_eq!(snapshots(root.path()), both, "prune removed nothing");
+
+    drop(reading);
+    assert_code(&bakrun(&["prune", sp]), 0);
+    let after = snapshots(root.path());
+    assert_eq!(after, vec![both[1].clone()], "the newest stays");
+}

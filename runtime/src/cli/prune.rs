@@ -85,6 +85,25 @@ pub fn main(args: Args) -> ExitCode {
             }
         }
     };
+    // A restore reading this job's snapshots: remove nothing now (exit 12, try later).
+    let _readers = if exec.dry_run {
+        None
+    } else {
+        match lock::remove_snapshots(&state_dir, &spec.job) {
+            Ok(Some(l)) => Some(l),
+            Ok(None) => {
+                log::error(format!(
+                    "a restore is reading the snapshots of job {}; nothing removed, try again when it is done",
+                    spec.job
+                ));
+                return ExitCode::from(exit::LOCKED);
+            }
+            Err(e) => {
+                log::error(e.to_string());
+                return ExitCode::from(exit::FAILED);
+            }
+        }
+    };
     if let Destination::Snapshots {
         path,
         mount_point,

@@ -1,14 +1,14 @@
 //! `bakrun restore JOB PATH [--at WHEN] --to DIR`: a file or folder as it was at WHEN
 //! (the newest snapshot when no WHEN), copied into DIR. Never overwrites without --force.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chrono::Local;
 
 use bakrun::command::Exec;
 use bakrun::engine;
-use bakrun::log;
+use bakrun::{lock, log};
 
 use super::{load_job, parse_when, JobsDirArg, LogArgs};
 
@@ -43,6 +43,20 @@ pub fn main(args: Args) -> ExitCode {
     let (spec, engine) = match load_job(&args.job, &args.jobs.jobs_dir) {
         Ok(j) => j,
         Err(code) => return code,
+    };
+    // Keeps retention and prune from removing the snapshot while it is read. Reading is
+    // never refused for want of this lock (a spec copied to another machine, no state
+    // folder there): it is a safety net, not a permission.
+    let _readers = if args.dry_run {
+        None
+    } else {
+        match lock::read_snapshots(Path::new(&spec.state_dir), &spec.job) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::warn(format!("{e}; restoring without holding off retention"));
+                None
+            }
+        }
     };
     let now = Local::now().fixed_offset();
     let when = match args.at.as_deref().map(|at| parse_when(at, now)).transpose() {
