@@ -80,6 +80,7 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
                 })
                 .collect(),
             cache_dir: CACHE_DIR.to_owned(),
+            ssh: None,
         },
     };
 
