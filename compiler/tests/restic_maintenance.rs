@@ -105,3 +105,72 @@ host "h2" { job "prune-vault" { source "/etc"; to "vault"; schedule "daily"; ret
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sftp_ssh_options_reach_the_job_spec_and_are_checked() {
+    let dir = tmp("sftp");
+    let policy = r#"
+secret "pw" file="/etc/bakgen/secrets/pw"
+destination "nas" {
+    restic "sftp:backup@nas.example.net:/srv/restic/{host}"
+    password secret="pw"
+    ssh port=2222 identity="/root/.ssh/id_backup" known-hosts="/etc/bakgen/known_hosts"
+}
+host "h" { job "etc" { source "/etc"; to "nas"; schedule "daily"; retention keep-daily=7; }; }
+"#;
+    std::fs::write(dir.join("p.kdl"), policy).unwrap();
+    let out = dir.join("out");
+    let o = bakgen(&[
+        "build",
+        dir.join("p.kdl").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let spec: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("h/etc/bakgen/jobs/etc.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        spec["destination"]["ssh"],
+        serde_json::json!({
+            "port": 2222,
+            "identity": "/root/.ssh/id_backup",
+            "known-hosts": "/etc/bakgen/known_hosts",
+        })
+    );
+    assert_eq!(
+        spec["destination"]["repository"],
+        "sftp:backup@nas.example.net:/srv/restic/h"
+    );
+
+    let bad = r#"
+secret "pw" file="/etc/bakgen/secrets/pw"
+destination "usb" {
+    path "/srv/backups"
+    ssh port=22
+}
+destination "vault" {
+    restic "/srv/restic"
+    password secret="pw"
+    ssh identity="relative/key"
+}
+host "h" { job "a" { source "/etc"; to "vault"; schedule "daily"; retention keep-daily=7; }; }
+"#;
+    std::fs::write(dir.join("bad.kdl"), bad).unwrap();
+    let o = bakgen(&["check", dir.join("bad.kdl").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("`ssh` applies to sftp: restic repositories, not to snapshot folders"),
+        "{err}"
+    );
+    assert!(err.contains("`ssh` applies to sftp: repositories"), "{err}");
+    assert!(err.contains("identity"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -84,6 +84,16 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
             &|j| j.2.as_ref().map(|s| s.files_transferred as f64),
         ),
         (
+            "bakgen_job_files_new",
+            "New files the last run stored (restic).",
+            &|j| j.2.as_ref().and_then(|s| s.files_new).map(|n| n as f64),
+        ),
+        (
+            "bakgen_job_files_changed",
+            "Changed files the last run stored (restic).",
+            &|j| j.2.as_ref().and_then(|s| s.files_changed).map(|n| n as f64),
+        ),
+        (
             "bakgen_job_bytes_transferred",
             "Bytes of file content the last run transferred.",
             &|j| j.2.as_ref().map(|s| s.bytes_transferred as f64),
@@ -129,6 +139,30 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
         let _ = writeln!(out, "# TYPE {name} gauge");
         for (labels, v) in values {
             let _ = writeln!(out, "{name}{{{labels}}} {v}");
+        }
+    }
+    // The snapshot the last run made, as a label: an id is no number.
+    let made: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| {
+            let snapshot = j.2.as_ref()?.snapshot.as_ref()?;
+            Some(format!(
+                "host=\"{}\",job=\"{}\",snapshot=\"{}\"",
+                label(&j.0),
+                label(&j.1),
+                label(snapshot)
+            ))
+        })
+        .collect();
+    if !made.is_empty() {
+        let name = "bakgen_job_last_snapshot_info";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Always 1; the snapshot label is the id of the snapshot the last run made."
+        );
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for labels in made {
+            let _ = writeln!(out, "{name}{{{labels}}} 1");
         }
     }
     out

@@ -278,6 +278,8 @@ impl Run<'_> {
             files_transferred: 0,
             bytes_total: 0,
             bytes_transferred: 0,
+            files_new: None,
+            files_changed: None,
             snapshots: self.engine.snapshots().ok().map(|s| s.len() as u64),
             message,
             last_success,

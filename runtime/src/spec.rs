@@ -109,7 +109,29 @@ pub enum Destination {
         environment: Vec<SecretEnv>,
         /// restic's cache (`--cache-dir`), a folder the unit may write.
         cache_dir: String,
+        /// How ssh reaches the server of an `sftp:` repository (port, key, known_hosts);
+        /// only allowed with an `sftp:` repository. bakrun always runs that ssh itself,
+        /// with host keys checked and no password prompt.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ssh: Option<SftpSsh>,
     },
+}
+
+/// The ssh options of an `sftp:` restic repository. User and host come from the
+/// repository URL (`sftp:user@host:/path`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SftpSsh {
+    /// ssh port, when not 22 (also possible in the URL: `sftp://user@host:2222//path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Private key file for ssh (`-i`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// known_hosts file holding the server's host key (`UserKnownHostsFile=`); ssh's
+    /// default files when absent. Host keys are always checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<String>,
 }
 
 /// How the runtime reaches a secret. Never the secret itself.

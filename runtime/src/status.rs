@@ -59,6 +59,12 @@ pub struct Status {
     pub bytes_total: u64,
     #[serde(default)]
     pub bytes_transferred: u64,
+    /// New and changed files, when the engine tells them apart (restic's summary; their
+    /// sum is `files_transferred`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_new: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_changed: Option<u64>,
     /// Complete snapshots after this run (after retention).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<u64>,
@@ -75,6 +81,8 @@ impl Status {
         self.files_transferred = stats.files_transferred;
         self.bytes_total = stats.bytes_total;
         self.bytes_transferred = stats.bytes_transferred;
+        self.files_new = stats.files_new;
+        self.files_changed = stats.files_changed;
     }
 }
 

@@ -76,22 +76,36 @@ fn local_repository_backup_restore_at_a_date_and_shared_retention() {
     assert_eq!(st["result"], "success");
     let first_id = st["snapshot"].as_str().unwrap().to_owned();
     assert_eq!(first_id.len(), 8);
-    assert!(
-        st["files-transferred"]
-            .as_u64()
-            .unwrap_or(st["files_transferred"].as_u64().unwrap_or(0))
-            >= 1,
-        "{text}"
-    );
-    let metrics = fs::read_to_string(root.join("metrics/bakgen_files.prom"))
-        .or_else(|_| fs::read_to_string(root.join("metrics/files.prom")))
-        .unwrap_or_default();
-    assert!(metrics.is_empty() || metrics.contains("job=\"files\""));
+    // restic's --json summary, recorded: one new file (the excluded one is not), the
+    // bytes restic added, the snapshot's id; the same figures in the metrics.
+    assert_eq!(st["files_new"], 1, "{text}");
+    assert_eq!(st["files_changed"], 0, "{text}");
+    assert_eq!(st["files_transferred"], 1, "{text}");
+    assert_eq!(st["files_total"], 1, "{text}");
+    let bytes_added = st["bytes_transferred"].as_u64().unwrap();
+    assert!(bytes_added >= "version 1\n".len() as u64, "{text}");
+    let metrics = fs::read_to_string(root.join("metrics/bakgen_files.prom")).unwrap();
+    for line in [
+        "bakgen_job_last_run_result{host=\"h1\",job=\"files\"} 0".to_owned(),
+        "bakgen_job_files_new{host=\"h1\",job=\"files\"} 1".to_owned(),
+        "bakgen_job_files_changed{host=\"h1\",job=\"files\"} 0".to_owned(),
+        "bakgen_job_files_transferred{host=\"h1\",job=\"files\"} 1".to_owned(),
+        format!("bakgen_job_bytes_transferred{{host=\"h1\",job=\"files\"}} {bytes_added}"),
+        format!(
+            "bakgen_job_last_snapshot_info{{host=\"h1\",job=\"files\",snapshot=\"{first_id}\"}} 1"
+        ),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in:\n{metrics}"
+        );
+    }
 
     // Tags, host and excludes as restic sees them.
     let listed: Vec<Value> =
         serde_json::from_str(&restic(&repo, &pw, &["snapshots", "--json"], &[])).unwrap();
     assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["short_id"], first_id.as_str());
     let tags: Vec<&str> = listed[0]["tags"]
         .as_array()
         .unwrap()
@@ -118,6 +132,12 @@ fn local_repository_backup_restore_at_a_date_and_shared_retention() {
     // Change, back up twice more: keep-last 2 forgets the first run of `files` only.
     fs::write(src.join("etc/app.conf"), "version 2\n").unwrap();
     assert_code(&timed("second backup", || run(&a_path)), 0);
+    let (text, st) = status(root, "files");
+    assert_eq!(
+        (&st["files_new"], &st["files_changed"]),
+        (&json!(0), &json!(1)),
+        "{text}"
+    );
     fs::write(src.join("etc/app.conf"), "version 3\n").unwrap();
     assert_code(&run(&a_path), 0);
     let snaps = snapshots_json(&a_path);

@@ -80,6 +80,11 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
                 })
                 .collect(),
             cache_dir: CACHE_DIR.to_owned(),
+            ssh: r.ssh.as_ref().map(|ssh| spec::SftpSsh {
+                port: ssh.port.as_ref().map(|p| p.value as u16),
+                identity: ssh.identity.as_ref().map(|i| i.value.clone()),
+                known_hosts: ssh.known_hosts.as_ref().map(|k| k.value.clone()),
+            }),
         },
     };
 

@@ -55,6 +55,7 @@ const DESTINATION_NODES: &[&str] = &[
     "read-only-view",
     "restic",
     "sentinel",
+    "ssh",
 ];
 
 /// Adds one parsed file's nodes to `policy`.
@@ -468,6 +469,36 @@ fn decode_pull(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Pull> {
     })
 }
 
+/// `ssh port=2222 identity="/root/.ssh/id" known-hosts="/etc/bakgen/known_hosts"` in a
+/// destination with an `sftp:` repository.
+fn decode_sftp_ssh(cx: &mut Cx<'_>, node: &KdlNode) -> Option<SftpSsh> {
+    if !cx.shape(
+        node,
+        &Shape {
+            args: (0, 0),
+            arg_what: "no argument",
+            props: &["port", "identity", "known-hosts"],
+            children: false,
+        },
+    ) {
+        return None;
+    }
+    let identity = prop(node, "identity").and_then(|e| cx.string(e, "identity"));
+    if let Some(i) = &identity {
+        absolute(cx, i, "identity");
+    }
+    let known_hosts = prop(node, "known-hosts").and_then(|e| cx.string(e, "known-hosts"));
+    if let Some(k) = &known_hosts {
+        absolute(cx, k, "known-hosts");
+    }
+    Some(SftpSsh {
+        port: prop(node, "port").and_then(|e| cx.integer(e, "port", (1, 65535))),
+        identity,
+        known_hosts,
+        span: cx.name_span(node),
+    })
+}
+
 fn decode_schedule(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Schedule> {
     decode_schedule_with(cx, node, &["jitter"])
 }
@@ -834,6 +865,7 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
     let mut prune_schedule = None;
     let mut check_schedule = None;
     let mut check_read_data = None;
+    let mut ssh = None;
     let mut seen: Vec<(String, crate::source::Span)> = Vec::new();
     for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
         let key = child.name().value();
@@ -882,6 +914,7 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
             "device" => device = decode_device(cx, child),
             "restic" => restic = single_string(cx, child, "a repository (path, sftp:, rest:, s3:)"),
             "password" => password = decode_secret_use(cx, child),
+            "ssh" => ssh = decode_sftp_ssh(cx, child),
             "prune-schedule" => prune_schedule = decode_schedule(cx, child),
             "check-schedule" => {
                 check_schedule = decode_schedule_with(cx, child, &["jitter", "read-data"]);
@@ -953,6 +986,12 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
                 .help("snapshot folders are pruned by each job's retention; remove this line");
                 cx.push(d);
             }
+            if let Some(ssh) = &ssh {
+                let d = Diagnostic::error("bakgen::engine-unsupported", "`ssh` applies to sftp: restic repositories, not to snapshot folders", ssh.span.clone())
+                    .label("ssh for a snapshot folder")
+                    .help("remove it; to pull a job's sources over ssh, write from \"host\" port=… identity=… in the job");
+                cx.push(d);
+            }
             if let Some(p) = &password {
                 let d = Diagnostic::error("bakgen::engine-unsupported", "rsync snapshots are not encrypted: `password` has no effect here", p.span.clone())
                     .label("encryption on a snapshot folder")
@@ -980,6 +1019,19 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
                 }
             }
             check_repository(cx, &url);
+            if let Some(ssh) = &ssh {
+                if !url.value.starts_with("sftp:") {
+                    let d = Diagnostic::error(
+                        "bakgen::engine-unsupported",
+                        "`ssh` applies to sftp: repositories",
+                        ssh.span.clone(),
+                    )
+                    .label("not an sftp repository")
+                    .with(url.span.clone(), "repository")
+                    .help("remove `ssh`, or write the repository as sftp:user@host:/path");
+                    cx.push(d);
+                }
+            }
             if password.is_none() {
                 let d = Diagnostic::error("bakgen::missing-value", format!("restic destination `{}` needs a password", name.value), name.span.clone())
                     .label("no password")
@@ -993,6 +1045,7 @@ fn decode_destination(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Destination> {
                 prune_schedule,
                 check_schedule,
                 check_read_data,
+                ssh,
             })
         }
         (Some(p), Some(r)) => {

@@ -214,6 +214,19 @@ pub struct ResticRepository {
     pub check_schedule: Option<Schedule>,
     /// `read-data="5%"` on `check-schedule`: the share of pack files a check reads back.
     pub check_read_data: Option<Spanned<String>>,
+    /// `ssh port=… identity=… known-hosts=…`: how ssh reaches an `sftp:` repository.
+    pub ssh: Option<SftpSsh>,
+}
+
+/// The ssh options of an `sftp:` repository; user and host come from its URL.
+#[derive(Debug, Clone)]
+pub struct SftpSsh {
+    pub port: Option<Spanned<i64>>,
+    pub identity: Option<Spanned<String>>,
+    /// The known_hosts file with the server's host key; ssh's default files when absent.
+    pub known_hosts: Option<Spanned<String>>,
+    /// The whole `ssh` node, for diagnostics.
+    pub span: crate::source::Span,
 }
 
 #[derive(Debug, Clone)]

@@ -35,6 +35,11 @@ pub struct TransferStats {
     pub bytes_transferred: u64,
     /// Bytes on the wire, both directions.
     pub bytes_wire: u64,
+    /// New and changed files, when the engine tells them apart (restic's summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_new: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_changed: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -66,6 +71,19 @@ pub enum EngineError {
     WouldOverwrite { count: usize, first: PathBuf },
     #[error("{0}")]
     Invalid(String),
+    #[error("there is no restic repository at {repository} (restic: {reason}); create it once with `bakrun init {job}` (bakrun run never initialises a repository by itself)")]
+    NoRepository {
+        repository: String,
+        job: String,
+        reason: String,
+    },
+    #[error("the password from {password} does not open the restic repository {repository} (restic: wrong password or no key found)")]
+    WrongPassword {
+        repository: String,
+        password: String,
+    },
+    #[error("cannot reach the restic repository {repository}: {reason}")]
+    Unreachable { repository: String, reason: String },
     #[error(transparent)]
     Secret(#[from] crate::secret::SecretError),
     #[error("the {0} engine is not supported by this bakrun yet")]
@@ -129,6 +147,36 @@ pub trait Engine {
 
     /// Removes snapshots. Callers make sure the newest is never among them.
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError>;
+}
+
+/// The ssh options every ssh bakrun starts gets (an rsync pull, restic's sftp backend):
+/// never a password prompt, host keys always checked (against `known_hosts` when given),
+/// only the given key offered.
+pub fn ssh_options(
+    port: Option<u16>,
+    identity: Option<&str>,
+    known_hosts: Option<&str>,
+) -> Vec<String> {
+    let mut words: Vec<String> = vec![
+        "-o".into(),
+        "BatchMode=yes".into(),
+        // The host key is always checked; a job never trusts an unknown host.
+        "-o".into(),
+        "StrictHostKeyChecking=yes".into(),
+    ];
+    if let Some(known) = known_hosts {
+        words.push("-o".into());
+        words.push(format!("UserKnownHostsFile={known}"));
+    }
+    if let Some(identity) = identity {
+        words.extend(["-o".into(), "IdentitiesOnly=yes".into(), "-i".into()]);
+        words.push(identity.to_owned());
+    }
+    if let Some(port) = port {
+        words.push("-p".into());
+        words.push(port.to_string());
+    }
+    words
 }
 
 /// The engine for a job spec's destination.

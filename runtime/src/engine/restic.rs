@@ -30,7 +30,7 @@ use super::{BackupOutcome, Engine, EngineError, Snapshot, TransferStats};
 use crate::command::{shell_quote, Command, Exec, Finished};
 use crate::dump::{self, pipe};
 use crate::secret::{self, SecretError};
-use crate::spec::{Destination, JobSpec, SecretRef};
+use crate::spec::{Destination, JobSpec, SecretRef, SftpSsh};
 use crate::{log, signals};
 
 /// restic's exit code when some source files could not be read: the snapshot exists but
@@ -49,6 +49,8 @@ pub struct Restic {
     password: SecretRef,
     environment: Vec<(String, SecretRef)>,
     cache_dir: String,
+    /// restic's `-o sftp.command=…` for an `sftp:` repository: the ssh bakrun wants run.
+    sftp_command: Option<String>,
     /// The environment restic gets, read once per bakrun process (a password manager
     /// behind a command secret is asked once, not per restic call).
     env: OnceCell<Vec<(OsString, OsString)>>,
@@ -114,6 +116,8 @@ impl Summary {
     fn add_to(&self, stats: &mut TransferStats) {
         stats.files_total += self.total_files_processed;
         stats.files_transferred += self.files_new + self.files_changed;
+        stats.files_new = Some(stats.files_new.unwrap_or(0) + self.files_new);
+        stats.files_changed = Some(stats.files_changed.unwrap_or(0) + self.files_changed);
         stats.bytes_total += self.total_bytes_processed;
         stats.bytes_transferred += self.data_added;
     }
@@ -126,6 +130,7 @@ impl Restic {
             password,
             environment,
             cache_dir,
+            ssh,
         } = &spec.destination
         else {
             return Err(EngineError::Invalid(
@@ -133,6 +138,17 @@ impl Restic {
             ));
         };
         for e in environment {
+            let mut chars = e.variable.chars();
+            let identifier = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !identifier {
+                return Err(EngineError::Invalid(format!(
+                    "`{}` is not an environment variable name (letters, digits and `_`, not starting with a digit)",
+                    e.variable
+                )));
+            }
             // restic must not be told its password or repository behind bakrun's back.
             if e.variable.starts_with("RESTIC_PASSWORD") || e.variable == "RESTIC_REPOSITORY" {
                 return Err(EngineError::Invalid(format!(
@@ -141,6 +157,20 @@ impl Restic {
                 )));
             }
         }
+        if spec.remote.is_some() {
+            return Err(EngineError::Invalid(
+                "restic backs up the machine bakrun runs on: `remote` (pulling the sources over ssh) is for snapshot destinations; an sftp repository's port, key and known_hosts go in the destination's `ssh`".into(),
+            ));
+        }
+        let sftp_command = match (sftp_target(repository)?, ssh) {
+            (Some(target), ssh) => Some(sftp_command(&target, ssh.as_ref())?),
+            (None, Some(_)) => {
+                return Err(EngineError::Invalid(format!(
+                    "the destination's `ssh` applies to sftp: repositories, not to {repository}"
+                )))
+            }
+            (None, None) => None,
+        };
         Ok(Self {
             spec: spec.clone(),
             repository: repository.clone(),
@@ -150,6 +180,7 @@ impl Restic {
                 .map(|e| (e.variable.clone(), e.secret.clone()))
                 .collect(),
             cache_dir: cache_dir.clone(),
+            sftp_command,
             env: OnceCell::new(),
         })
     }
@@ -184,10 +215,18 @@ impl Restic {
                 // restic splits RESTIC_PASSWORD_COMMAND into words itself and knows no
                 // escapes inside quotes; handing the command text over in a variable and
                 // eval-ing it gives exactly `/bin/sh -c COMMAND`, whatever it contains.
+                // The command inherits restic's environment: the destination's secret
+                // variables (S3 keys) are unset first, a password manager has no use
+                // for them. Their names were checked to be identifiers.
+                let unset: String = self
+                    .environment
+                    .iter()
+                    .map(|(variable, _)| format!("unset {variable}; "))
+                    .collect();
                 env.push(("BAKGEN_PASSWORD_COMMAND".into(), command.clone().into()));
                 env.push((
                     "RESTIC_PASSWORD_COMMAND".into(),
-                    "/bin/sh -c 'eval \"$BAKGEN_PASSWORD_COMMAND\"'".into(),
+                    format!("/bin/sh -c '{unset}eval \"$BAKGEN_PASSWORD_COMMAND\"'").into(),
                 ));
             }
         }
@@ -233,6 +272,9 @@ impl Restic {
         if let Some(kib) = self.spec.limits.download_kib {
             cmd = cmd.arg(format!("--limit-download={kib}"));
         }
+        if let Some(ssh) = &self.sftp_command {
+            cmd = cmd.arg("-o").arg(format!("sftp.command={ssh}"));
+        }
         for (k, v) in self.env()? {
             cmd = cmd.env(k.clone(), v.clone());
         }
@@ -257,16 +299,39 @@ impl Restic {
             })
         })?;
         if !out.status.success() {
-            return Err(EngineError::Failed {
-                program: "restic".into(),
-                status: format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            return Err(self.classify(&out.status.to_string(), &stderr));
         }
         Ok(out.stdout)
+    }
+
+    /// Names what went wrong when restic could not open the repository, so that the user
+    /// reads "wrong password", "cannot reach" or "run `bakrun init`" instead of restic's
+    /// "Is there a repository at the following location?", which it prints for a missing
+    /// repository and an unreachable server alike.
+    fn classify(&self, status: &str, stderr: &str) -> EngineError {
+        let reason = restic_reason(stderr);
+        let repository = self.repository.clone();
+        let lower = stderr.to_lowercase();
+        if lower.contains("wrong password or no key found") {
+            EngineError::WrongPassword {
+                repository,
+                password: secret::describe(&self.password),
+            }
+        } else if looks_unreachable(&lower) {
+            EngineError::Unreachable { repository, reason }
+        } else if stderr.contains(NO_REPOSITORY) {
+            EngineError::NoRepository {
+                repository,
+                job: self.spec.job.clone(),
+                reason,
+            }
+        } else {
+            EngineError::Failed {
+                program: "restic".into(),
+                status: format!("{status}: {}", stderr.trim()),
+            }
+        }
     }
 
     /// Every restic snapshot of this job on this host.
@@ -301,11 +366,7 @@ impl Restic {
         let cmd = self.restic()?.args(["--no-lock", "cat", "config"]);
         match self.query(&cmd) {
             Ok(_) => Ok(true),
-            Err(EngineError::Failed { status, .. })
-                if status.contains("Is there a repository at the following location?") =>
-            {
-                Ok(false)
-            }
+            Err(EngineError::NoRepository { .. }) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -866,6 +927,173 @@ fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }
 
+/// What restic prints under a repository it cannot open, missing or unreachable.
+const NO_REPOSITORY: &str = "Is there a repository at the following location?";
+
+/// restic's complaint without its "Is there a repository…" hint and the location after
+/// it (said by bakrun's own message), one line.
+fn restic_reason(stderr: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    while let Some(line) = lines.next() {
+        if line == NO_REPOSITORY {
+            // The next line is the repository's location.
+            lines.next();
+            continue;
+        }
+        out.push(line.strip_prefix("Fatal: ").unwrap_or(line));
+    }
+    if out.is_empty() {
+        "no reason given".into()
+    } else {
+        out.join("; ")
+    }
+}
+
+/// Whether restic's (lower-cased) standard error says the server could not be reached,
+/// as opposed to reached and found without a repository.
+fn looks_unreachable(lower: &str) -> bool {
+    [
+        "connection refused",
+        "dial tcp",
+        "no such host",
+        "i/o timeout",
+        "network is unreachable",
+        "no route to host",
+        "connection reset",
+        "tls handshake",
+        "x509:",
+        "subprocess ssh",
+        "unable to start the sftp session",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+}
+
+/// User, host and port of an `sftp:` repository, read as restic 0.14 reads them
+/// (`sftp:user@host:/path`, `sftp:host:path`, `sftp://user@host:port//path`); `None` for
+/// other repositories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SftpTarget {
+    user: Option<String>,
+    host: String,
+    port: Option<u16>,
+}
+
+fn sftp_target(repository: &str) -> Result<Option<SftpTarget>, EngineError> {
+    let invalid = |why: &str| {
+        EngineError::Invalid(format!(
+            "sftp repository `{repository}` {why}; write sftp:user@host:/path or sftp://user@host:port//path"
+        ))
+    };
+    let (user, host, port) = if let Some(rest) = repository.strip_prefix("sftp://") {
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_owned()), h),
+            None => (None, authority),
+        };
+        let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
+            let (h, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| invalid("has an unclosed `[`"))?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        let port = match port.filter(|p| !p.is_empty()) {
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .map_err(|_| invalid("has a port that is not a number from 1 to 65535"))?,
+            ),
+            None => None,
+        };
+        (user, host.to_owned(), port)
+    } else if let Some(rest) = repository.strip_prefix("sftp:") {
+        let (userhost, _path) = rest
+            .split_once(':')
+            .ok_or_else(|| invalid("names no path"))?;
+        let (user, host) = match userhost.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_owned()), h),
+            None => (None, userhost),
+        };
+        (user, host.to_owned(), None)
+    } else {
+        return Ok(None);
+    };
+    if host.is_empty() {
+        return Err(invalid("names no host"));
+    }
+    // ssh would read `-oProxyCommand=…` as an option, not as a host or user.
+    if host.starts_with('-')
+        || user
+            .as_deref()
+            .is_some_and(|u| u.starts_with('-') || u.is_empty())
+    {
+        return Err(invalid(
+            "has a host or user that starts with `-` or is empty",
+        ));
+    }
+    Ok(Some(SftpTarget { user, host, port }))
+}
+
+/// The ssh command restic's sftp backend runs (`-o sftp.command=`), with bakrun's ssh
+/// options: no password prompt, host keys always checked, the job's key and known_hosts.
+/// Written for restic's own word splitting, which knows quotes but no escapes.
+fn sftp_command(target: &SftpTarget, ssh: Option<&SftpSsh>) -> Result<String, EngineError> {
+    let port = match (target.port, ssh.and_then(|s| s.port)) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(EngineError::Invalid(format!(
+                "the sftp repository says port {a} but the destination's ssh says port {b}"
+            )))
+        }
+        (a, b) => a.or(b),
+    };
+    let mut words = vec!["ssh".to_owned()];
+    words.extend(super::ssh_options(
+        port,
+        ssh.and_then(|s| s.identity.as_deref()),
+        ssh.and_then(|s| s.known_hosts.as_deref()),
+    ));
+    if let Some(user) = &target.user {
+        words.push("-l".into());
+        words.push(user.clone());
+    }
+    // `-s HOST sftp`: the sftp subsystem on HOST.
+    words.extend(["-s".into(), target.host.clone(), "sftp".into()]);
+    let quoted = words
+        .iter()
+        .map(|w| restic_quote(w))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(quoted.join(" "))
+}
+
+/// One word for restic's command-line splitting (`sftp.command`): bare when it has no
+/// blank or quote, else in double quotes, else in single quotes. restic knows no escapes,
+/// so an empty word, one with both kinds of quote or with a backslash is refused.
+fn restic_quote(word: &str) -> Result<String, EngineError> {
+    let refuse = || {
+        EngineError::Invalid(format!(
+            "`{word}` cannot be handed to restic's sftp backend: it is empty or holds a backslash or both kinds of quote"
+        ))
+    };
+    if word.is_empty() || word.contains('\\') {
+        return Err(refuse());
+    }
+    let special = |c: char| c.is_whitespace() || c == '"' || c == '\'';
+    if !word.contains(special) {
+        Ok(word.to_owned())
+    } else if !word.contains('"') {
+        Ok(format!("\"{word}\""))
+    } else if !word.contains('\'') {
+        Ok(format!("'{word}'"))
+    } else {
+        Err(refuse())
+    }
+}
+
 /// Removes the staging folder of a restore, also when it fails.
 struct StagingDir(PathBuf);
 
@@ -989,5 +1217,85 @@ mod tests {
         assert_eq!(stats.bytes_transferred, 123);
         assert_eq!(s.snapshot_id.as_deref(), Some("abcdef12"));
         assert!(parse_summary(&lines[..1]).is_none());
+        assert_eq!((stats.files_new, stats.files_changed), (Some(2), Some(1)));
+    }
+
+    #[test]
+    fn reads_sftp_repositories_as_restic_does() {
+        let t = |r: &str| sftp_target(r).unwrap();
+        assert_eq!(t("/srv/restic"), None);
+        assert_eq!(t("rest:http://h/x"), None);
+        assert_eq!(
+            t("sftp:backup@vault:/srv/restic"),
+            Some(SftpTarget {
+                user: Some("backup".into()),
+                host: "vault".into(),
+                port: None
+            })
+        );
+        assert_eq!(
+            t("sftp:vault:relative/path").map(|s| (s.user, s.host)),
+            Some((None, "vault".into()))
+        );
+        assert_eq!(
+            t("sftp://me@[::1]:2222//srv/r"),
+            Some(SftpTarget {
+                user: Some("me".into()),
+                host: "::1".into(),
+                port: Some(2222)
+            })
+        );
+        assert_eq!(t("sftp://h/r").map(|s| s.port), Some(None));
+        for bad in [
+            "sftp:nohostpath",
+            "sftp::/p",
+            "sftp:-oProxyCommand=x:/p",
+            "sftp://h:99999/p",
+        ] {
+            assert!(sftp_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn builds_the_sftp_command_for_restics_word_splitting() {
+        let target = sftp_target("sftp:root@127.0.0.1:/srv/r").unwrap().unwrap();
+        let ssh = SftpSsh {
+            port: Some(2222),
+            identity: Some("/keys/my key".into()),
+            known_hosts: Some("/etc/it's known".into()),
+        };
+        assert_eq!(
+            sftp_command(&target, Some(&ssh)).unwrap(),
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o \"UserKnownHostsFile=/etc/it's known\" \
+             -o IdentitiesOnly=yes -i \"/keys/my key\" -p 2222 -l root -s 127.0.0.1 sftp"
+        );
+        assert_eq!(
+            sftp_command(&target, None).unwrap(),
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -l root -s 127.0.0.1 sftp"
+        );
+        let with_port = sftp_target("sftp://h:22//r").unwrap().unwrap();
+        assert!(sftp_command(&with_port, Some(&ssh)).is_err());
+        assert_eq!(restic_quote("a\"b").unwrap(), "'a\"b'");
+        assert!(restic_quote("a'\"b").is_err());
+        assert!(restic_quote("a\\b").is_err());
+        assert!(restic_quote("").is_err());
+    }
+
+    #[test]
+    fn names_restics_failure_to_open_a_repository() {
+        let missing = "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository at the following location?\n/r\n";
+        assert_eq!(
+            restic_reason(missing),
+            "unable to open config file: stat /r/config: no such file or directory"
+        );
+        assert!(!looks_unreachable(&missing.to_lowercase()));
+        let refused = "Fatal: unable to open config file: client.Head: Head \"http://127.0.0.1:1/x/config\": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?\nrest:http://127.0.0.1:1/x/\n";
+        assert!(looks_unreachable(&refused.to_lowercase()));
+        let ssh = "subprocess ssh: Host key verification failed.\nFatal: unable to open repository at sftp:h:/r: unable to start the sftp session, error: EOF\n";
+        assert!(looks_unreachable(&ssh.to_lowercase()));
+        assert_eq!(
+            restic_reason(ssh),
+            "subprocess ssh: Host key verification failed.; unable to open repository at sftp:h:/r: unable to start the sftp session, error: EOF"
+        );
     }
 }

@@ -146,26 +146,12 @@ impl Rsync {
     }
 
     fn ssh_command(remote: &Remote) -> String {
-        let mut words: Vec<String> = vec![
-            "ssh".into(),
-            "-o".into(),
-            "BatchMode=yes".into(),
-            // The host key is always checked; a job never trusts an unknown host.
-            "-o".into(),
-            "StrictHostKeyChecking=yes".into(),
-        ];
-        if let Some(known) = &remote.known_hosts {
-            words.push("-o".into());
-            words.push(format!("UserKnownHostsFile={known}"));
-        }
-        if let Some(identity) = &remote.identity {
-            words.extend(["-o".into(), "IdentitiesOnly=yes".into(), "-i".into()]);
-            words.push(identity.clone());
-        }
-        if let Some(port) = remote.port {
-            words.push("-p".into());
-            words.push(port.to_string());
-        }
+        let mut words: Vec<String> = vec!["ssh".into()];
+        words.extend(super::ssh_options(
+            remote.port,
+            remote.identity.as_deref(),
+            remote.known_hosts.as_deref(),
+        ));
         if let Some(user) = &remote.user {
             words.push("-l".into());
             words.push(user.clone());

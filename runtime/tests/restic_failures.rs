@@ -1,0 +1,635 @@
+//! restic against real servers on loopback, beyond the happy path of `restic_engine.rs`:
+//! an `sftp:` repository behind a private sshd (init, backup, list, restore at a date,
+//! retention, prune, check); runs that must fail cleanly — wrong password, unreachable
+//! server, repository never initialised — each with exit 1, a `failed` status that says
+//! why, no new snapshot and nothing half-written; and secrets that never reach any
+//! process's argv while a run lasts.
+
+mod common;
+mod support;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::{assert_code, awkward_tree, bakrun, differences, free_port, sh, Sshd, TempDir};
+use support::*;
+
+fn run(spec: &Path) -> Output {
+    bakrun(&["run", spec.to_str().unwrap(), "-v"])
+}
+
+fn snapshots_json(spec: &Path) -> Vec<Value> {
+    let out = bakrun(&["snapshots", spec.to_str().unwrap(), "--format", "json"]);
+    assert_code(&out, 0);
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+}
+
+/// The status file's text and JSON; the text must parse.
+fn status(root: &Path, job: &str) -> (String, Value) {
+    let text = fs::read_to_string(root.join(format!("state/status/{job}.json"))).unwrap();
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("status file is not valid JSON ({e}):\n{text}"));
+    (text, value)
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a failed run: exit 1, a valid status saying `failed` with a message holding
+/// every one of `reason`, no snapshot recorded for it, the metrics saying exit 1, and
+/// nothing half-written in the state and metrics folders.
+fn assert_failed_cleanly(out: &Output, root: &Path, job: &str, reason: &[&str]) -> Value {
+    assert_code(out, 1);
+    let err = stderr(out);
+    for r in reason {
+        assert!(err.contains(r), "stderr lacks `{r}`:\n{err}");
+    }
+    let (text, st) = status(root, job);
+    assert_eq!(st["result"], "failed", "{text}");
+    assert_eq!(st["exit_code"], 1, "{text}");
+    assert!(
+        st.get("snapshot").is_none(),
+        "a failed run made no snapshot: {text}"
+    );
+    let message = st["message"].as_str().unwrap_or_default();
+    for r in reason {
+        assert!(message.contains(r), "status message lacks `{r}`: {text}");
+    }
+    let metrics = fs::read_to_string(root.join(format!("metrics/bakgen_{job}.prom"))).unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "bakgen_job_last_run_result{{host=\"h1\",job=\"{job}\"}} 1"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("bakgen_job_last_snapshot_info"),
+        "{metrics}"
+    );
+    assert_no_leftovers(root, job);
+    st
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The state folder holds the job's lock and status and the metrics folder its `.prom`:
+/// no temporary file of an interrupted write, nothing else.
+fn assert_no_leftovers(root: &Path, job: &str) {
+    let lock = format!("lock/{job}.lock");
+    let status = format!("status/{job}.json");
+    for f in files_under(&root.join("state")) {
+        assert!(
+            f == lock || f == status,
+            "unexpected file {f} in the state folder"
+        );
+    }
+    assert_eq!(
+        files_under(&root.join("metrics")),
+        vec![format!("bakgen_{job}.prom")]
+    );
+}
+
+/// An exact copy of `src` (content, owners, modes, times, ACLs, xattrs, hard links) to
+/// compare a later restore with.
+fn copy_tree(src: &Path, to: &Path) {
+    sh(&format!(
+        "rsync -aHAXS --numeric-ids '{}/' '{}/'",
+        src.display(),
+        to.display()
+    ));
+}
+
+/// The restic repository files the sftp server holds, as the server sees them.
+fn repository_snapshot_files(repo: &Path) -> usize {
+    common::entries(&repo.join("snapshots")).len()
+}
+
+#[test]
+fn sftp_repository_init_backup_list_restore_retention_prune() {
+    common::require_root();
+    let t = TempDir::new("restic-sftp");
+    let root = t.path();
+    let sshd = Sshd::start();
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("source tree");
+    awkward_tree(&src);
+    // The repository lives on the "server": the same machine, reached only through sshd.
+    let repo_dir = root.join("on the server/repo");
+    let repo = format!("sftp:root@127.0.0.1:{}", repo_dir.display());
+    let mut spec = restic_spec(root, "files", &repo, &pw, &[&src]);
+    spec["destination"]["ssh"] = json!({
+        "port": sshd.port,
+        "identity": sshd.client_key.to_string_lossy(),
+        "known-hosts": sshd.known_hosts.to_string_lossy(),
+    });
+    let path = write_spec_named(root, "files", &spec);
+    let p = path.to_str().unwrap();
+
+    // The dry run shows the ssh bakrun has restic run: key, port, host keys checked.
+    let out = bakrun(&["init", p, "--dry-run"]);
+    assert_code(&out, 0);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("sftp.command=ssh -o BatchMode=yes -o StrictHostKeyChecking=yes"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("-p {} -l root -s 127.0.0.1 sftp", sshd.port)),
+        "{printed}"
+    );
+    assert!(!repo_dir.exists(), "a dry run created the repository");
+
+    let out = timed("init over sftp", || bakrun(&["init", p, "-v"]));
+    assert_code(&out, 0);
+    assert!(repo_dir.join("config").is_file(), "{}", stderr(&out));
+    let out = bakrun(&["init", p, "-v"]);
+    assert_code(&out, 0);
+    assert!(stderr(&out).contains("exists already"), "{}", stderr(&out));
+
+    // Three runs, the source changing in between; keep-last 2 forgets the first.
+    let out = timed("backup 1 over sftp", || run(&path));
+    assert_code(&out, 0);
+    let (text, st) = status(root, "files");
+    assert_eq!(st["result"], "success", "{text}");
+    let first = st["snapshot"].as_str().unwrap().to_owned();
+    assert!(st["files_new"].as_u64().unwrap() >= 10, "{text}");
+
+    fs::write(src.join("plain.txt"), "second version\n").unwrap();
+    fs::write(src.join("sub dir/new file"), "added in run 2\n").unwrap();
+    let out = timed("backup 2 over sftp", || run(&path));
+    assert_code(&out, 0);
+    let (text, st) = status(root, "files");
+    assert_eq!(st["files_new"], 1, "{text}");
+    assert_eq!(st["files_changed"], 1, "{text}");
+    let second = st["snapshot"].as_str().unwrap().to_owned();
+    let at_second = root.join("as of run 2");
+    copy_tree(&src, &at_second);
+
+    fs::write(src.join("plain.txt"), "third version\n").unwrap();
+    fs::remove_file(src.join("sub dir/new file")).unwrap();
+    let out = timed("backup 3 over sftp", || run(&path));
+    assert_code(&out, 0);
+    let snaps = snapshots_json(&path);
+    let ids: Vec<&str> = snaps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 2, "{snaps:?}");
+    assert_eq!(ids[0], second);
+    assert!(
+        !ids.contains(&first.as_str()),
+        "keep-last 2 kept the first run"
+    );
+    assert_eq!(
+        repository_snapshot_files(&repo_dir),
+        2,
+        "forgotten on the server too"
+    );
+
+    // Listing the older run, as of its own time.
+    let at = snaps[0]["time"].as_str().unwrap().to_owned();
+    let out = bakrun(&["snapshots", p, "--at", &at]);
+    assert_code(&out, 0);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.contains("sub dir/new file"), "{listing}");
+
+    // Restore at the date of run 2: byte for byte (and owner, mode, time, ACL, xattr,
+    // hard link) the tree as it was then.
+    let to = root.join("restored 2");
+    let out = timed("restore over sftp", || {
+        bakrun(&[
+            "restore",
+            p,
+            src.to_str().unwrap(),
+            "--at",
+            &at,
+            "--to",
+            to.to_str().unwrap(),
+        ])
+    });
+    assert_code(&out, 0);
+    let restored = to.join("source tree");
+    assert_eq!(
+        differences(&at_second, &restored),
+        "",
+        "restore of run 2 differs"
+    );
+    assert_eq!(
+        fs::read_to_string(restored.join("plain.txt")).unwrap(),
+        "second version\n"
+    );
+
+    // Prune frees the first run's data over sftp; the repository checks clean and the
+    // newest run still restores exactly the source.
+    let packs_before = files_under(&repo_dir.join("data")).len();
+    let out = timed("prune over sftp", || {
+        bakrun(&["prune", p, "--repository-only", "-v"])
+    });
+    assert_code(&out, 0);
+    let packs_after = files_under(&repo_dir.join("data")).len();
+    assert!(
+        packs_after <= packs_before,
+        "prune added data: {packs_before} → {packs_after}"
+    );
+    let out = timed("check over sftp", || {
+        bakrun(&["check", p, "--read-data", "100%"])
+    });
+    assert_code(&out, 0);
+    let to = root.join("restored 3");
+    let out = bakrun(&[
+        "restore",
+        p,
+        src.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_code(&out, 0);
+    assert_eq!(
+        differences(&src, &to.join("source tree")),
+        "",
+        "restore of run 3 differs"
+    );
+}
+
+#[test]
+fn sftp_with_an_unknown_host_key_fails_and_says_why() {
+    common::require_root();
+    let t = TempDir::new("restic-sftp-hostkey");
+    let root = t.path();
+    let sshd = Sshd::start();
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let repo_dir = root.join("repo");
+    let mut spec = restic_spec(
+        root,
+        "files",
+        &format!("sftp:root@127.0.0.1:{}", repo_dir.display()),
+        &pw,
+        &[&src],
+    );
+    spec["destination"]["ssh"] = json!({
+        "port": sshd.port,
+        "identity": sshd.client_key.to_string_lossy(),
+        "known-hosts": sshd.known_hosts.to_string_lossy(),
+    });
+    fs::write(&sshd.known_hosts, "").unwrap();
+    let path = write_spec_named(root, "files", &spec);
+    let started = Instant::now();
+    let out = bakrun(&["init", path.to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("Host key verification failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!repo_dir.exists());
+    let out = run(&path);
+    assert_failed_cleanly(
+        &out,
+        root,
+        "files",
+        &[
+            "cannot reach the restic repository",
+            "Host key verification failed",
+        ],
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn wrong_password_fails_without_a_new_snapshot() {
+    let t = TempDir::new("restic-wrong-pw");
+    let root = t.path();
+    let pw = secret_file(root, "password", PASSWORD);
+    let wrong = secret_file(root, "wrong", "not the password");
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "x\n").unwrap();
+    let repo = root.join("repo").to_string_lossy().into_owned();
+    let good = write_spec_named(
+        root,
+        "good",
+        &restic_spec(root, "files", &repo, &pw, &[&src]),
+    );
+    let bad = write_spec_named(
+        root,
+        "bad",
+        &restic_spec(root, "files", &repo, &wrong, &[&src]),
+    );
+    assert_code(&bakrun(&["init", good.to_str().unwrap()]), 0);
+    assert_code(&run(&good), 0);
+    let (_, before) = status(root, "files");
+    let snapshots_before = restic(&repo, &pw, &["snapshots", "--json"], &[]);
+
+    fs::write(src.join("f"), "changed\n").unwrap();
+    let out = run(&bad);
+    let st = assert_failed_cleanly(
+        &out,
+        root,
+        "files",
+        &[
+            "wrong password",
+            &format!("the password from file {}", wrong.display()),
+        ],
+    );
+    assert!(!stderr(&out).contains("not the password"));
+    // The last success is carried over; the repository is as it was.
+    assert_eq!(st["last_success"], before["last_success"]);
+    assert_eq!(
+        restic(&repo, &pw, &["snapshots", "--json"], &[]),
+        snapshots_before
+    );
+    assert!(
+        common::entries(&root.join("repo/locks")).is_empty(),
+        "a lock was left"
+    );
+    // init with the wrong password does not take the repository for missing.
+    let out = bakrun(&["init", bad.to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("wrong password"), "{}", stderr(&out));
+}
+
+#[test]
+fn unreachable_repository_fails_fast_and_is_not_initialised() {
+    let t = TempDir::new("restic-unreachable");
+    let root = t.path();
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    // A port nobody listens on: connection refused.
+    let repo = format!("rest:http://127.0.0.1:{}/x", free_port());
+    let path = write_spec_named(
+        root,
+        "files",
+        &restic_spec(root, "files", &repo, &pw, &[&src]),
+    );
+    let started = Instant::now();
+    let out = run(&path);
+    let elapsed = started.elapsed();
+    assert_failed_cleanly(
+        &out,
+        root,
+        "files",
+        &[
+            &format!("cannot reach the restic repository {repo}"),
+            "connection refused",
+        ],
+    );
+    assert!(!stderr(&out).contains("bakrun init"), "{}", stderr(&out));
+    // restic does not retry a refused connection: the run fails at once, not after
+    // minutes of backoff.
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+    let out = bakrun(&["init", path.to_str().unwrap()]);
+    assert_code(&out, 1);
+    assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
+    assert!(started.elapsed() < Duration::from_secs(40));
+}
+
+#[test]
+fn missing_repository_is_not_initialised_by_run() {
+    let t = TempDir::new("restic-missing");
+    let root = t.path();
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    let repo_dir = root.join("never initialised");
+    let repo = repo_dir.to_string_lossy().into_owned();
+    let path = write_spec_named(
+        root,
+        "files",
+        &restic_spec(root, "files", &repo, &pw, &[&src]),
+    );
+    let out = run(&path);
+    assert_failed_cleanly(
+        &out,
+        root,
+        "files",
+        &[
+            &format!("there is no restic repository at {repo}"),
+            "create it once with `bakrun init files`",
+        ],
+    );
+    assert!(!repo_dir.exists(), "bakrun run initialised a repository");
+    // An empty folder is no repository either.
+    fs::create_dir_all(&repo_dir).unwrap();
+    let out = run(&path);
+    assert_failed_cleanly(&out, root, "files", &["bakrun init files"]);
+    assert!(common::entries(&repo_dir).is_empty());
+    // After init the same spec runs.
+    assert_code(&bakrun(&["init", path.to_str().unwrap()]), 0);
+    assert_code(&run(&path), 0);
+}
+
+/// What a scan of every process saw while a run lasted.
+#[derive(Default)]
+struct Seen {
+    /// argv lines (space-joined) holding a secret.
+    argv_leaks: Vec<String>,
+    /// Processes (argv) whose environment held the password's value.
+    environ_password: Vec<String>,
+    /// Processes (argv) whose environment held the S3 secret key.
+    environ_s3_secret: Vec<String>,
+    /// Whether a `restic … backup …` process was seen.
+    restic_backup: bool,
+    /// `RESTIC_*` variable names (not values) of the restic backup process.
+    restic_env_names: Vec<String>,
+    scans: u64,
+}
+
+/// Reads every `/proc/*/cmdline` and `/proc/*/environ` every millisecond or so until
+/// `stop`, looking for the secrets.
+fn scan_processes(secrets: [String; 2], stop: Arc<AtomicBool>) -> Seen {
+    let [password, s3] = secrets;
+    let mut seen = Seen::default();
+    let contains =
+        |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    while !stop.load(Ordering::SeqCst) {
+        seen.scans += 1;
+        let Ok(rd) = fs::read_dir("/proc") else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let dir = e.path();
+            let Ok(cmdline) = fs::read(dir.join("cmdline")) else {
+                continue;
+            };
+            let argv: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let shown = argv.join(" ");
+            if contains(&cmdline, &password) || contains(&cmdline, &s3) {
+                seen.argv_leaks.push(shown.clone());
+            }
+            let is_restic = argv.first().is_some_and(|a| a.ends_with("restic"));
+            let environ = fs::read(dir.join("environ")).unwrap_or_default();
+            if contains(&environ, &password) {
+                seen.environ_password.push(shown.clone());
+            }
+            if contains(&environ, &s3) && !seen.environ_s3_secret.contains(&shown) {
+                seen.environ_s3_secret.push(shown.clone());
+            }
+            if is_restic && argv.iter().any(|a| a == "backup") {
+                seen.restic_backup = true;
+                for var in environ.split(|b| *b == 0) {
+                    let Some(name) = var.split(|b| *b == b'=').next() else {
+                        continue;
+                    };
+                    let name = String::from_utf8_lossy(name).into_owned();
+                    if name.starts_with("RESTIC_") && !seen.restic_env_names.contains(&name) {
+                        seen.restic_env_names.push(name);
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    seen
+}
+
+/// `bakrun ARGS` while another thread scans every process for the secrets.
+fn scanned(args: &[&str], env: &[(&str, &str)], secrets: [String; 2]) -> (Output, Seen) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let scanner = std::thread::spawn(move || scan_processes(secrets, flag));
+    let out = Command::new(common::BAKRUN)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    stop.store(true, Ordering::SeqCst);
+    (out, scanner.join().unwrap())
+}
+
+#[test]
+fn secrets_never_reach_argv_logs_status_or_metrics() {
+    let t = TempDir::new("restic-argv");
+    let root = t.path();
+    let server = timed("moto_server start", || S3Server::start("argv-bucket"));
+    // Values no other process on this machine can hold by chance.
+    let nonce = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let password = format!("pw-{nonce}-never-on-argv");
+    let s3_secret = format!("s3-{nonce}-never-on-argv");
+    let pw = secret_file(root, "password", &password);
+    let key_id = secret_file(root, "s3-id", S3_KEY_ID);
+    let key = secret_file(root, "s3-key", &s3_secret);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "over s3\n").unwrap();
+    let repo = server.url("argv-bucket/h1");
+    let mut spec = restic_spec(root, "files", &repo, &pw, &[&src]);
+    spec["destination"]["environment"] = json!([
+        {"variable": "AWS_ACCESS_KEY_ID", "secret": {"from": "file", "path": key_id.to_string_lossy()}},
+        {"variable": "AWS_SECRET_ACCESS_KEY", "secret": {"from": "file", "path": key.to_string_lossy()}},
+    ]);
+    let path = write_spec_named(root, "files", &spec);
+    let p = path.to_str().unwrap();
+    let secrets = || [password.clone(), s3_secret.clone()];
+
+    let (out, _) = scanned(&["init", p], &[], secrets());
+    assert_code(&out, 0);
+
+    // Password from a file, then from a command (a password manager).
+    let mut with_command = spec.clone();
+    with_command["destination"]["password"] =
+        json!({"from": "command", "command": format!("cat '{}'", pw.display())});
+    let command_path = write_spec_named(root, "command", &with_command);
+    for spec_path in [&path, &command_path] {
+        let (out, seen) = timed("scanned backup on S3", || {
+            scanned(&["run", spec_path.to_str().unwrap(), "-vv"], &[], secrets())
+        });
+        assert_code(&out, 0);
+        eprintln!(
+            "scanner: {} scans; restic's environment: {:?}; S3 secret in the environment of: {:?}",
+            seen.scans, seen.restic_env_names, seen.environ_s3_secret
+        );
+        assert!(
+            seen.restic_backup,
+            "the scanner never saw `restic backup` ({} scans): the test proves nothing",
+            seen.scans
+        );
+        assert!(
+            seen.argv_leaks.is_empty(),
+            "secret on argv: {:?}",
+            seen.argv_leaks
+        );
+        // The password reaches restic as a file or a command, never as a value.
+        assert!(
+            seen.environ_password.is_empty(),
+            "password value in an environment: {:?}",
+            seen.environ_password
+        );
+        let names = &seen.restic_env_names;
+        assert!(
+            names
+                .iter()
+                .any(|n| n == "RESTIC_PASSWORD_FILE" || n == "RESTIC_PASSWORD_COMMAND"),
+            "{names:?}"
+        );
+        // restic reads S3 keys from its environment only (AWS_ACCESS_KEY_ID,
+        // AWS_SECRET_ACCESS_KEY): there, and in bakrun's `/bin/sh` wrapper of the password
+        // command, which restic starts and which unsets them before it runs the command
+        // (`cat` here); never in bakrun's own environment or anywhere else.
+        assert!(
+            seen.environ_s3_secret.iter().all(|argv| {
+                argv.split(' ').next().is_some_and(|a| a.ends_with("restic"))
+                    || (argv.starts_with("/bin/sh -c unset AWS_ACCESS_KEY_ID; unset AWS_SECRET_ACCESS_KEY;")
+                        && argv.ends_with("eval \"$BAKGEN_PASSWORD_COMMAND\""))
+            }),
+            "S3 secret in the environment of a process that is neither restic nor the password command's wrapper: {:?}",
+            seen.environ_s3_secret
+        );
+        let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        assert!(log.contains("restic"), "-vv logs restic's commands: {log}");
+        for secret in [&password, &s3_secret] {
+            assert!(
+                !log.contains(secret.as_str()),
+                "secret in bakrun's output:\n{log}"
+            );
+        }
+        let (text, st) = status(root, "files");
+        assert_eq!(st["result"], "success", "{text}");
+        let metrics = fs::read_to_string(root.join("metrics/bakgen_files.prom")).unwrap();
+        for secret in [&password, &s3_secret] {
+            assert!(!text.contains(secret.as_str()), "secret in the status file");
+            assert!(!metrics.contains(secret.as_str()), "secret in the metrics");
+        }
+        assert!(files_under(&root.join("state"))
+            .iter()
+            .all(|f| !f.ends_with(".tmp")));
+    }
+}
