@@ -499,7 +499,9 @@ fn scan_processes(secrets: [String; 2], stop: Arc<AtomicBool>) -> Seen {
                         continue;
                     };
                     let name = String::from_utf8_lossy(name).into_owned();
-                    if name.starts_with("RESTIC_") && !seen.restic_env_names.contains(&name) {
+                    if (name.starts_with("RESTIC_") || name.starts_with("AWS_"))
+                        && !seen.restic_env_names.contains(&name)
+                    {
                         seen.restic_env_names.push(name);
                     }
                 }
@@ -596,18 +598,18 @@ fn secrets_never_reach_argv_logs_status_or_metrics() {
                 .any(|n| n == "RESTIC_PASSWORD_FILE" || n == "RESTIC_PASSWORD_COMMAND"),
             "{names:?}"
         );
-        // restic reads S3 keys from its environment only (AWS_ACCESS_KEY_ID,
-        // AWS_SECRET_ACCESS_KEY): there, and in bakrun's `/bin/sh` wrapper of the password
-        // command, which restic starts and which unsets them before it runs the command
-        // (`cat` here); never in bakrun's own environment or anywhere else.
+        // S3 keys reach restic in a private credentials file: in no process's environment.
         assert!(
-            seen.environ_s3_secret.iter().all(|argv| {
-                argv.split(' ').next().is_some_and(|a| a.ends_with("restic"))
-                    || (argv.starts_with("/bin/sh -c unset AWS_ACCESS_KEY_ID; unset AWS_SECRET_ACCESS_KEY;")
-                        && argv.ends_with("eval \"$BAKGEN_PASSWORD_COMMAND\""))
-            }),
-            "S3 secret in the environment of a process that is neither restic nor the password command's wrapper: {:?}",
+            seen.environ_s3_secret.is_empty(),
+            "S3 secret in the environment of: {:?}",
             seen.environ_s3_secret
+        );
+        assert!(
+            seen.restic_env_names
+                .iter()
+                .any(|n| n == "AWS_SHARED_CREDENTIALS_FILE"),
+            "{:?}",
+            seen.restic_env_names
         );
         let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
         assert!(log.contains("restic"), "-vv logs restic's commands: {log}");
@@ -628,4 +630,99 @@ fn secrets_never_reach_argv_logs_status_or_metrics() {
             .iter()
             .all(|f| !f.ends_with(".tmp")));
     }
+}
+
+/// An S3 endpoint on loopback that records the `Authorization` header of every request
+/// and refuses it (403): shows which access key restic signed with.
+struct AuthRecorder {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl AuthRecorder {
+    fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let log = dir.join("authorization.log");
+        fs::write(&log, "").unwrap();
+        let program = r#"
+import http.server, sys
+log = open(sys.argv[2], "a")
+class H(http.server.BaseHTTPRequestHandler):
+    def refuse(self):
+        log.write((self.headers.get("Authorization") or "-") + "\n"); log.flush()
+        self.send_response(403); self.send_header("Content-Length", "0"); self.end_headers()
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = refuse
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+        let child = Command::new("python3")
+            .args(["-c", program, &port.to_string()])
+            .arg(&log)
+            .spawn()
+            .expect("python3 must be installed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the recorder did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        AuthRecorder { child, port, log }
+    }
+}
+
+impl Drop for AuthRecorder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn s3_keys_reach_restic_through_a_private_credentials_file() {
+    let t = TempDir::new("restic-s3-file");
+    let root = t.path();
+    let recorder = AuthRecorder::start(root);
+    let pw = secret_file(root, "password", PASSWORD);
+    let key_id = secret_file(root, "key-id", "AKIDFROMAFILE");
+    let key = secret_file(root, "key", "a secret key with spaces");
+    let mut spec = restic_spec(
+        root,
+        "files",
+        &format!("s3:http://127.0.0.1:{}/bucket/h1", recorder.port),
+        &pw,
+        &[root],
+    );
+    spec["destination"]["environment"] = json!([
+        {"variable": "AWS_ACCESS_KEY_ID", "secret": {"from": "file", "path": key_id.to_string_lossy()}},
+        {"variable": "AWS_SECRET_ACCESS_KEY", "secret": {"from": "file", "path": key.to_string_lossy()}},
+    ]);
+    let path = write_spec_named(root, "files", &spec);
+    let tmp = root.join("tmp");
+    fs::create_dir_all(&tmp).unwrap();
+    // Inherited keys must not win over the job's.
+    let out = Command::new(common::BAKRUN)
+        .args(["init", path.to_str().unwrap()])
+        .env("TMPDIR", &tmp)
+        .env("AWS_ACCESS_KEY_ID", "AKIDINHERITED")
+        .env("AWS_SECRET_ACCESS_KEY", "inherited")
+        .output()
+        .unwrap();
+    assert_code(&out, 1);
+    let log = fs::read_to_string(&recorder.log).unwrap();
+    assert!(
+        log.contains("Credential=AKIDFROMAFILE/"),
+        "restic signed with: {log}"
+    );
+    assert!(!log.contains("AKIDINHERITED"), "{log}");
+    // The private credentials file is gone with bakrun.
+    assert_eq!(files_under(&tmp), Vec::<String>::new());
+    // The dry run says where the keys go, not what they are.
+    let out = bakrun(&["run", path.to_str().unwrap(), "--dry-run"]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("AWS_SECRET_ACCESS_KEY=<file ")
+            && printed.contains("in AWS_SHARED_CREDENTIALS_FILE"),
+        "{printed}"
+    );
+    assert!(!printed.contains("a secret key with spaces"));
 }

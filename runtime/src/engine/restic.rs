@@ -29,7 +29,7 @@ use super::rsync::{parse_snapshot_name, snapshot_name};
 use super::{BackupOutcome, Engine, EngineError, Snapshot, TransferStats};
 use crate::command::{shell_quote, Command, Exec, Finished};
 use crate::dump::{self, pipe};
-use crate::secret::{self, SecretError};
+use crate::secret::{self, PrivateDir, SecretError};
 use crate::spec::{Destination, JobSpec, SecretRef, SftpSsh};
 use crate::{log, signals};
 
@@ -54,7 +54,21 @@ pub struct Restic {
     /// The environment restic gets, read once per bakrun process (a password manager
     /// behind a command secret is asked once, not per restic call).
     env: OnceCell<Vec<(OsString, OsString)>>,
+    /// The private folder of the S3 credentials file, removed with the engine.
+    aws_dir: OnceCell<PrivateDir>,
 }
+
+/// The S3 credentials restic can read from a shared-credentials file instead of its
+/// environment (restic 0.14 asks minio-go's chain: environment, then
+/// `AWS_SHARED_CREDENTIALS_FILE` with profile `AWS_PROFILE`).
+const AWS_FILE_KEYS: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "aws_access_key_id"),
+    ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key"),
+    ("AWS_SESSION_TOKEN", "aws_session_token"),
+];
+
+/// The profile bakrun writes in the credentials file.
+const AWS_PROFILE: &str = "bakgen";
 
 /// One restic snapshot as `restic snapshots --json` prints it.
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +196,7 @@ impl Restic {
             cache_dir: cache_dir.clone(),
             sftp_command,
             env: OnceCell::new(),
+            aws_dir: OnceCell::new(),
         })
     }
 
@@ -230,9 +245,40 @@ impl Restic {
                 ));
             }
         }
+        // S3 keys go into a private 0600 credentials file, so that they are in no
+        // process's environment; any other variable (B2, Azure, Swift keys) restic only
+        // reads from its environment.
+        let mut aws_file = String::new();
         for (variable, r) in &self.environment {
             let value = secret::read(r)?;
-            env.push((variable.into(), value.expose().into()));
+            match AWS_FILE_KEYS.iter().find(|(v, _)| v == variable) {
+                Some((_, key)) => {
+                    if value.expose().contains(['\n', '\r']) {
+                        return Err(EngineError::Invalid(format!(
+                            "{variable} from {} holds a line break",
+                            secret::describe(r)
+                        )));
+                    }
+                    aws_file.push_str(&format!("{key} = {}\n", value.expose()));
+                }
+                None => env.push((variable.into(), value.expose().into())),
+            }
+        }
+        if !aws_file.is_empty() {
+            let io = |e: std::io::Error| {
+                EngineError::Invalid(format!("cannot write the private S3 credentials file: {e}"))
+            };
+            let dir = PrivateDir::new("aws").map_err(io)?;
+            let path = dir
+                .write("credentials", &format!("[{AWS_PROFILE}]\n{aws_file}"))
+                .map_err(io)?;
+            env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), path.into()));
+            env.push(("AWS_PROFILE".into(), AWS_PROFILE.into()));
+            // Set empty: restic would take inherited ones before the file.
+            for (variable, _) in AWS_FILE_KEYS {
+                env.push((variable.into(), OsString::new()));
+            }
+            let _ = self.aws_dir.set(dir);
         }
         let _ = self.env.set(env);
         Ok(self.env.get().map(Vec::as_slice).unwrap_or(&[]))
@@ -256,7 +302,12 @@ impl Restic {
             password,
         ];
         for (variable, r) in &self.environment {
-            words.push(format!("{variable}=<{}>", secret::describe(r)));
+            let how = if AWS_FILE_KEYS.iter().any(|(v, _)| v == variable) {
+                " in AWS_SHARED_CREDENTIALS_FILE"
+            } else {
+                ""
+            };
+            words.push(format!("{variable}=<{}>{how}", secret::describe(r)));
         }
         exec.note(format!("restic environment: {}", words.join(" ")));
     }
