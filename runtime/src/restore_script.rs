@@ -18,8 +18,18 @@ use std::fmt::Write as _;
 
 use crate::command::shell_quote;
 use crate::dump::{self, DumpError, DumpKind};
+use crate::engine::restic::Restic;
+use crate::engine::EngineError;
 use crate::secret;
 use crate::spec::{Destination, JobSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScriptError {
+    #[error("job {job}: {source}")]
+    Dump { job: String, source: DumpError },
+    #[error("job {job}: {source}")]
+    Engine { job: String, source: EngineError },
+}
 
 /// Where the dumps of job `JOB` are written under the target root.
 pub const DUMPS_UNDER_TARGET: &str = "var/lib/bakgen/restored-dumps";
@@ -41,7 +51,7 @@ fn go_json(s: &str) -> String {
 }
 
 /// The script for `host` from its job specs (any order; the script is sorted by job).
-pub fn generate(host: &str, specs: &[JobSpec]) -> Result<String, DumpError> {
+pub fn generate(host: &str, specs: &[JobSpec]) -> Result<String, ScriptError> {
     let mut jobs: Vec<&JobSpec> = specs.iter().filter(|s| s.host == host).collect();
     jobs.sort_by(|a, b| a.job.cmp(&b.job));
     let mut repositories: Vec<&str> = Vec::new();
@@ -70,9 +80,18 @@ pub fn generate(host: &str, specs: &[JobSpec]) -> Result<String, DumpError> {
                         from = secret::describe(&e.secret).replace(['"', '`', '$', '\\'], ""),
                     );
                 }
-                let _ = writeln!(body, "use_repository {index} {}", q(repository));
+                let restic = Restic::new(spec).map_err(|source| ScriptError::Engine {
+                    job: spec.job.clone(),
+                    source,
+                })?;
+                let sftp = restic.sftp_command().map(q).unwrap_or_default();
+                let _ = writeln!(body, "use_repository {index} {} {sftp}", q(repository));
                 let _ = writeln!(body, "if pick_run {}; then\n  restore_files", q(&spec.job));
-                for d in dump::catalogue(spec)? {
+                let dumps = dump::catalogue(spec).map_err(|source| ScriptError::Dump {
+                    job: spec.job.clone(),
+                    source,
+                })?;
+                for d in dumps {
                     let kind = match d.kind {
                         DumpKind::Postgres => "postgres",
                         DumpKind::PostgresAll => "postgres-all",
@@ -124,6 +143,8 @@ fn header(host: &str, jobs: usize) -> String {
 # Needs restic; psql and mysql only for --databases. Passwords are asked for once per
 # repository; RESTIC_PASSWORD_FILE, RESTIC_PASSWORD or RESTIC_PASSWORD_COMMAND in the
 # environment is used for every repository instead. This script holds no secret.
+# An sftp: repository is reached with the ssh command the job used (its port, key and
+# known_hosts file); BAKGEN_SFTP_COMMAND replaces it when those live elsewhere here.
 set -eu
 HOST={host}
 DUMPS={dumps}
@@ -137,7 +158,7 @@ DUMPS={dumps}
 
 /// The fixed part: options, password handling, run selection, restore functions.
 const LIBRARY: &str = r#"
-usage() { sed -n '3,15s/^# \{0,1\}//p' "$0"; }
+usage() { awk 'NR > 2 && /^set -eu/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "$0"; }
 LIST=0
 DATABASES=0
 while [ $# -gt 0 ]; do
@@ -167,16 +188,26 @@ trap 'stty echo 2>/dev/null || :; exit 130' INT TERM
 GIVEN_PASSWORD=${RESTIC_PASSWORD_FILE:-}${RESTIC_PASSWORD:-}${RESTIC_PASSWORD_COMMAND:-}
 FAILED=
 JOB=
+SFTP_COMMAND=
 
 begin_job() {
   JOB=$1
   echo "== job $JOB" >&2
 }
 
-# use_repository N URL: restic works on repository N; its password is asked for once.
+# restic, through the job's ssh for an sftp: repository (BAKGEN_SFTP_COMMAND overrides it:
+# the key and known_hosts the job used may live elsewhere on this machine).
+restic_() {
+  if [ -n "$SFTP_COMMAND" ]; then restic -o "sftp.command=$SFTP_COMMAND" "$@"; else restic "$@"; fi
+}
+
+# use_repository N URL [SFTP_COMMAND]: restic works on repository N; its password is asked
+# for once.
 use_repository() {
   RESTIC_REPOSITORY=$2
   export RESTIC_REPOSITORY
+  SFTP_COMMAND=
+  if [ -n "${3:-}" ]; then SFTP_COMMAND=${BAKGEN_SFTP_COMMAND:-$3}; fi
   [ -z "$GIVEN_PASSWORD" ] || return 0
   if [ ! -f "$WORK/password-$1" ]; then
     printf 'Password of restic repository %s: ' "$2" >&2
@@ -196,10 +227,10 @@ use_repository() {
 # each, into $WORK/run. Fails (after saying why) when there is none.
 pick_run() {
   if [ "$LIST" = 1 ]; then
-    restic snapshots --no-lock --host "$HOST" --tag "bakgen,job=$1" || FAILED="$FAILED $1"
+    restic_ snapshots --no-lock --host "$HOST" --tag "bakgen,job=$1" || FAILED="$FAILED $1"
     return 1
   fi
-  if ! restic snapshots --no-lock --json --host "$HOST" --tag "bakgen,job=$1" > "$WORK/snapshots"; then
+  if ! restic_ snapshots --no-lock --json --host "$HOST" --tag "bakgen,job=$1" > "$WORK/snapshots"; then
     echo "restore: cannot list the snapshots of job $1" >&2
     FAILED="$FAILED $1"
     return 1
@@ -239,7 +270,7 @@ restore_files() {
       *'"dump='*) ;;
       *)
         echo "== job $JOB: restoring snapshot $id under $TARGET" >&2
-        restic restore --no-lock "$id" --target "$TARGET" || FAILED="$FAILED $JOB"
+        restic_ restore --no-lock "$id" --target "$TARGET" || FAILED="$FAILED $JOB"
         ;;
     esac
   done < "$WORK/run"
@@ -257,7 +288,7 @@ restore_dump() {
   mkdir -p "$dir"
   file=$dir/$2
   echo "== job $JOB: dump $2 (snapshot $id) into $file" >&2
-  if ! restic dump --no-lock "$id" "/$HOST/$JOB/$2" > "$file"; then
+  if ! restic_ dump --no-lock "$id" "/$HOST/$JOB/$2" > "$file"; then
     echo "restore: cannot read dump $2 of job $JOB" >&2
     FAILED="$FAILED $JOB"
     return 0

@@ -89,12 +89,28 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
     let mut rsync = common::spec(root, &[&etc]);
     rsync["job"] = json!("local");
     write_spec_named(&jobs, "local", &rsync);
+    // A fourth over sftp, through the job's own ssh settings.
+    let sshd = common::Sshd::start();
+    let repo3 = root.join("sftp repo");
+    let mut remote = restic_spec(
+        root,
+        "remote",
+        &format!("sftp:root@127.0.0.1:{}", repo3.display()),
+        &pw,
+        &[&etc],
+    );
+    remote["destination"]["ssh"] = json!({
+        "port": sshd.port,
+        "identity": sshd.client_key.to_string_lossy(),
+        "known-hosts": sshd.known_hosts.to_string_lossy(),
+    });
+    let remote_path = write_spec_named(&jobs, "remote", &remote);
     // A job of another host is left out.
     let mut foreign = restic_spec(root, "web", &repo, &pw, &[&etc]);
     foreign["host"] = json!("h2");
     write_spec_named(&jobs, "web", &foreign);
 
-    for spec in [&main_path, &other_path] {
+    for spec in [&main_path, &other_path, &remote_path] {
         assert_code(&bakrun(&["init", spec.to_str().unwrap()]), 0);
     }
     run_job(&main_path);
@@ -103,6 +119,7 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
     pg.psql("app", "UPDATE invoices SET who = 'changed' WHERE id = 7");
     timed("backup files + 2 dumps", || run_job(&main_path));
     run_job(&other_path);
+    run_job(&remote_path);
 
     let out = bakrun(&["restore-script", "h1", "--jobs-dir", jobs.to_str().unwrap()]);
     assert_code(&out, 0);
@@ -126,8 +143,8 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
     let target = root.join("new-root");
     let tmp = root.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
-    // Passwords typed in, in the order of the jobs (etc, files-db).
-    let typed = format!("{OTHER_PASSWORD}\n{PASSWORD}\n");
+    // Passwords typed in, in the order of the jobs (etc, files-db, remote).
+    let typed = format!("{OTHER_PASSWORD}\n{PASSWORD}\n{PASSWORD}\n");
     let out = timed("restore script --databases", || {
         run_script(
             &script,
@@ -151,6 +168,10 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
     assert_eq!(differences(&src, &restored), "", "restored tree differs");
     let restored_etc = target.join(etc.strip_prefix("/").unwrap());
     assert_eq!(differences(&etc, &restored_etc), "");
+    assert!(
+        stderr.contains("job remote: restoring snapshot"),
+        "the sftp job is restored too: {stderr}"
+    );
     // Databases: the rows of the newest run, in the fresh servers.
     let rows = |p: &Postgres| {
         p.psql(
@@ -189,7 +210,7 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
     // the other is restored, and the script says which failed.
     assert_code(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("FAILED for job(s): etc"), "{stderr}");
+    assert!(stderr.contains("FAILED for job(s): etc\n"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("psql -X -v ON_ERROR_STOP=1 -d postgres -f") && stdout.contains("mysql < "),
@@ -210,7 +231,7 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
     assert_code(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("FAILED for job(s): etc files-db"),
+        stderr.contains("FAILED for job(s): etc files-db remote"),
         "{stderr}"
     );
     assert!(!stderr.contains("== done"));

@@ -204,6 +204,11 @@ impl Restic {
         &self.repository
     }
 
+    /// restic's `sftp.command` for an `sftp:` repository (what `-o sftp.command=` gets).
+    pub fn sftp_command(&self) -> Option<&str> {
+        self.sftp_command.as_deref()
+    }
+
     /// restic's environment: repository, password source, and the destination's secret
     /// variables. Refuses a secret file that group or others can read.
     fn env(&self) -> Result<&[(OsString, OsString)], EngineError> {
