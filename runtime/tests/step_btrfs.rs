@@ -4,6 +4,7 @@
 //! seen by the host. Needs root, btrfs-progs, util-linux.
 
 mod common;
+mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -340,4 +341,63 @@ fn dry_run_prints_the_snapshot_commands_and_changes_nothing() {
     );
     assert_eq!(c.fs.leftovers(c.root.path()), "");
     assert!(!c.root.join("state/snapshots/files/root").exists());
+}
+
+#[test]
+fn restic_reads_the_snapshot_at_the_original_paths() {
+    let c = case("btrfs-restic", &["etc", "other"]);
+    let root = c.root.path();
+    let pw = support::secret_file(root, "password", support::PASSWORD);
+    let repo = root.join("repo").to_string_lossy().into_owned();
+    let data = c.fs.data();
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&c.spec_path).unwrap()).unwrap();
+    let restic = support::restic_spec(root, "files", &repo, &pw, &[]);
+    spec["destination"] = restic["destination"].clone();
+    fs::write(&c.spec_path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+    assert_code(&bakrun(&["init", c.spec_path.to_str().unwrap()]), 0);
+
+    // The dry run shows the private namespace and the bind mounts.
+    let out = bakrun(&["run", c.spec_path.to_str().unwrap(), "--dry-run"]);
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("unshare --mount --propagation private")
+            && printed.contains(&format!("{}/etc", data.display())),
+        "{printed}"
+    );
+
+    let child = c.start_paused();
+    let d = data.display();
+    c.fs.sh(&format!(
+        "echo new > {d}/etc/file; echo added > {d}/etc/added; rm {d}/other"
+    ));
+    fs::write(&c.go, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_code(&out, 0);
+
+    // restic recorded the original paths, with the contents of the snapshot's moment.
+    let file = format!("{d}/etc/file");
+    assert_eq!(
+        support::restic(&repo, &pw, &["dump", "latest", &file], &[]),
+        "old\n"
+    );
+    let listing = support::restic(&repo, &pw, &["ls", "latest"], &[]);
+    assert!(listing.contains(&format!("{d}/other")), "{listing}");
+    assert!(!listing.contains("added"), "{listing}");
+    assert!(!listing.contains("state/snapshots"), "{listing}");
+    // Snapshot, its mount and the bind mounts are gone.
+    assert_eq!(c.fs.leftovers(root), "");
+    let mounts = c.fs.sh("findmnt -rn -o TARGET");
+    assert!(!mounts.contains(&format!("{d}/")), "{mounts}");
+    // bakrun's own restore reads it back at the original path.
+    let to = root.join("restored");
+    let out = bakrun(&[
+        "restore",
+        c.spec_path.to_str().unwrap(),
+        &format!("{d}/etc"),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_code(&out, 0);
+    assert_eq!(fs::read_to_string(to.join("etc/file")).unwrap(), "old\n");
 }

@@ -276,7 +276,13 @@ fn sandbox(n: &Needs, writable: &[String]) -> Vec<String> {
     service.push("ProtectClock=yes".to_owned());
     service.push("ProtectHostname=yes".to_owned());
     service.push("ProtectProc=invisible".to_owned());
-    service.push("RestrictNamespaces=yes".to_owned());
+    if n.snapshots() && !n.writes_snapshots {
+        // restic reads a snapshot at the original paths through bind mounts in a mount
+        // namespace of its own (`unshare --mount`): that one kind, no other.
+        service.push("RestrictNamespaces=mnt".to_owned());
+    } else {
+        service.push("RestrictNamespaces=yes".to_owned());
+    }
     service.push("RestrictRealtime=yes".to_owned());
     service.push("RestrictSUIDSGID=yes".to_owned());
     service.push("LockPersonality=yes".to_owned());

@@ -31,6 +31,7 @@ use crate::command::{shell_quote, Command, Exec, Finished};
 use crate::dump::{self, pipe};
 use crate::secret::{self, PrivateDir, SecretError};
 use crate::spec::{Destination, JobSpec, SecretRef, SftpSsh};
+use crate::step::SourceView;
 use crate::{log, signals};
 
 /// restic's exit code when some source files could not be read: the snapshot exists but
@@ -684,6 +685,18 @@ impl Engine for Restic {
     }
 
     fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
+        self.backup_from(exec, &SourceView::live())
+    }
+
+    /// From a snapshot step, restic reads the sources at their original paths: each is
+    /// bind-mounted (read-only) from the snapshot over itself in a mount namespace of
+    /// restic's own (see [`in_snapshot_view`]), so the repository records the paths a
+    /// restore expects and nothing outside restic ever sees the bind mounts.
+    fn backup_from(
+        &self,
+        exec: &Exec,
+        view: &SourceView<'_>,
+    ) -> Result<BackupOutcome, EngineError> {
         self.note_env(exec);
         let existing = self.snapshots()?;
         self.clear_incomplete(exec)?;
@@ -755,6 +768,9 @@ impl Engine for Restic {
             }
             // `--` so that a source starting with `-` is never read as an option.
             cmd = cmd.arg("--").args(self.spec.sources.iter().cloned());
+            if !view.is_live() {
+                cmd = in_snapshot_view(cmd, view, &self.spec.sources);
+            }
             let finished = match self.run(exec, &cmd) {
                 Ok(f) => f,
                 Err(e) => {
@@ -779,6 +795,12 @@ impl Engine for Restic {
                         status: status_text(&finished),
                     });
                 }
+            }
+            // A snapshot that stopped being faithful (an LVM snapshot that overflowed while
+            // restic read it) must not survive as a run.
+            if let Err(e) = view.check_intact() {
+                self.discard_run(exec, &run, None);
+                return Err(e.into());
             }
             if let Some(s) = summary {
                 s.add_to(&mut stats);
@@ -1250,6 +1272,49 @@ fn move_into(source: &Path, target: &Path) -> Result<(), EngineError> {
             )))
         }
     }
+}
+
+/// Binds each source from the snapshot over its original path, then runs restic.
+const BIND_SCRIPT: &str = r#"while [ "$1" != -- ]; do mount --bind -o ro -- "$1" "$2" || exit 125; shift 2; done; shift; exec "$@""#;
+
+/// `cmd` run in a private mount namespace (`unshare --mount --propagation private`) where
+/// every source is bind-mounted read-only from the snapshot tree over its original path.
+/// The namespace dies with restic: no unmount to forget, nothing visible outside. The
+/// environment (password file, keys) passes through unchanged.
+fn in_snapshot_view(cmd: Command, view: &SourceView<'_>, sources: &[String]) -> Command {
+    let mut wrapped = Command::new("unshare").args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        BIND_SCRIPT,
+        "bakrun-bind",
+    ]);
+    let mut targets: Vec<PathBuf> = Vec::new();
+    for source in sources {
+        // A source the live system lost since the snapshot has no mount point: bind the
+        // nearest folder above it that still exists (inside the snapshot's origin, which
+        // is a mount point and so always exists).
+        let mut target = PathBuf::from(source);
+        while target.symlink_metadata().is_err() {
+            match target.parent() {
+                Some(parent) => target = parent.to_owned(),
+                None => break,
+            }
+        }
+        // Missing from the snapshot too: restic reports it as a missing source.
+        let from = view.path_of(&target.to_string_lossy());
+        if from.symlink_metadata().is_err() || targets.contains(&target) {
+            continue;
+        }
+        wrapped = wrapped.arg(from).arg(&target);
+        targets.push(target);
+    }
+    wrapped = wrapped.arg("--").arg(cmd.program).args(cmd.args);
+    wrapped.env = cmd.env;
+    wrapped
 }
 
 #[cfg(test)]
