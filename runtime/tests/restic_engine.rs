@@ -433,3 +433,48 @@ fn interrupted_runs_are_never_listed_and_the_next_run_clears_them() {
     assert_eq!(all.len(), 1, "only the new run's snapshot: {all:?}");
     assert_eq!(snapshots_json(&path).len(), 1);
 }
+
+#[test]
+fn a_run_lists_the_repository_once_and_keeps_count_of_its_own_changes() {
+    let t = TempDir::new("restic-list-once");
+    let root = t.path();
+    let pw = secret_file(root, "password", PASSWORD);
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "x\n").unwrap();
+    let repo = root.join("repo").to_string_lossy().into_owned();
+    let mut spec = restic_spec(root, "files", &repo, &pw, &[&src]);
+    spec["retention"] = json!({"keep-last": 1});
+    let path = write_spec_named(root, "files", &spec);
+    assert_code(&bakrun(&["init", path.to_str().unwrap()]), 0);
+    let restic_calls = |err: &str, what: &str| {
+        err.lines()
+            .filter(|l| l.contains("running: restic") && l.contains(what))
+            .count()
+    };
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        let out = run(&path);
+        assert_code(&out, 0);
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Listed before the backup only: retention and the status count use that listing
+        // plus what the run made and forgot.
+        assert_eq!(restic_calls(&err, " snapshots "), 1, "{err}");
+        assert_eq!(
+            restic_calls(&err, " forget "),
+            usize::from(round > 0),
+            "{err}"
+        );
+        let (_, st) = status(root, "files");
+        assert_eq!(st["snapshots"], 1, "{st}");
+        ids.push(st["snapshot"].as_str().unwrap().to_owned());
+    }
+    // What restic itself holds: the newest run only, the one the status names.
+    let listed: Vec<Value> =
+        serde_json::from_str(&restic(&repo, &pw, &["snapshots", "--json"], &[])).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["short_id"], ids[2].as_str());
+    let snaps = snapshots_json(&path);
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0]["id"], ids[2].as_str());
+}

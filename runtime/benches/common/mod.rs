@@ -10,7 +10,7 @@ use std::time::Instant;
 
 pub const BAKRUN: &str = env!("CARGO_BIN_EXE_bakrun");
 
-fn env_number(name: &str, default: u64) -> u64 {
+pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -27,11 +27,16 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Self {
+        // Even, so that each side goes first equally often.
+        Self::from_env_or(50_000, 4)
+    }
+
+    /// The same variables with other defaults for the file count and the rounds.
+    pub fn from_env_or(files: u64, rounds: u64) -> Self {
         Config {
-            files: env_number("BAKRUN_BENCH_FILES", 50_000),
+            files: env_number("BAKRUN_BENCH_FILES", files),
             mib: env_number("BAKRUN_BENCH_MIB", 1024),
-            // Even, so that each side goes first equally often.
-            rounds: env_number("BAKRUN_BENCH_ROUNDS", 4).max(1),
+            rounds: env_number("BAKRUN_BENCH_ROUNDS", rounds).max(1),
         }
     }
 }
@@ -61,30 +66,10 @@ pub fn source_tree(config: &Config) -> PathBuf {
     let pool: Vec<u8> = (0..4 * 1024 * 1024)
         .map(|_| (next() >> 24) as u8 | 1)
         .collect();
-    let total = config.mib * 1024 * 1024;
-    let mean = (total / config.files.max(1)).max(1);
-    // Sizes: mostly small files, a few large ones, as in /etc + /home; scaled to the total.
-    let raw: Vec<u64> = (0..config.files)
-        .map(|_| {
-            let r = next() % 1000;
-            if r < 5 {
-                mean * 40
-            } else if r < 100 {
-                mean * 3
-            } else {
-                1 + next() % mean
-            }
-        })
-        .collect();
-    let raw_total: u64 = raw.iter().sum();
+    let sizes = file_sizes(config, &mut next);
     let mut written = 0u64;
-    for (i, size) in raw.iter().enumerate() {
-        let size = size * total / raw_total.max(1);
-        let sub = data.join(format!("d{:03}/e{:02}", i % 500, (i / 500) % 20));
-        if i < 500 * 20 {
-            fs::create_dir_all(&sub).unwrap();
-        }
-        let mut f = fs::File::create(sub.join(format!("file-{i:06}.dat"))).unwrap();
+    for (i, &size) in sizes.iter().enumerate() {
+        let mut f = fs::File::create(file_path(&data, i)).unwrap();
         let mut left = size as usize;
         let mut offset = (i * 7919) % (pool.len() / 2);
         while left > 0 {
@@ -98,6 +83,91 @@ pub fn source_tree(config: &Config) -> PathBuf {
     fs::write(&marker, "").unwrap();
     println!(
         "generated {} files, {:.0} MiB in {:.1} s at {}",
+        config.files,
+        written as f64 / 1048576.0,
+        started.elapsed().as_secs_f64(),
+        data.display()
+    );
+    data
+}
+
+/// File sizes for `config`: mostly small files, a few large ones, as in /etc + /home;
+/// scaled so that they add up to `config.mib` MiB.
+fn file_sizes(config: &Config, next: &mut impl FnMut() -> u64) -> Vec<u64> {
+    let total = config.mib * 1024 * 1024;
+    let mean = (total / config.files.max(1)).max(1);
+    let raw: Vec<u64> = (0..config.files)
+        .map(|_| {
+            let r = next() % 1000;
+            if r < 5 {
+                mean * 40
+            } else if r < 100 {
+                mean * 3
+            } else {
+                1 + next() % mean
+            }
+        })
+        .collect();
+    let raw_total: u64 = raw.iter().sum();
+    raw.iter()
+        .map(|size| size * total / raw_total.max(1))
+        .collect()
+}
+
+/// Where file `i` of a generated tree goes (its folder is made with the first file in it).
+fn file_path(data: &Path, i: usize) -> PathBuf {
+    let sub = data.join(format!("d{:03}/e{:02}", i % 500, (i / 500) % 20));
+    if i < 500 * 20 {
+        fs::create_dir_all(&sub).unwrap();
+    }
+    sub.join(format!("file-{i:06}.dat"))
+}
+
+/// Like [`source_tree`], but every file holds bytes of its own from a cheap PRNG
+/// (xorshift64, eight bytes a step): nothing that a deduplicating engine such as restic
+/// finds twice, nothing to compress. Kept in the temp folder as
+/// `bakrun-bench-unique-<files>f-<mib>m`.
+pub fn unique_tree(config: &Config) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "bakrun-bench-unique-{}f-{}m",
+        config.files, config.mib
+    ));
+    let marker = dir.join(".complete");
+    if marker.exists() {
+        return dir.join("data");
+    }
+    let _ = fs::remove_dir_all(&dir);
+    let data = dir.join("data");
+    let started = Instant::now();
+    let xorshift = |seed: &mut u64| {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    };
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let sizes = file_sizes(config, &mut || xorshift(&mut seed));
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut written = 0u64;
+    for (i, &size) in sizes.iter().enumerate() {
+        let mut f = fs::File::create(file_path(&data, i)).unwrap();
+        // A seed per file (never 0, which xorshift would keep).
+        let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut left = size as usize;
+        while left > 0 {
+            let n = left.min(buf.len());
+            for chunk in buf[..n].chunks_mut(8) {
+                let word = xorshift(&mut state).to_le_bytes();
+                chunk.copy_from_slice(&word[..chunk.len()]);
+            }
+            f.write_all(&buf[..n]).unwrap();
+            left -= n;
+        }
+        written += size;
+    }
+    fs::write(&marker, "").unwrap();
+    println!(
+        "generated {} files, {:.0} MiB of unique pseudo-random bytes in {:.1} s at {}",
         config.files,
         written as f64 / 1048576.0,
         started.elapsed().as_secs_f64(),

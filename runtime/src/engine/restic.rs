@@ -17,7 +17,7 @@
 //! command secret), and the destination's `environment` variables read by bakrun. The
 //! environment is never printed (see [`Command::display`]).
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
@@ -57,6 +57,14 @@ pub struct Restic {
     env: OnceCell<Vec<(OsString, OsString)>>,
     /// The private folder of the S3 credentials file, removed with the engine.
     aws_dir: OnceCell<PrivateDir>,
+    /// The job's restic snapshots as this process last listed them, kept up to date with
+    /// the snapshots it makes and forgets itself: a run lists the repository once, not
+    /// before the backup, for retention and for the status file again (each restic
+    /// command pays for opening the repository, half a second of key derivation). Only
+    /// this job's snapshots on this host are listed, and every bakrun command that changes
+    /// them (run, prune) holds the job's lock. `None` until listed, and again after a
+    /// change this process cannot account for (a failed step, a restic without summary).
+    listed: RefCell<Option<Vec<ResticSnapshot>>>,
 }
 
 /// The S3 credentials restic can read from a shared-credentials file instead of its
@@ -198,6 +206,7 @@ impl Restic {
             sftp_command,
             env: OnceCell::new(),
             aws_dir: OnceCell::new(),
+            listed: RefCell::new(None),
         })
     }
 
@@ -391,8 +400,12 @@ impl Restic {
         }
     }
 
-    /// Every restic snapshot of this job on this host.
+    /// Every restic snapshot of this job on this host (listed once per process, see
+    /// [`Restic::listed`]).
     pub fn restic_snapshots(&self) -> Result<Vec<ResticSnapshot>, EngineError> {
+        if let Some(listed) = self.listed.borrow().as_ref() {
+            return Ok(listed.clone());
+        }
         let cmd = self
             .restic()?
             .args(["--no-lock", "snapshots", "--json", "--host"])
@@ -400,11 +413,40 @@ impl Restic {
             .arg("--tag")
             .arg(self.job_tags());
         let out = self.query(&cmd)?;
-        serde_json::from_slice::<Option<Vec<ResticSnapshot>>>(&out)
+        let listed = serde_json::from_slice::<Option<Vec<ResticSnapshot>>>(&out)
             .map(Option::unwrap_or_default)
             .map_err(|e| {
                 EngineError::Invalid(format!("cannot read `restic snapshots --json`: {e}"))
-            })
+            })?;
+        *self.listed.borrow_mut() = Some(listed.clone());
+        Ok(listed)
+    }
+
+    /// Adds a snapshot this process has just made to [`Restic::listed`], as `restic
+    /// snapshots` would show it; without the id restic reported, forgets the listing
+    /// instead. Nothing in a dry run, which makes nothing.
+    fn note_made(
+        &self,
+        exec: &Exec,
+        made: Option<&str>,
+        time: &DateTime<FixedOffset>,
+        paths: Vec<String>,
+        tags: Vec<String>,
+    ) {
+        if exec.dry_run {
+            return;
+        }
+        let mut listed = self.listed.borrow_mut();
+        match (listed.as_mut(), made) {
+            (Some(list), Some(id)) => list.push(ResticSnapshot {
+                id: id.to_owned(),
+                short_id: short(id).to_owned(),
+                time: time.to_rfc3339(),
+                paths,
+                tags,
+            }),
+            _ => *listed = None,
+        }
     }
 
     /// Runs grouped by their `run=` tag.
@@ -466,20 +508,25 @@ impl Restic {
     /// `parts` is how many restic snapshots the run makes: a run with fewer was cut short
     /// (bakrun killed, power loss) and is never listed, like rsync's `.incomplete`.
     fn backup_command(&self, run: &str, parts: usize) -> Result<Command, EngineError> {
-        let host = &self.spec.host;
-        Ok(self
+        let mut cmd = self
             .restic()?
             .args(["backup", "--json", "--host"])
-            .arg(host)
-            .args(["--tag", "bakgen"])
-            .arg("--tag")
-            .arg(format!("host={host}"))
-            .arg("--tag")
-            .arg(format!("job={}", self.spec.job))
-            .arg("--tag")
-            .arg(format!("run={run}"))
-            .arg("--tag")
-            .arg(format!("parts={parts}")))
+            .arg(&self.spec.host);
+        for tag in self.run_tags(run, parts) {
+            cmd = cmd.arg("--tag").arg(tag);
+        }
+        Ok(cmd)
+    }
+
+    /// The tags of every snapshot of a run, in the order `backup_command` gives them.
+    fn run_tags(&self, run: &str, parts: usize) -> Vec<String> {
+        vec![
+            "bakgen".to_owned(),
+            format!("host={}", self.spec.host),
+            format!("job={}", self.spec.job),
+            format!("run={run}"),
+            format!("parts={parts}"),
+        ]
     }
 
     /// Forgets the snapshots of runs that never completed. Only called with the job's
@@ -508,6 +555,8 @@ impl Restic {
         if exec.dry_run {
             return;
         }
+        // The failed step may have made a snapshot this process did not note: list afresh.
+        *self.listed.borrow_mut() = None;
         let mut ids: Vec<String> = match self.runs() {
             Ok(runs) => runs
                 .get(run)
@@ -540,7 +589,19 @@ impl Restic {
 
     fn forget_ids(&self, exec: &Exec, ids: &[String]) -> Result<(), EngineError> {
         let cmd = self.restic()?.arg("forget").args(ids.iter().cloned());
-        expect_success(self.run(exec, &cmd)?)
+        let result = self.run(exec, &cmd).and_then(expect_success);
+        if !exec.dry_run {
+            // Ids may be short ones (restic takes any unique prefix).
+            let same = |a: &str, b: &str| a.starts_with(b) || b.starts_with(a);
+            let mut listed = self.listed.borrow_mut();
+            match (&result, listed.as_mut()) {
+                (Ok(()), Some(list)) => {
+                    list.retain(|s| !ids.iter().any(|id| same(&s.id, id)));
+                }
+                _ => *listed = None,
+            }
+        }
+        result
     }
 
     /// Runs a restic command that changes the repository (or prints it in a dry run),
@@ -750,6 +811,15 @@ impl Engine for Restic {
                 };
                 return Err(EngineError::Failed { program, status });
             }
+            let mut tags = self.run_tags(&run, parts);
+            tags.push(format!("dump={}", d.file_name));
+            self.note_made(
+                exec,
+                summary.as_ref().and_then(|s| s.snapshot_id.as_deref()),
+                &time,
+                vec![format!("/{stdin_name}")],
+                tags,
+            );
             if let Some(s) = summary {
                 s.add_to(&mut stats);
                 representative = representative.or(s.snapshot_id.clone());
@@ -802,6 +872,13 @@ impl Engine for Restic {
                 self.discard_run(exec, &run, None);
                 return Err(e.into());
             }
+            self.note_made(
+                exec,
+                summary.as_ref().and_then(|s| s.snapshot_id.as_deref()),
+                &time,
+                self.spec.sources.clone(),
+                self.run_tags(&run, parts),
+            );
             if let Some(s) = summary {
                 s.add_to(&mut stats);
                 // The sources snapshot names the run.
