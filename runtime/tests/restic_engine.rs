@@ -457,8 +457,9 @@ fn a_run_lists_the_repository_once_and_keeps_count_of_its_own_changes() {
         let out = run(&path);
         assert_code(&out, 0);
         let err = String::from_utf8_lossy(&out.stderr);
-        // Listed before the backup only: retention and the status count use that listing
-        // plus what the run made and forgot.
+        // Listed once (before the backup on a fresh cache, beside it once the cache knows
+        // the last run): retention and the status count use that listing plus what the
+        // run made and forgot.
         assert_eq!(restic_calls(&err, " snapshots "), 1, "{err}");
         assert_eq!(
             restic_calls(&err, " forget "),

@@ -65,6 +65,9 @@ pub struct Restic {
     /// them (run, prune) holds the job's lock. `None` until listed, and again after a
     /// change this process cannot account for (a failed step, a restic without summary).
     listed: RefCell<Option<Vec<ResticSnapshot>>>,
+    /// The snapshots this process made, and whether restic named every one (a summary
+    /// without an id leaves a snapshot this process cannot account for).
+    made: RefCell<(Vec<ResticSnapshot>, bool)>,
 }
 
 /// The S3 credentials restic can read from a shared-credentials file instead of its
@@ -207,6 +210,7 @@ impl Restic {
             env: OnceCell::new(),
             aws_dir: OnceCell::new(),
             listed: RefCell::new(None),
+            made: RefCell::new((Vec::new(), true)),
         })
     }
 
@@ -406,20 +410,36 @@ impl Restic {
         if let Some(listed) = self.listed.borrow().as_ref() {
             return Ok(listed.clone());
         }
-        let cmd = self
+        let out = self.query(&self.listing_command()?)?;
+        let listed = parse_listing(&out)?;
+        *self.listed.borrow_mut() = Some(listed.clone());
+        Ok(listed)
+    }
+
+    fn listing_command(&self) -> Result<Command, EngineError> {
+        Ok(self
             .restic()?
             .args(["--no-lock", "snapshots", "--json", "--host"])
             .arg(&self.spec.host)
             .arg("--tag")
-            .arg(self.job_tags());
-        let out = self.query(&cmd)?;
-        let listed = serde_json::from_slice::<Option<Vec<ResticSnapshot>>>(&out)
-            .map(Option::unwrap_or_default)
-            .map_err(|e| {
-                EngineError::Invalid(format!("cannot read `restic snapshots --json`: {e}"))
-            })?;
-        *self.listed.borrow_mut() = Some(listed.clone());
-        Ok(listed)
+            .arg(self.job_tags()))
+    }
+
+    /// Where this cache remembers the job's last run name: the next run's name must come
+    /// after it, and knowing it lets that run list the repository *while* it backs up.
+    fn last_run_file(&self) -> PathBuf {
+        Path::new(&self.cache_dir).join(format!(
+            "bakgen-last-run-{}-{}",
+            self.spec.host, self.spec.job
+        ))
+    }
+
+    /// The last run's start, when this cache knows it and it is not in the future (a
+    /// clock set back must not make a run wait).
+    fn last_run(&self) -> Option<DateTime<FixedOffset>> {
+        let text = std::fs::read_to_string(self.last_run_file()).ok()?;
+        let time = parse_snapshot_name(text.trim())?;
+        (time <= Local::now().fixed_offset()).then_some(time)
     }
 
     /// Adds a snapshot this process has just made to [`Restic::listed`], as `restic
@@ -436,15 +456,23 @@ impl Restic {
         if exec.dry_run {
             return;
         }
+        let snapshot = made.map(|id| ResticSnapshot {
+            id: id.to_owned(),
+            short_id: short(id).to_owned(),
+            time: time.to_rfc3339(),
+            paths,
+            tags,
+        });
+        {
+            let mut mine = self.made.borrow_mut();
+            match &snapshot {
+                Some(s) => mine.0.push(s.clone()),
+                None => mine.1 = false,
+            }
+        }
         let mut listed = self.listed.borrow_mut();
-        match (listed.as_mut(), made) {
-            (Some(list), Some(id)) => list.push(ResticSnapshot {
-                id: id.to_owned(),
-                short_id: short(id).to_owned(),
-                time: time.to_rfc3339(),
-                paths,
-                tags,
-            }),
+        match (listed.as_mut(), snapshot) {
+            (Some(list), Some(s)) => list.push(s),
             _ => *listed = None,
         }
     }
@@ -639,130 +667,21 @@ impl Restic {
         }
     }
 
-    /// The run's name: now, local time, whole seconds, after every existing run.
-    fn new_run_time(&self, existing: &[Snapshot]) -> DateTime<FixedOffset> {
-        loop {
-            let now = Local::now().fixed_offset();
-            let now = now.with_nanosecond(0).unwrap_or(now);
-            if existing.iter().all(|s| s.time < now) {
-                return now;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
-/// How long a restic command waits for a locked repository: 30 minutes (a prune of a
-/// large repository), or `BAKRUN_RESTIC_LOCK_WAIT` seconds.
-fn lock_wait() -> std::time::Duration {
-    let secs = std::env::var("BAKRUN_RESTIC_LOCK_WAIT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1800);
-    std::time::Duration::from_secs(secs)
-}
-
-/// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
-/// signals forwarded) and also says whether restic failed because the repository was
-/// locked.
-fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
-    use std::io::{BufRead, BufReader};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    log::debug(format!("running: {}", cmd.display()));
-    let program = cmd.program.to_string_lossy().into_owned();
-    let mut p = pipe::process(cmd);
-    p.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = p
-        .spawn()
-        .map_err(|source| crate::command::CommandError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    signals::set_child(child.id());
-    let locked = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&locked);
-    let stderr = child.stderr.take();
-    let err_thread = std::thread::spawn(move || {
-        if let Some(stderr) = stderr {
-            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line).into_owned();
-                if line.contains("repository is already locked") {
-                    seen.store(true, Ordering::SeqCst);
-                }
-                log::warn(line);
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
-            let line = String::from_utf8_lossy(&line).into_owned();
-            log::debug(&line);
-            lines.push(line);
-        }
-    }
-    let status = child.wait();
-    signals::clear_child();
-    let _ = err_thread.join();
-    let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
-    Ok((
-        Finished {
-            code: status.code(),
-            interrupted: signals::stop_requested(),
-            stdout: lines,
-        },
-        locked.load(Ordering::SeqCst),
-    ))
-}
-
-fn expect_success(f: Finished) -> Result<(), EngineError> {
-    if f.interrupted {
-        return Err(EngineError::Interrupted);
-    }
-    match f.code {
-        Some(0) => Ok(()),
-        other => Err(EngineError::Failed {
-            program: "restic".into(),
-            status: other.map_or("a signal".into(), |c| format!("exit code {c}")),
-        }),
-    }
-}
-
-fn status_text(f: &Finished) -> String {
-    if f.interrupted {
-        "a stop signal".into()
-    } else {
-        f.code
-            .map_or("a signal".into(), |c| format!("exit code {c}"))
-    }
-}
-
-impl Engine for Restic {
-    fn name(&self) -> &'static str {
-        "restic"
-    }
-
-    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
-        self.backup_from(exec, &SourceView::live())
-    }
-
-    /// From a snapshot step, restic reads the sources at their original paths: each is
-    /// bind-mounted (read-only) from the snapshot over itself in a mount namespace of
-    /// restic's own (see [`in_snapshot_view`]), so the repository records the paths a
-    /// restore expects and nothing outside restic ever sees the bind mounts.
-    fn backup_from(
+    /// The backup proper, as the run that starts at `time`.
+    fn backup_at(
         &self,
         exec: &Exec,
         view: &SourceView<'_>,
+        time: DateTime<FixedOffset>,
     ) -> Result<BackupOutcome, EngineError> {
-        self.note_env(exec);
-        let existing = self.snapshots()?;
-        self.clear_incomplete(exec)?;
-        let time = self.new_run_time(&existing);
         let run = snapshot_name(&time);
+        if !exec.dry_run {
+            // Before anything is made: a run cut short still counts as the last one.
+            let file = self.last_run_file();
+            if let Err(e) = crate::atomic_file::write(&file, format!("{run}\n").as_bytes()) {
+                log::warn(format!("cannot write {}: {e}", file.display()));
+            }
+        }
         let dumps = dump::plan(&self.spec).map_err(|e| EngineError::Invalid(e.to_string()))?;
         if self.spec.sources.is_empty() && dumps.is_empty() {
             return Err(EngineError::Invalid(
@@ -902,6 +821,194 @@ impl Engine for Restic {
             stats,
             warnings,
         })
+    }
+
+    /// The run's name: now, local time, whole seconds, after every existing run.
+    fn new_run_time(&self, after: Option<DateTime<FixedOffset>>) -> DateTime<FixedOffset> {
+        loop {
+            let now = Local::now().fixed_offset();
+            let now = now.with_nanosecond(0).unwrap_or(now);
+            if after.is_none_or(|t| t < now) {
+                return now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+fn parse_listing(out: &[u8]) -> Result<Vec<ResticSnapshot>, EngineError> {
+    serde_json::from_slice::<Option<Vec<ResticSnapshot>>>(out)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| EngineError::Invalid(format!("cannot read `restic snapshots --json`: {e}")))
+}
+
+/// How long a restic command waits for a locked repository: 30 minutes (a prune of a
+/// large repository), or `BAKRUN_RESTIC_LOCK_WAIT` seconds.
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("BAKRUN_RESTIC_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
+/// signals forwarded) and also says whether restic failed because the repository was
+/// locked.
+fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
+    use std::io::{BufRead, BufReader};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    log::debug(format!("running: {}", cmd.display()));
+    let program = cmd.program.to_string_lossy().into_owned();
+    let mut p = pipe::process(cmd);
+    p.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = p
+        .spawn()
+        .map_err(|source| crate::command::CommandError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    signals::set_child(child.id());
+    let locked = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&locked);
+    let stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        if let Some(stderr) = stderr {
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                if line.contains("repository is already locked") {
+                    seen.store(true, Ordering::SeqCst);
+                }
+                log::warn(line);
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            log::debug(&line);
+            lines.push(line);
+        }
+    }
+    let status = child.wait();
+    signals::clear_child();
+    let _ = err_thread.join();
+    let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
+    Ok((
+        Finished {
+            code: status.code(),
+            interrupted: signals::stop_requested(),
+            stdout: lines,
+        },
+        locked.load(Ordering::SeqCst),
+    ))
+}
+
+fn expect_success(f: Finished) -> Result<(), EngineError> {
+    if f.interrupted {
+        return Err(EngineError::Interrupted);
+    }
+    match f.code {
+        Some(0) => Ok(()),
+        other => Err(EngineError::Failed {
+            program: "restic".into(),
+            status: other.map_or("a signal".into(), |c| format!("exit code {c}")),
+        }),
+    }
+}
+
+fn status_text(f: &Finished) -> String {
+    if f.interrupted {
+        "a stop signal".into()
+    } else {
+        f.code
+            .map_or("a signal".into(), |c| format!("exit code {c}"))
+    }
+}
+
+impl Engine for Restic {
+    fn name(&self) -> &'static str {
+        "restic"
+    }
+
+    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
+        self.backup_from(exec, &SourceView::live())
+    }
+
+    /// From a snapshot step, restic reads the sources at their original paths: each is
+    /// bind-mounted (read-only) from the snapshot over itself in a mount namespace of
+    /// restic's own (see [`in_snapshot_view`]), so the repository records the paths a
+    /// restore expects and nothing outside restic ever sees the bind mounts.
+    fn backup_from(
+        &self,
+        exec: &Exec,
+        view: &SourceView<'_>,
+    ) -> Result<BackupOutcome, EngineError> {
+        self.note_env(exec);
+        // When this cache knows the last run, the repository is listed while the backup
+        // runs (each restic command pays half a second to open the repository): the list
+        // is only needed afterwards, for clearing cut-short runs and for retention.
+        let last = if exec.dry_run { None } else { self.last_run() };
+        let Some(last) = last else {
+            let existing = self.snapshots()?;
+            self.clear_incomplete(exec)?;
+            let time = self.new_run_time(existing.iter().map(|s| s.time).max());
+            return self.backup_at(exec, view, time);
+        };
+        let listing = {
+            let cmd = self.listing_command()?;
+            log::debug(format!("running: {} (beside the backup)", cmd.display()));
+            std::thread::spawn(move || {
+                let mut p = pipe::process(&cmd);
+                p.stdin(std::process::Stdio::null());
+                p.output()
+            })
+        };
+        let time = self.new_run_time(Some(last));
+        let result = self.backup_at(exec, view, time);
+        let listed = match listing.join() {
+            Ok(Ok(out)) if out.status.success() => parse_listing(&out.stdout),
+            Ok(Ok(out)) => Err(self.classify(
+                &out.status.to_string(),
+                &String::from_utf8_lossy(&out.stderr),
+            )),
+            Ok(Err(source)) => Err(EngineError::Command(crate::command::CommandError::Spawn {
+                program: "restic".into(),
+                source,
+            })),
+            Err(_) => Err(EngineError::Invalid("the listing thread panicked".into())),
+        };
+        match (result, listed) {
+            // The listing says why better than the backup's exit code (wrong password,
+            // missing repository, unreachable).
+            (Err(EngineError::Failed { .. }), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+            (Ok(outcome), Ok(mut list)) => {
+                let (made, all_known) = self.made.borrow().clone();
+                if all_known {
+                    for m in made {
+                        if !list.iter().any(|s| s.id == m.id) {
+                            list.push(m);
+                        }
+                    }
+                    *self.listed.borrow_mut() = Some(list);
+                    self.clear_incomplete(exec)?;
+                } else {
+                    *self.listed.borrow_mut() = None;
+                }
+                Ok(outcome)
+            }
+            (Ok(outcome), Err(e)) => {
+                // The backup is good; retention will list again and say what is wrong.
+                log::warn(format!("listing the repository during the backup: {e}"));
+                *self.listed.borrow_mut() = None;
+                Ok(outcome)
+            }
+        }
     }
 
     fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError> {
