@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::common::{free_port, sh, TempDir};
+use crate::common::{assert_code, awkward_tree, bakrun, differences, free_port, sh, TempDir};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -342,4 +342,105 @@ pub fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let v = f();
     eprintln!("timing: {what}: {:.2}s", start.elapsed().as_secs_f64());
     v
+}
+
+fn runs_of(spec: &str) -> Vec<Value> {
+    let out = bakrun(&["snapshots", spec, "--format", "json"]);
+    assert_code(&out, 0);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The whole restic cycle on a job whose spec at `spec` backs up `<root>/source tree`
+/// with keep-last 2: init (twice: the second finds it), three runs with the tree changing
+/// in between, the first run forgotten, the older remaining run listed and restored at its
+/// date, prune, `check --read-data 100%`, the newest restored. Each restore is compared
+/// with the tree as it was (content, owners, modes, times, ACLs, xattrs, hard links).
+/// Returns the id of the forgotten first run.
+pub fn full_cycle(backend: &str, root: &Path, spec: &Path) -> String {
+    let p = spec.to_str().unwrap();
+    let src = root.join("source tree");
+    awkward_tree(&src);
+    assert_code(
+        &timed(&format!("init on {backend}"), || bakrun(&["init", p])),
+        0,
+    );
+    let out = bakrun(&["init", p, "-v"]);
+    assert_code(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+
+    assert_code(
+        &timed(&format!("backup 1 on {backend}"), || bakrun(&["run", p])),
+        0,
+    );
+    let first = runs_of(p)[0]["id"].as_str().unwrap().to_owned();
+    let job: Value = serde_json::from_str(&fs::read_to_string(spec).unwrap()).unwrap();
+    let status_file = root.join(format!(
+        "state/status/{}.json",
+        job["job"].as_str().unwrap()
+    ));
+    let status =
+        || -> Value { serde_json::from_str(&fs::read_to_string(&status_file).unwrap()).unwrap() };
+    assert!(
+        status()["files_new"].as_u64().unwrap() >= 10,
+        "{}",
+        status()
+    );
+    fs::write(src.join("plain.txt"), "second version\n").unwrap();
+    fs::write(src.join("sub dir/new file"), "added in run 2\n").unwrap();
+    assert_code(&bakrun(&["run", p]), 0);
+    // restic's summary, as the status file records it.
+    assert_eq!(status()["files_new"], 1, "{}", status());
+    assert_eq!(status()["files_changed"], 1, "{}", status());
+    let at_second = root.join("as of run 2");
+    sh(&format!(
+        "rsync -aHAXS --numeric-ids '{}/' '{}/'",
+        src.display(),
+        at_second.display()
+    ));
+    fs::write(src.join("plain.txt"), "third version\n").unwrap();
+    fs::remove_file(src.join("sub dir/new file")).unwrap();
+    assert_code(&bakrun(&["run", p]), 0);
+
+    // keep-last 2: the first run is forgotten, by bakrun's own retention.
+    let listed = runs_of(p);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed.iter().all(|s| s["id"] != first.as_str()));
+    let at = listed[0]["time"].as_str().unwrap().to_owned();
+    let out = bakrun(&["snapshots", p, "--at", &at]);
+    assert_code(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sub dir/new file"));
+
+    let to = root.join("restored 2");
+    let out = timed(&format!("restore at a date from {backend}"), || {
+        bakrun(&[
+            "restore",
+            p,
+            src.to_str().unwrap(),
+            "--at",
+            &at,
+            "--to",
+            to.to_str().unwrap(),
+        ])
+    });
+    assert_code(&out, 0);
+    assert_eq!(differences(&at_second, &to.join("source tree")), "");
+
+    assert_code(
+        &timed(&format!("prune on {backend}"), || {
+            bakrun(&["prune", p, "--repository-only"])
+        }),
+        0,
+    );
+    assert_code(&bakrun(&["check", p, "--read-data", "100%"]), 0);
+    let to = root.join("restored 3");
+    let out = bakrun(&[
+        "restore",
+        p,
+        src.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    assert_code(&out, 0);
+    assert_eq!(differences(&src, &to.join("source tree")), "");
+    first
 }
