@@ -1,7 +1,8 @@
 //! `lvm-snapshot` for real, in the small VM (this machine's kernel has no device-mapper):
 //! bakrun backs up an ext4 logical volume from its snapshot while the origin is written,
 //! and the snapshot is gone after success, a failing engine, SIGTERM, and SIGKILL once the
-//! next run has started; a snapshot that overflows fails the job. One VM boot runs every
+//! next run has started; a snapshot that overflows fails the job. A restic job reads the
+//! same snapshot at the original paths. One VM boot runs every
 //! case (a boot costs 40–130 s). Needs root, vng, qemu, lvm2 and a built bakrun
 //! (`cargo build -p bakrun`); fails loudly — never skips — when the VM cannot start.
 
@@ -24,13 +25,35 @@ fn bakrun() -> PathBuf {
 const LIVE: &str = "/run/bk/live";
 
 fn spec(size: &str, sources: &[&str]) -> String {
+    spec_to(
+        size,
+        sources,
+        json!({"engine": "snapshots", "path": "/run/bk/dest"}),
+    )
+}
+
+/// The same job into a restic repository in the guest (password from a 0600 file).
+fn restic_spec(sources: &[&str]) -> String {
+    spec_to(
+        "50%ORIGIN",
+        sources,
+        json!({
+            "engine": "restic",
+            "repository": "/run/bk/repo",
+            "password": {"from": "file", "path": "/run/bk/password"},
+            "cache-dir": "/run/bk/cache",
+        }),
+    )
+}
+
+fn spec_to(size: &str, sources: &[&str], destination: serde_json::Value) -> String {
     let v = json!({
         "version": 1,
         "host": "h1",
         "job": "files",
         "unit": "bakgen-files.service",
         "sources": sources,
-        "destination": {"engine": "snapshots", "path": "/run/bk/dest"},
+        "destination": destination,
         "schedule": {"calendar": "*-*-* *:00:00", "late-after-seconds": 7200},
         "retention": {"keep-last": 10},
         "steps": [{"step": "lvm-snapshot", "volume": "bakvg/data", "size": size, "origin-path": LIVE}],
@@ -74,6 +97,16 @@ touch go; wait $P && c=0 || c=$?
 L=/run/bk/dest/h1/files/latest$LIVE/etc
 r "consistent exit=$c file=$(cat $L/file) added=$(test -e $L/added && echo yes || echo no) left=$(left) mounts=$(mounts)"
 t consistent
+
+# restic reads the snapshot at the original paths (bind mounts in its own namespace).
+printf 'vm restic password\n' > /run/bk/password && chmod 600 /run/bk/password
+"$BAKRUN" init restic.json 2> restic-init.err && ci=0 || ci=$?
+paused restic.json restic.err
+echo newer > "$LIVE/etc/file"; sync
+touch go; wait $P && c=0 || c=$?
+R=$(RESTIC_PASSWORD_FILE=/run/bk/password restic -r /run/bk/repo --no-cache dump latest "$LIVE/etc/file" 2>> restic.err)
+r "restic init=$ci exit=$c file=$R left=$(left) mounts=$(mounts)"
+t restic
 
 "$BAKRUN" run fail.json 2> fail.err && c=0 || c=$?
 r "failing exit=$c left=$(left) mounts=$(mounts)"
@@ -127,6 +160,7 @@ fn lvm_snapshot_steps_in_vm() {
     write("fail.json", spec("50%ORIGIN", &[&etc, &missing]));
     // One 4 MiB extent: 16 MiB written to the origin overflows it.
     write("small.json", spec("4M", &[&etc]));
+    write("restic.json", restic_spec(&[&etc]));
     let script = format!(
         "export BAKRUN='{}' LIVE='{LIVE}'\n{SCRIPT}",
         bakrun().display()
@@ -142,6 +176,8 @@ fn lvm_snapshot_steps_in_vm() {
     let logs = || {
         [
             "consistent.err",
+            "restic-init.err",
+            "restic.err",
             "fail.err",
             "term.err",
             "kill.err",
@@ -160,6 +196,7 @@ fn lvm_snapshot_steps_in_vm() {
     let expected = [
         "dry exit=0 left=0 mounts=0",
         "consistent exit=0 file=old added=no left=0 mounts=0",
+        "restic init=0 exit=0 file=new left=0 mounts=0",
         "failing exit=1 left=0 mounts=0",
         "sigterm exit=1 left=0 mounts=0",
         "sigkill left=1 mounts=1",
