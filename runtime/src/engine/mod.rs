@@ -105,28 +105,21 @@ impl EngineError {
 pub trait Engine {
     fn name(&self) -> &'static str;
 
-    /// Makes a new snapshot of the job's sources. Only a complete transfer becomes a
-    /// snapshot; an interrupted one must never be listed by [`Engine::snapshots`].
-    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError>;
+    /// Makes a new snapshot of the job's sources, read live. Only a complete transfer
+    /// becomes a snapshot; an interrupted one must never be listed by
+    /// [`Engine::snapshots`].
+    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
+        self.backup_from(exec, &SourceView::live())
+    }
 
-    /// [`Engine::backup`] reading the sources through `view` (a snapshot step's mount) while
-    /// recording their original paths, and calling [`SourceView::check_intact`] before the
-    /// snapshot counts as complete. An engine that cannot read through a view refuses
-    /// rather than back up the live file system.
+    /// [`Engine::backup`] reading the sources through `view` (live, or a snapshot step's
+    /// mount) while recording their original paths, and calling
+    /// [`SourceView::check_intact`] before the snapshot counts as complete.
     fn backup_from(
         &self,
         exec: &Exec,
         view: &SourceView<'_>,
-    ) -> Result<BackupOutcome, EngineError> {
-        if view.is_live() {
-            self.backup(exec)
-        } else {
-            Err(EngineError::Invalid(format!(
-                "the {} engine cannot back up from a snapshot step yet",
-                self.name()
-            )))
-        }
-    }
+    ) -> Result<BackupOutcome, EngineError>;
 
     /// Complete snapshots, oldest first.
     fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError>;

@@ -935,10 +935,6 @@ impl Engine for Restic {
         "restic"
     }
 
-    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
-        self.backup_from(exec, &SourceView::live())
-    }
-
     /// From a snapshot step, restic reads the sources at their original paths: each is
     /// bind-mounted (read-only) from the snapshot over itself in a mount namespace of
     /// restic's own (see [`in_snapshot_view`]), so the repository records the paths a

@@ -269,10 +269,6 @@ impl Engine for Rsync {
         "rsync"
     }
 
-    fn backup(&self, exec: &Exec) -> Result<BackupOutcome, EngineError> {
-        self.backup_from(exec, &SourceView::live())
-    }
-
     fn backup_from(
         &self,
         exec: &Exec,
