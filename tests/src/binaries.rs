@@ -18,3 +18,18 @@ pub fn built_binary(name: &str) -> PathBuf {
     );
     bin
 }
+
+/// Binds for a container: the built `bakgen` and `bakrun` at `/usr/local/bin/`, read-only
+/// (where the generated units' `ExecStart=` expects bakrun).
+pub fn installed_binaries() -> Vec<(PathBuf, PathBuf, bool)> {
+    ["bakgen", "bakrun"]
+        .iter()
+        .map(|name| {
+            (
+                built_binary(name),
+                PathBuf::from(format!("/usr/local/bin/{name}")),
+                true,
+            )
+        })
+        .collect()
+}

@@ -16,7 +16,7 @@ pub mod error;
 pub mod process;
 pub mod vm;
 
-pub use binaries::built_binary;
+pub use binaries::{built_binary, installed_binaries};
 pub use container::{ContainerOptions, SystemdContainer};
 pub use error::HarnessError;
 pub use vm::{run_in_vm, LvmVm, VmOutput};

@@ -13,7 +13,7 @@
 use std::process::Output;
 use std::time::Instant;
 
-use bakgen_e2e::{built_binary, ContainerOptions, SystemdContainer};
+use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
 
 const HOST: &str = "e2e";
 
@@ -63,11 +63,7 @@ host "e2e" {
 fn boot() -> SystemdContainer {
     let t = Instant::now();
     let ct = SystemdContainer::boot(ContainerOptions {
-        binds: vec![
-            (built_binary("bakgen"), "/usr/local/bin/bakgen".into(), true),
-            // The path units' ExecStart= names (emit::paths::BAKRUN).
-            (built_binary("bakrun"), "/usr/local/bin/bakrun".into(), true),
-        ],
+        binds: installed_binaries(),
         ..ContainerOptions::default()
     })
     .expect("boot container");

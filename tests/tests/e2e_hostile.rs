@@ -3,7 +3,7 @@
 //! values of the policy, and the job with such a name runs. Needs root and the built
 //! binaries (`cargo build -p bakgen -p bakrun`); fails, never skips, without them.
 
-use bakgen_e2e::{built_binary, ContainerOptions, SystemdContainer};
+use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
 
 const POLICY: &str = r#"
 secret "pass %i $HOME" file="/etc/bakgen/secrets/pass %i"
@@ -47,10 +47,7 @@ fn show(ct: &SystemdContainer, unit: &str, prop: &str) -> String {
 #[test]
 fn systemd_reads_hostile_values_back_exactly() {
     let ct = SystemdContainer::boot(ContainerOptions {
-        binds: vec![
-            (built_binary("bakgen"), "/usr/local/bin/bakgen".into(), true),
-            (built_binary("bakrun"), "/usr/local/bin/bakrun".into(), true),
-        ],
+        binds: installed_binaries(),
         ..ContainerOptions::default()
     })
     .expect("boot container");

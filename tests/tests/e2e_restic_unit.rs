@@ -8,7 +8,7 @@
 use std::process::Output;
 use std::time::Instant;
 
-use bakgen_e2e::{built_binary, ContainerOptions, SystemdContainer};
+use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
 
 const PASSWORD: &str = "e2e restic password, never printed";
 
@@ -61,10 +61,7 @@ fn start(ct: &SystemdContainer, unit: &str) {
 fn a_restic_job_runs_under_systemd_with_its_password_as_a_credential() {
     let t = Instant::now();
     let ct = SystemdContainer::boot(ContainerOptions {
-        binds: vec![
-            (built_binary("bakgen"), "/usr/local/bin/bakgen".into(), true),
-            (built_binary("bakrun"), "/usr/local/bin/bakrun".into(), true),
-        ],
+        binds: installed_binaries(),
         ..ContainerOptions::default()
     })
     .expect("boot container");

@@ -115,11 +115,8 @@ pub trait Engine {
     /// [`Engine::backup`] reading the sources through `view` (live, or a snapshot step's
     /// mount) while recording their original paths, and calling
     /// [`SourceView::check_intact`] before the snapshot counts as complete.
-    fn backup_from(
-        &self,
-        exec: &Exec,
-        view: &SourceView<'_>,
-    ) -> Result<BackupOutcome, EngineError>;
+    fn backup_from(&self, exec: &Exec, view: &SourceView<'_>)
+        -> Result<BackupOutcome, EngineError>;
 
     /// Complete snapshots, oldest first.
     fn snapshots(&self) -> Result<Vec<Snapshot>, EngineError>;
