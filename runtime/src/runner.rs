@@ -142,20 +142,8 @@ impl Run<'_> {
                 return (result, code, None, Some(e.to_string()));
             }
         }
-        // Snapshot steps run around the engine (`step`); database dumps are run by the
-        // engine itself (streamed into restic, or files inside the new rsync snapshot), see
-        // `dump`. Any other step is refused.
-        if self
-            .spec
-            .steps
-            .iter()
-            .any(|s| !step::is_snapshot(s) && !crate::dump::is_dump(s))
-        {
-            // Running without it would make a backup that is not what the policy asked for.
-            let msg = "this bakrun cannot run one of the job's steps".to_owned();
-            log::error(&msg);
-            return (RunResult::Failed, exit::FAILED, None, Some(msg));
-        }
+        // Every kind of step runs: snapshot steps around the engine (`step`), database
+        // dumps inside it (streamed into restic, or files of the new rsync snapshot).
         // Snapshot steps (LVM, btrfs) wrap the engine: created before, removed after, always.
         let engine_run = step::around_engine(self.spec, &self.exec, self.state_dir, |view| {
             self.engine.backup_from(&self.exec, view)
