@@ -146,11 +146,6 @@ pub fn plan(spec: &JobSpec) -> Result<Vec<Dump>, DumpError> {
     Ok(out)
 }
 
-/// True for the steps this module runs (through the engine).
-pub fn is_dump(step: &Step) -> bool {
-    matches!(step, Step::Postgres { .. } | Step::Mysql { .. })
-}
-
 fn file_name(db: &str) -> Result<String, DumpError> {
     if db.is_empty() || db.contains('/') || db.starts_with('.') || db.contains('\0') {
         return Err(DumpError::BadName(db.to_owned()));
