@@ -228,6 +228,16 @@ pub fn run_ok(
     check(&describe(cmd), out)
 }
 
+/// A finished command's exit code, stdout and stderr, for a test's failure message.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// Turns a finished command into its stdout, or a `CommandFailed` error.
 pub fn check(what: &str, out: Output) -> Result<String, HarnessError> {
     if out.status.success() {

@@ -10,9 +10,9 @@
 //! --root /` runs *inside* it, so systemctl talks to the container's systemd exactly as on
 //! a real host. Build them first in the tests' profile: `cargo build -p bakgen -p bakrun`.
 
-use std::process::Output;
 use std::time::Instant;
 
+use bakgen_e2e::process::output_text as text;
 use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
 
 const HOST: &str = "e2e";
@@ -79,15 +79,6 @@ fn boot() -> SystemdContainer {
     )
     .expect("make sources and destination");
     ct
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Writes the policy and runs `bakgen apply --root /` inside; returns its stdout.

@@ -5,9 +5,9 @@
 //! and the compiler's prune timer's service runs `restic prune` on the repository.
 //! Needs root and the built binaries; fails (never skips) without them.
 
-use std::process::Output;
 use std::time::Instant;
 
+use bakgen_e2e::process::output_text as text;
 use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
 
 const PASSWORD: &str = "e2e restic password, never printed";
@@ -29,15 +29,6 @@ host "e2e" {
     }
 }
 "#;
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn start(ct: &SystemdContainer, unit: &str) {
     let started = ct.exec(&["systemctl", "start", unit]).expect("start");
