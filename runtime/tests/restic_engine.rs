@@ -344,19 +344,42 @@ fn s3_repository_with_keys_from_secret_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("CREDENTIALS_DIRECTORY"));
 }
 
-#[test]
-fn a_locked_repository_is_waited_for_not_failed() {
-    let t = TempDir::new("restic-lock");
-    let root = t.path();
+/// A job `files` backing up a one-file folder into an initialised local repository.
+struct Job {
+    pw: std::path::PathBuf,
+    src: std::path::PathBuf,
+    repo: String,
+    path: std::path::PathBuf,
+}
+
+fn small_job(root: &std::path::Path, keep_last: u32) -> Job {
     let pw = secret_file(root, "password", PASSWORD);
     let src = root.join("src");
     fs::create_dir_all(&src).unwrap();
     fs::write(src.join("f"), "x\n").unwrap();
     let repo = root.join("repo").to_string_lossy().into_owned();
     let mut spec = restic_spec(root, "files", &repo, &pw, &[&src]);
-    spec["retention"] = json!({"keep-last": 1});
+    spec["retention"] = json!({ "keep-last": keep_last });
     let path = write_spec_named(root, "files", &spec);
     assert_code(&bakrun(&["init", path.to_str().unwrap()]), 0);
+    Job {
+        pw,
+        src,
+        repo,
+        path,
+    }
+}
+
+#[test]
+fn a_locked_repository_is_waited_for_not_failed() {
+    let t = TempDir::new("restic-lock");
+    let root = t.path();
+    let Job {
+        pw,
+        src: _,
+        repo,
+        path,
+    } = small_job(root, 1);
     assert_code(&run(&path), 0);
     // Another restic (another host's backup) holds a lock for a few seconds: this job's
     // forget needs the exclusive lock and must wait for it.
@@ -394,14 +417,12 @@ fn a_locked_repository_is_waited_for_not_failed() {
 fn interrupted_runs_are_never_listed_and_the_next_run_clears_them() {
     let t = TempDir::new("restic-interrupted");
     let root = t.path();
-    let pw = secret_file(root, "password", PASSWORD);
-    let src = root.join("src");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("f"), "x\n").unwrap();
-    let repo = root.join("repo").to_string_lossy().into_owned();
-    let spec = restic_spec(root, "files", &repo, &pw, &[&src]);
-    let path = write_spec_named(root, "files", &spec);
-    assert_code(&bakrun(&["init", path.to_str().unwrap()]), 0);
+    let Job {
+        pw,
+        src,
+        repo,
+        path,
+    } = small_job(root, 2);
     // What a run killed after its first of two parts leaves behind.
     restic(
         &repo,
@@ -438,15 +459,12 @@ fn interrupted_runs_are_never_listed_and_the_next_run_clears_them() {
 fn a_run_lists_the_repository_once_and_keeps_count_of_its_own_changes() {
     let t = TempDir::new("restic-list-once");
     let root = t.path();
-    let pw = secret_file(root, "password", PASSWORD);
-    let src = root.join("src");
-    fs::create_dir_all(&src).unwrap();
-    fs::write(src.join("f"), "x\n").unwrap();
-    let repo = root.join("repo").to_string_lossy().into_owned();
-    let mut spec = restic_spec(root, "files", &repo, &pw, &[&src]);
-    spec["retention"] = json!({"keep-last": 1});
-    let path = write_spec_named(root, "files", &spec);
-    assert_code(&bakrun(&["init", path.to_str().unwrap()]), 0);
+    let Job {
+        pw,
+        src: _,
+        repo,
+        path,
+    } = small_job(root, 1);
     let restic_calls = |err: &str, what: &str| {
         err.lines()
             .filter(|l| l.contains("running: restic") && l.contains(what))
