@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::diff::{desired, out, render_plan, stdout_colour};
+use super::diff::{desired, out, plan_failed, render_plan, stdout_colour};
 use crate::ops::install::systemctl::run as run_command;
 use crate::ops::install::{apply, lock_root, plan, ApplyError, ApplyOptions};
 
@@ -56,10 +56,7 @@ pub fn run(args: ApplyArgs) -> ExitCode {
     };
     let plan = match plan(&desired, &args.root, args.force) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return plan_failed(&e),
     };
     let systemctl = args.systemctl || is_system_root(&args.root);
     let not_run = if args.dry_run {
@@ -107,6 +104,11 @@ pub fn run(args: ApplyArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(ApplyError::Refused { .. }) => ExitCode::from(4),
+        // A link swapped in after the plan: nothing was written through it.
+        Err(ApplyError::Write(e)) if e.is_refusal() => {
+            eprintln!("refused: {e}; the manifest was not updated, so the next apply retries");
+            ExitCode::from(4)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -1,5 +1,6 @@
 //! `bakgen diff POLICY… --host H [--root R]`: what `apply` would change, without changing
-//! it. Exit 0 nothing would change, 3 something would, 1 policy errors, 2 usage or I/O.
+//! it. Exit 0 nothing would change, 3 something would, 1 policy errors, 2 usage or I/O,
+//! 4 a link (or other non-file) where a file or folder of the bundle belongs.
 //! The plan printing here is shared with `apply`.
 
 use std::io::IsTerminal;
@@ -14,7 +15,8 @@ use crate::ops::check::check;
 use crate::ops::install::patch::{colourize, unified};
 use crate::ops::install::systemctl::{after_files, before_files, Argv};
 use crate::ops::install::{
-    committed, compiled, plan, Change, Conflict, Desired, FileChange, Plan, SourceError, UnitPlan,
+    committed, compiled, plan, Change, Conflict, Desired, FileChange, Plan, PlanError, SourceError,
+    UnitPlan,
 };
 use crate::source::SourceSet;
 
@@ -40,10 +42,7 @@ pub fn run(args: DiffArgs) -> ExitCode {
     };
     let plan = match plan(&desired, &args.root, false) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return plan_failed(&e),
     };
     match args.format {
         Format::Human => out(&render_plan(&plan, stdout_colour(), None)),
@@ -93,6 +92,21 @@ pub(crate) fn desired(
             _ => ExitCode::from(2),
         }
     })
+}
+
+/// Reports a plan that could not be made: exit 4 when something not bakgen's (a link, a
+/// folder) is where a file or folder of the bundle belongs, 2 otherwise.
+pub(crate) fn plan_failed(e: &PlanError) -> ExitCode {
+    match e {
+        PlanError::Tree(t) if t.is_refusal() => {
+            eprintln!("refused: {e}; nothing was written");
+            ExitCode::from(4)
+        }
+        _ => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Writes to standard output; a closed pipe (`| head`) is not worth a panic, and the

@@ -6,6 +6,9 @@
 //! 2. stop and disable stale timers and automounts, stop stale mounts;
 //! 3. write new and changed files atomically, fix modes;
 //! 4. remove stale files (only those the previous manifest lists with a matching hash);
+//!
+//! Every file is reached through the root's descriptor without following links
+//! (`ops::tree`), so nothing outside the root is ever written, chmodded or removed.
 //! 5. `systemd-sysusers`, `daemon-reload`, enable new units, restart changed timers;
 //! 6. write the manifest, last.
 
@@ -13,8 +16,8 @@ use std::path::PathBuf;
 
 use super::plan::{Change, FileChange, Plan};
 use super::systemctl::{after_files, before_files, Argv, CommandError};
-use super::write::{remove_file, set_mode, write_file, WriteError};
 use crate::emit::paths::MANIFEST;
+use crate::ops::tree::{Tree, TreeError};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApplyOptions {
@@ -38,8 +41,9 @@ pub struct ApplyReport {
 pub enum ApplyError {
     #[error("refused: {count} file{} that bakgen does not own or that was edited by hand would be overwritten or removed", if *count == 1 { "" } else { "s" })]
     Refused { count: usize },
+    /// Also a link met while writing: one swapped in after the plan was made.
     #[error(transparent)]
-    Write(#[from] WriteError),
+    Write(#[from] TreeError),
     /// The manifest is not written, so the next apply plans the same commands again.
     #[error("{0}; the manifest was not updated, so the next apply retries")]
     Command(#[from] CommandError),
@@ -67,31 +71,36 @@ pub fn apply(
         }
         Ok(())
     };
+    let created;
+    let tree = match &plan.tree {
+        Some(t) => t,
+        None => {
+            created = Tree::create(&plan.root, true)?;
+            &created
+        }
+    };
     commands(before_files(&plan.units), &mut report)?;
     for f in plan.files.iter().filter(|f| f.change != Change::Remove) {
-        install(plan, f, &mut report)?;
+        install(tree, f, &mut report)?;
     }
     for f in plan.files.iter().filter(|f| f.change == Change::Remove) {
-        let path = plan.root.join(&f.path);
-        remove_file(&path)?;
-        report.removed.push(path);
+        tree.remove(&f.path)?;
+        report.removed.push(tree.path(&f.path));
     }
     commands(after_files(&plan.units, &plan.root), &mut report)?;
     if let Some(bytes) = &plan.manifest {
-        let path = plan.root.join(MANIFEST);
-        write_file(&path, bytes, 0o644)?;
-        report.written.push(path);
+        tree.write(MANIFEST, bytes, 0o644)?;
+        report.written.push(tree.path(MANIFEST));
     }
     Ok(report)
 }
 
-fn install(plan: &Plan, f: &FileChange, report: &mut ApplyReport) -> Result<(), WriteError> {
-    let path = plan.root.join(&f.path);
+fn install(tree: &Tree, f: &FileChange, report: &mut ApplyReport) -> Result<(), TreeError> {
     match (&f.change, &f.after) {
-        (Change::Mode, _) => set_mode(&path, f.mode)?,
-        (_, Some(bytes)) => write_file(&path, bytes, f.mode)?,
+        (Change::Mode, _) => tree.set_mode(&f.path, f.mode)?,
+        (_, Some(bytes)) => tree.write(&f.path, bytes, f.mode)?,
         (_, None) => return Ok(()),
     }
-    report.written.push(path);
+    report.written.push(tree.path(&f.path));
     Ok(())
 }

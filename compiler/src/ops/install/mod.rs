@@ -5,9 +5,11 @@
 //! - [`plan`]: what would change, file by file and unit by unit, and what is not ours to touch;
 //! - [`patch`]: unified diffs of the planned changes, for people;
 //! - [`systemctl`]: the systemd commands of a plan and their order;
-//! - [`write`]: atomic, durable writes and removals;
 //! - [`lock`]: one apply at a time per root;
 //! - [`apply`]: carrying a plan out, manifest last.
+//!
+//! Files under the root are read and written through [`crate::ops::tree`], which never
+//! follows a link.
 
 pub mod apply;
 pub mod lock;
@@ -15,7 +17,6 @@ pub mod patch;
 pub mod plan;
 pub mod source;
 pub mod systemctl;
-pub mod write;
 
 pub use apply::{apply, ApplyError, ApplyOptions, ApplyReport};
 pub use lock::{lock_root, LockError, RootLock};

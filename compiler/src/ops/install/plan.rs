@@ -10,13 +10,13 @@
 //! interrupted anywhere therefore plans the same systemctl commands again, and files it
 //! already wrote are simply unchanged (same bytes are never a conflict).
 
-use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::source::{safe_relative, Desired};
+use super::source::Desired;
 use crate::emit::paths::{MANIFEST, SYSUSERS, UNIT_DIR};
 use crate::emit::{sha256_hex, Manifest, ManifestEntry};
+use crate::ops::tree::{safe_relative, Found, Tree, TreeError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -75,10 +75,12 @@ impl UnitPlan {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Plan {
     pub host: String,
     pub root: PathBuf,
+    /// The root as it was read (`None`: it does not exist yet); apply writes through it.
+    pub tree: Option<Tree>,
     /// The manifest of the last completed apply, if any.
     pub previous: Option<Manifest>,
     /// Sorted by path; the manifest itself is not among them.
@@ -101,11 +103,9 @@ impl Plan {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// A link or a non-file where a file of the bundle belongs, or an I/O error.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
     #[error("{} is not a bakgen manifest; without it bakgen cannot tell which files are its own (--force treats every differing file as not bakgen's and overwrites it)", path.display())]
     BadManifest { path: PathBuf },
 }
@@ -113,8 +113,14 @@ pub enum PlanError {
 /// Compares `desired` with what is installed under `root`. With `force`, an unreadable
 /// previous manifest counts as none.
 pub fn plan(desired: &Desired, root: &Path, force: bool) -> Result<Plan, PlanError> {
+    let tree = Tree::open(root, true)?;
+    let read = |rel: &str| match &tree {
+        Some(t) => t.read(rel),
+        None => Ok(None),
+    };
     let manifest_path = root.join(MANIFEST);
-    let installed_manifest = read(&manifest_path)?;
+    let installed = read(MANIFEST)?;
+    let installed_manifest = installed.as_ref().map(|f| &f.contents);
     let previous = match &installed_manifest {
         None => None,
         Some(bytes) => match std::str::from_utf8(bytes).ok().and_then(Manifest::parse) {
@@ -139,8 +145,11 @@ pub fn plan(desired: &Desired, root: &Path, force: bool) -> Result<Plan, PlanErr
         if path == MANIFEST {
             continue;
         }
-        let full = root.join(path);
-        let Some(current) = read(&full)? else {
+        let Some(Found {
+            contents: current,
+            mode,
+        }) = read(path)?
+        else {
             files.push(FileChange {
                 path: path.clone(),
                 change: Change::Add,
@@ -154,7 +163,7 @@ pub fn plan(desired: &Desired, root: &Path, force: bool) -> Result<Plan, PlanErr
         if current == file.contents {
             // Same bytes are never a conflict: nothing is overwritten. This is also how an
             // interrupted apply's already-written files are taken over.
-            if mode_of(&full)? != file.mode {
+            if mode != file.mode {
                 files.push(FileChange {
                     path: path.clone(),
                     change: Change::Mode,
@@ -180,12 +189,17 @@ pub fn plan(desired: &Desired, root: &Path, force: bool) -> Result<Plan, PlanErr
             mode: file.mode,
         });
     }
+    // Stale files already gone (removed by hand, or by an interrupted apply).
+    let mut gone = BTreeSet::new();
     for (path, entry) in &owned {
         if desired.bundle.files.contains_key(*path) {
             continue;
         }
-        // Already gone (removed by hand, or by an interrupted apply): nothing to do.
-        let Some(current) = read(&root.join(path))? else {
+        let Some(Found {
+            contents: current, ..
+        }) = read(path)?
+        else {
+            gone.insert(*path);
             continue;
         };
         let conflict = (sha256_hex(&current) != entry.sha256).then_some(Conflict::Edited);
@@ -201,14 +215,16 @@ pub fn plan(desired: &Desired, root: &Path, force: bool) -> Result<Plan, PlanErr
     files.sort_by(|a, b| a.path.cmp(&b.path));
 
     let manifest = desired.bundle.files.get(MANIFEST).and_then(|m| {
-        let same = installed_manifest.as_deref() == Some(&m.contents[..])
-            && mode_of(&manifest_path).is_ok_and(|mode| mode == m.mode);
+        let same = installed
+            .as_ref()
+            .is_some_and(|f| f.contents == m.contents && f.mode == m.mode);
         (!same).then(|| m.contents.clone())
     });
-    let units = unit_plan(previous.as_ref(), &desired.manifest, &files, root);
+    let units = unit_plan(previous.as_ref(), &desired.manifest, &files, &gone);
     Ok(Plan {
         host: desired.bundle.host.clone(),
         root: root.to_path_buf(),
+        tree,
         previous,
         files,
         manifest,
@@ -227,7 +243,7 @@ fn unit_plan(
     previous: Option<&Manifest>,
     new: &Manifest,
     files: &[FileChange],
-    root: &Path,
+    gone: &BTreeSet<&str>,
 ) -> UnitPlan {
     let old: BTreeMap<&str, &str> = previous
         .iter()
@@ -274,7 +290,7 @@ fn unit_plan(
         p.reload = true;
         // Its file already gone means an interrupted apply stopped and disabled it
         // before removing it; systemctl would fail on a unit it cannot find.
-        if !root.join(path).exists() {
+        if gone.contains(path) {
             continue;
         }
         if enabled_kind(unit) {
@@ -284,25 +300,4 @@ fn unit_plan(
         }
     }
     p
-}
-
-/// The file's contents, `None` if absent.
-fn read(path: &Path) -> Result<Option<Vec<u8>>, PlanError> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PlanError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-fn mode_of(path: &Path) -> Result<u32, PlanError> {
-    std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .map_err(|source| PlanError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
 }

@@ -8,6 +8,7 @@ use crate::emit::paths::MANIFEST;
 use crate::emit::{sha256_hex, Bundle, BundleFile, Manifest, RenderError};
 use crate::ops::build::bundles;
 use crate::ops::check::Checked;
+use crate::ops::tree::safe_relative;
 
 /// A bundle to install, with its parsed manifest (the bundle's own `MANIFEST` file).
 #[derive(Debug, Clone)]
@@ -165,11 +166,4 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result
         }
     }
     Ok(())
-}
-
-/// A manifest is data read from disk: never let it point outside the root.
-pub fn safe_relative(p: &str) -> bool {
-    !p.is_empty()
-        && !p.starts_with('/')
-        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
