@@ -12,8 +12,11 @@ const V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v2.k
 const SECRET: &str = "TOP-SECRET-do-not-print\n";
 
 /// `bakgen VERB POLICY --host h1 --root ROOT EXTRA…`: exit code and stdout + stderr.
+/// Under `timeout`: opening a FIFO by path used to hang bakgen for good; a hang now ends
+/// as exit 124 and fails the test instead of the suite.
 fn bakgen(verb: &str, policy: &str, root: &Path, extra: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_bakgen"))
+    let o = Command::new("timeout")
+        .args(["30", env!("CARGO_BIN_EXE_bakgen")])
         .args([verb, policy, "--host", "h1", "--root"])
         .arg(root)
         .args(extra)

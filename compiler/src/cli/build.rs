@@ -1,4 +1,6 @@
-//! `bakgen build PATH… --out DIR`.
+//! `bakgen build PATH… --out DIR`. Exit 0 built, 1 policy errors, 2 usage or I/O errors,
+//! 4 refused: a symbolic link (or a non-file) inside DIR where a file or folder of a
+//! bundle belongs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +60,10 @@ pub fn run(args: BuildArgs) -> ExitCode {
                 r.removed.len()
             );
             ExitCode::SUCCESS
+        }
+        Err(e) if e.is_refusal() => {
+            eprintln!("refused: {e}");
+            ExitCode::from(4)
         }
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,15 +1,18 @@
 //! `build`: write each host's bundle under `<out>/<host>/`, incrementally. Unchanged files
 //! are not rewritten (their mtime is kept), files bakgen wrote before and no longer
 //! produces are removed, and files bakgen did not write are left alone and reported.
+//! Inside `<out>` nothing follows a symbolic link (`ops::tree`): a link where a file or
+//! folder of a bundle belongs is refused, and one anywhere else is reported as foreign.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::FileType;
 
 use crate::emit::paths::MANIFEST;
 use crate::emit::{sha256_hex, Bundle, Emitter, Manifest, RenderError};
 use crate::ops::check::Checked;
+use crate::ops::tree::{safe_relative, Found, Tree, TreeError};
 use crate::resolve::resolve;
 
 #[derive(Debug, Default)]
@@ -28,17 +31,15 @@ pub struct BuildReport {
 pub enum BuildError {
     #[error(transparent)]
     Render(#[from] RenderError),
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// Also a link (or a non-file) where a file or folder of a bundle belongs.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
-    move |source| BuildError::Io {
-        path: path.to_path_buf(),
-        source,
+impl BuildError {
+    /// Something not bakgen's is in the way: nothing was followed.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, BuildError::Tree(e) if e.is_refusal())
     }
 }
 
@@ -62,90 +63,76 @@ pub fn build(checked: &Checked, out: &Path) -> Result<BuildReport, BuildError> {
         hosts: bundles.len(),
         ..BuildReport::default()
     };
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    // A build is redone from the policy if lost: no fsync.
+    let out = Tree::create(out, false)?;
     let produced: BTreeSet<&str> = bundles.iter().map(|b| b.host.as_str()).collect();
     for bundle in &bundles {
-        write_bundle(bundle, &out.join(&bundle.host), &mut report)?;
-    }
-    // Hosts that are gone from the policy: remove what their manifest says bakgen wrote.
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(out)
-        .map_err(io(out))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    entries.sort();
-    for dir in entries {
-        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        let Some(host) = out.subtree(&bundle.host, true)? else {
             continue;
         };
-        if produced.contains(name) {
+        write_bundle(bundle, &host, &mut report)?;
+    }
+    // Hosts that are gone from the policy: remove what their manifest says bakgen wrote.
+    // Only real folders: a link named like a host is not followed.
+    for (name, kind) in out.list("")? {
+        if kind != FileType::Directory || produced.contains(name.as_str()) {
             continue;
         }
-        if let Some(old) = read_manifest(&dir) {
-            if old.host == name {
-                remove_stale(&dir, &old, &BTreeSet::new(), &mut report)?;
-                collect_foreign(&dir, &dir, &BTreeSet::new(), &mut report);
-            }
-        }
+        let Some(host) = out.subtree(&name, false)? else {
+            continue;
+        };
+        let Some(old) = read_manifest(&host)?.filter(|old| old.host == name) else {
+            continue;
+        };
+        remove_stale(&host, &old, &BTreeSet::new(), &mut report)?;
+        out.remove_empty_folder(&name);
+        collect_foreign(&host, &BTreeSet::new(), &mut report);
     }
     Ok(report)
 }
 
-fn read_manifest(root: &Path) -> Option<Manifest> {
-    Manifest::parse(&std::fs::read_to_string(root.join(MANIFEST)).ok()?)
+/// The host folder's manifest; `None` if absent or unreadable (then nothing is removed).
+fn read_manifest(host: &Tree) -> Result<Option<Manifest>, TreeError> {
+    match host.read(MANIFEST) {
+        Ok(found) => Ok(found
+            .and_then(|f| String::from_utf8(f.contents).ok())
+            .and_then(|text| Manifest::parse(&text))),
+        Err(e) if e.is_refusal() => Err(e),
+        Err(_) => Ok(None),
+    }
 }
 
-fn write_bundle(bundle: &Bundle, root: &Path, report: &mut BuildReport) -> Result<(), BuildError> {
-    let old = read_manifest(root);
+fn write_bundle(bundle: &Bundle, host: &Tree, report: &mut BuildReport) -> Result<(), BuildError> {
+    let old = read_manifest(host)?;
     let wanted: BTreeSet<String> = bundle.files.keys().cloned().collect();
     for (rel, file) in &bundle.files {
-        let path = root.join(rel);
-        let same = std::fs::read(&path).is_ok_and(|current| current == file.contents);
-        if same {
-            let mode_ok = std::fs::metadata(&path)
-                .is_ok_and(|m| m.permissions().mode() & 0o7777 == file.mode);
-            if !mode_ok {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(file.mode))
-                    .map_err(io(&path))?;
+        let current = match host.read(rel) {
+            Ok(found) => found,
+            Err(e) if e.is_refusal() => return Err(e.into()),
+            // Unreadable: rewritten, and the write reports what is wrong.
+            Err(_) => None,
+        };
+        if let Some(Found { contents, mode }) = current {
+            if contents == file.contents {
+                if mode != file.mode {
+                    host.set_mode(rel, file.mode)?;
+                }
+                report.unchanged += 1;
+                continue;
             }
-            report.unchanged += 1;
-            continue;
         }
-        write_atomically(&path, &file.contents, file.mode)?;
-        report.written.push(path);
+        host.write(rel, &file.contents, file.mode)?;
+        report.written.push(host.path(rel));
     }
     if let Some(old) = old {
-        remove_stale(root, &old, &wanted, report)?;
+        remove_stale(host, &old, &wanted, report)?;
     }
-    collect_foreign(root, root, &wanted, report);
-    Ok(())
-}
-
-/// Temporary file beside the target, then rename: a reader sees the old or the new file,
-/// never half of one.
-pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), BuildError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.bakgen-tmp"));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.write_all(contents)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(source) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(BuildError::Io {
-            path: path.to_path_buf(),
-            source,
-        });
-    }
+    collect_foreign(host, &wanted, report);
     Ok(())
 }
 
 fn remove_stale(
-    root: &Path,
+    host: &Tree,
     old: &Manifest,
     wanted: &BTreeSet<String>,
     report: &mut BuildReport,
@@ -154,62 +141,32 @@ fn remove_stale(
         if wanted.contains(&entry.path) || !safe_relative(&entry.path) {
             continue;
         }
-        let path = root.join(&entry.path);
-        match std::fs::read(&path) {
-            Ok(bytes) if sha256_hex(&bytes) == entry.sha256 => {
-                std::fs::remove_file(&path).map_err(io(&path))?;
-                prune_empty_parents(&path, root);
-                report.removed.push(path);
+        // A link or anything unreadable at a stale path is not bakgen's: left alone, and
+        // reported as foreign.
+        if let Ok(Some(found)) = host.read(&entry.path) {
+            if sha256_hex(&found.contents) == entry.sha256 {
+                host.remove(&entry.path)?;
+                host.remove_empty_parents(&entry.path);
+                report.removed.push(host.path(&entry.path));
+            } else {
+                report.kept_edited.push(host.path(&entry.path));
             }
-            Ok(_) => report.kept_edited.push(path),
-            Err(_) => {}
         }
     }
-    if wanted.is_empty() {
-        let path = root.join(MANIFEST);
-        if std::fs::remove_file(&path).is_ok() {
-            prune_empty_parents(&path, root);
-            report.removed.push(path);
-        }
-        let _ = std::fs::remove_dir(root);
+    if wanted.is_empty() && host.remove(MANIFEST)? {
+        host.remove_empty_parents(MANIFEST);
+        report.removed.push(host.path(MANIFEST));
     }
     Ok(())
 }
 
-/// A manifest is data read from disk: never follow it outside the host's folder.
-fn safe_relative(p: &str) -> bool {
-    !p.is_empty()
-        && !p.starts_with('/')
-        && p.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-fn prune_empty_parents(path: &Path, root: &Path) {
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
-}
-
-fn collect_foreign(root: &Path, dir: &Path, wanted: &BTreeSet<String>, report: &mut BuildReport) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for p in paths {
-        if p.is_dir() {
-            collect_foreign(root, &p, wanted, report);
-            continue;
-        }
-        let rel = p
-            .strip_prefix(root)
-            .ok()
-            .and_then(|r| r.to_str())
-            .unwrap_or("");
-        if !wanted.contains(rel) && !report.removed.contains(&p) && !report.kept_edited.contains(&p)
+/// Reporting only: a folder that cannot be listed is skipped.
+fn collect_foreign(host: &Tree, wanted: &BTreeSet<String>, report: &mut BuildReport) {
+    for rel in host.files().unwrap_or_default() {
+        let p = host.path(&rel);
+        if !wanted.contains(&rel)
+            && !report.removed.contains(&p)
+            && !report.kept_edited.contains(&p)
         {
             report.foreign.push(p);
         }
