@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use bakgen::ops::build::bundles;
 use bakgen::ops::check::check;
 use bakgen::source::{SourceFile, SourceSet};
-use unit_support::parse::{decode, settings, simplify, unit_name};
+use unit_support::oracle::systemd_reads;
+use unit_support::parse::{decode, settings, simplify, unit_name, variables, words};
 
 /// splitmix64: reproducible from the seed, no dependency.
 struct Seeded(u64);
@@ -382,4 +383,71 @@ fn verify_units(units: &Units, n: usize) {
         files.push(p);
     }
     unit_support::verify::verify(&files);
+    for (name, text) in units {
+        assert_systemd_agrees(&dir, name, text);
+    }
+}
+
+/// systemd's own reading of the unit (`systemd --test` dump) agrees with the test's parser
+/// on every value the policy put in: the parser is checked against the real thing.
+fn assert_systemd_agrees(dir: &std::path::Path, name: &str, text: &str) {
+    // A template (bakgen-notify@.service) loads only as an instance; it holds no policy value.
+    if name.contains('@') {
+        return;
+    }
+    let dump = systemd_reads(dir, name);
+    let ours: Vec<(String, Vec<String>)> = settings(text)
+        .expect("parses")
+        .into_iter()
+        .map(|s| {
+            let v = decode(&s.key, &s.value).expect("decodes");
+            (s.key, v)
+        })
+        .collect();
+    let one = |key: &str| -> Vec<String> {
+        ours.iter()
+            .filter(|(k, _)| k == key)
+            .flat_map(|(_, v)| v.clone())
+            .collect()
+    };
+    let theirs = |key: &str| dump.get(key).cloned().unwrap_or_default();
+    let context = format!("{name}:\n{text}\nsystemd read: {dump:#?}");
+    assert_eq!(theirs("Unit Load State"), ["loaded"], "{context}");
+    assert_eq!(theirs("Description"), one("Description"), "{context}");
+    let pairs: &[(&str, &str)] = if name.ends_with(".mount") {
+        &[
+            ("What", "What"),
+            ("Where", "Where"),
+            ("Options", "Options"),
+            ("File System Type", "Type"),
+        ]
+    } else if name.ends_with(".automount") {
+        &[("Where", "Where")]
+    } else {
+        &[]
+    };
+    for (dumped, key) in pairs {
+        assert_eq!(theirs(dumped), one(key), "{key}= in {context}");
+    }
+    if name.ends_with(".service") {
+        let argv: Vec<String> = words(&theirs("Command Line").concat(), false)
+            .and_then(|w| w.iter().map(|a| variables(a)).collect())
+            .unwrap_or_else(|e| panic!("{e}: {context}"));
+        assert_eq!(argv, one("ExecStart"), "ExecStart= in {context}");
+        let mut mounts: Vec<String> = theirs("RequiresMountsFor")
+            .iter()
+            .filter_map(|m| m.strip_suffix(" (origin-file)").map(str::to_owned))
+            // StateDirectory=, CacheDirectory= and PrivateTmp= add these.
+            .filter(|m| !["/var/lib/bakgen", "/var/cache/bakgen", "/var/tmp"].contains(&m.as_str()))
+            .collect();
+        let mut want = one("RequiresMountsFor");
+        mounts.sort();
+        want.sort();
+        assert_eq!(mounts, want, "RequiresMountsFor= in {context}");
+        assert_eq!(
+            theirs("ReadWritePaths"),
+            [one("ReadWritePaths").join(" ")],
+            "ReadWritePaths= in {context}"
+        );
+    }
 }

@@ -1,5 +1,5 @@
-//! Hostile values (spaces, `%`, `$`, quotes, backslashes, unicode, a leading `-`) in names
-//! and paths: after `bakgen apply`, the real systemd reads the units back as exactly the
+//! Hostile values (spaces, `%`, `$`, quotes, backslashes, trailing backslashes, unicode, a
+//! leading `-`) in names and paths: after `bakgen apply`, the real systemd reads the units back as exactly the
 //! values of the policy, and the job with such a name runs. Needs root and the built
 //! binaries (`cargo build -p bakgen -p bakrun`); fails, never skips, without them.
 
@@ -7,8 +7,13 @@ use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
 
 const POLICY: &str = r#"
 secret "pass %i $HOME" file="/etc/bakgen/secrets/pass %i"
+secret "key\\;+" file="/etc/bakgen/secrets/key;\\"
 destination "disk one" {
     path "/srv/back ups/100%/$USER"
+}
+destination "edge\\" {
+    restic "/srv/restic two\\"
+    password secret="key\\;+"
 }
 destination "repo" {
     restic "/srv/restic repo/{host}"
@@ -27,6 +32,12 @@ host "e2e" {
         to "disk one"
         schedule "daily"
         retention keep-daily=7
+    }
+    job "edge\\" {
+        source "/opt"
+        to "edge\\"
+        schedule "weekly"
+        retention keep-weekly=4
     }
     job "r%" {
         source "/opt"
@@ -115,6 +126,36 @@ fn systemd_reads_hostile_values_back_exactly() {
         "0",
         "bakrun never started"
     );
+
+    // Trailing backslashes in a job, destination and secret name and in paths: no unit
+    // line joins the next, the description reads back whole, and the credential whose
+    // name holds a backslash loads.
+    ct.sh("echo s3cret > '/etc/bakgen/secrets/key;\\' && chmod 600 '/etc/bakgen/secrets/key;\\'")
+        .expect("secret file");
+    let edge = "bakgen-edge\\x5c.service";
+    assert_eq!(
+        show(&ct, edge, "Description"),
+        "bakgen backup job edge\\ of host e2e"
+    );
+    let mounts = show(&ct, edge, "RequiresMountsFor");
+    assert!(mounts.contains("/srv/restic two\\"), "{mounts}");
+    assert_eq!(
+        show(&ct, "bakgen-prune-edge\\x5c.service", "Description"),
+        "bakgen restic prune of destination edge\\ from host e2e"
+    );
+    let _ = ct.exec(&["systemctl", "start", edge]);
+    assert_ne!(
+        show(&ct, edge, "ExecMainStatus"),
+        "243",
+        "systemd could not load the credential `key\\;+`: {}",
+        show(&ct, edge, "Result")
+    );
+    assert_ne!(
+        show(&ct, edge, "ExecMainStartTimestampMonotonic"),
+        "0",
+        "bakrun never started"
+    );
+
     let spec_path = "/etc/bakgen/jobs/100% $HOME \"q\" back\\slash ünï.json";
     let spec = String::from_utf8(
         ct.read_file(spec_path)
