@@ -55,6 +55,23 @@ fn show(ct: &SystemdContainer, unit: &str, prop: &str) -> String {
         .to_owned()
 }
 
+/// Starts `unit`: a credential systemd cannot load fails the start with status 243
+/// (CREDENTIALS) before bakrun runs. Whatever bakrun then says, it is not 243.
+fn assert_credentials_load(ct: &SystemdContainer, unit: &str) {
+    let _ = ct.exec(&["systemctl", "start", unit]);
+    assert_ne!(
+        show(ct, unit, "ExecMainStatus"),
+        "243",
+        "systemd could not load a credential of {unit}: {}",
+        show(ct, unit, "Result")
+    );
+    assert_ne!(
+        show(ct, unit, "ExecMainStartTimestampMonotonic"),
+        "0",
+        "bakrun never started in {unit}"
+    );
+}
+
 #[test]
 fn systemd_reads_hostile_values_back_exactly() {
     let ct = SystemdContainer::boot(ContainerOptions {
@@ -108,24 +125,10 @@ fn systemd_reads_hostile_values_back_exactly() {
     // systemctl shows argv before variable expansion, where `$$` still stands for `$`.
     assert!(exec.contains("argv[]=/usr/local/bin/bakrun run /etc/bakgen/jobs/100% $$HOME \"q\" back\\slash ünï.json"), "{exec}");
     // systemctl cannot print LoadCredential= in systemd 252; instead, start the job: a
-    // credential path read wrongly fails the start with status 243 (CREDENTIALS) before
-    // bakrun runs. Whatever bakrun then says of this restic job, it is not 243.
+    // credential path read wrongly fails the start (see assert_credentials_load).
     ct.sh("mkdir -p /etc/bakgen/secrets && echo s3cret > '/etc/bakgen/secrets/pass %i' && chmod 600 '/etc/bakgen/secrets/pass %i'")
         .expect("secret file");
-    let r = "bakgen-r\\x25.service";
-    let _ = ct.exec(&["systemctl", "start", r]);
-    let status = show(&ct, r, "ExecMainStatus");
-    assert_ne!(
-        status,
-        "243",
-        "systemd could not load the credential: {}",
-        show(&ct, r, "Result")
-    );
-    assert_ne!(
-        show(&ct, r, "ExecMainStartTimestampMonotonic"),
-        "0",
-        "bakrun never started"
-    );
+    assert_credentials_load(&ct, "bakgen-r\\x25.service");
 
     // Trailing backslashes in a job, destination and secret name and in paths: no unit
     // line joins the next, the description reads back whole, and the credential whose
@@ -143,18 +146,7 @@ fn systemd_reads_hostile_values_back_exactly() {
         show(&ct, "bakgen-prune-edge\\x5c.service", "Description"),
         "bakgen restic prune of destination edge\\ from host e2e"
     );
-    let _ = ct.exec(&["systemctl", "start", edge]);
-    assert_ne!(
-        show(&ct, edge, "ExecMainStatus"),
-        "243",
-        "systemd could not load the credential `key\\;+`: {}",
-        show(&ct, edge, "Result")
-    );
-    assert_ne!(
-        show(&ct, edge, "ExecMainStartTimestampMonotonic"),
-        "0",
-        "bakrun never started"
-    );
+    assert_credentials_load(&ct, edge);
 
     let spec_path = "/etc/bakgen/jobs/100% $HOME \"q\" back\\slash ünï.json";
     let spec = String::from_utf8(
