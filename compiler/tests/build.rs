@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "unit_support/verify.rs"]
+mod unit_verify;
+use unit_verify::verify;
+
 fn bakgen(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bakgen"))
         .args(args)
@@ -57,40 +61,6 @@ fn units(host_root: &Path) -> Vec<PathBuf> {
         .collect();
     v.sort();
     v
-}
-
-fn bakrun_binary() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_bakgen")).with_file_name("bakrun");
-    assert!(
-        p.exists(),
-        "{} is missing: build the workspace's binaries first (cargo build --bins)",
-        p.display()
-    );
-    p
-}
-
-/// `systemd-analyze verify` with the built bakrun at the ExecStart= path, inside a private
-/// mount namespace so the host's /usr/local/bin is untouched. Any stderr is a failure.
-fn verify(files: &[PathBuf]) {
-    let mut script = format!(
-        "mount -t tmpfs tmpfs /usr/local/bin && cp '{}' /usr/local/bin/bakrun && exec systemd-analyze verify",
-        bakrun_binary().display()
-    );
-    for f in files {
-        script.push_str(&format!(
-            " '{}'",
-            f.display().to_string().replace('\'', "'\\''")
-        ));
-    }
-    let o = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script])
-        .output()
-        .expect("unshare runs (needs root)");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success() && err.trim().is_empty(),
-        "systemd-analyze verify:\n{err}"
-    );
 }
 
 #[test]
@@ -212,6 +182,18 @@ fn hostile_values_produce_units_systemd_accepts() {
         }
     }
     verify(&all);
+    // Trailing backslashes in names and paths, names at the length limit: systemd takes
+    // every unit, and no line ends in a backslash that would join it to the next.
+    let edge = units(&out.join("web\\"));
+    assert!(edge.len() >= 12, "{edge:?}");
+    verify(&edge);
+    for unit in &edge {
+        let text = std::fs::read_to_string(unit).expect("unit");
+        for line in text.lines() {
+            let run = line.bytes().rev().take_while(|b| *b == b'\\').count();
+            assert!(run % 2 == 0, "{} continues a line: {line}", unit.display());
+        }
+    }
     // The job spec keeps the raw values; the unit quotes them.
     let spec = std::fs::read_to_string(host.join("etc/bakgen/jobs/-lead.json")).expect("spec");
     assert!(spec.contains("/srv/$HOME/\\\"quoted\\\""));

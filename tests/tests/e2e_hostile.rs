@@ -1,5 +1,5 @@
-//! Hostile values (spaces, `%`, `$`, quotes, backslashes, unicode, a leading `-`) in names
-//! and paths: after `bakgen apply`, the real systemd reads the units back as exactly the
+//! Hostile values (spaces, `%`, `$`, quotes, backslashes, trailing backslashes, unicode, a
+//! leading `-`) in names and paths: after `bakgen apply`, the real systemd reads the units back as exactly the
 //! values of the policy, and the job with such a name runs. Needs root and the built
 //! binaries (`cargo build -p bakgen -p bakrun`); fails, never skips, without them.
 
@@ -7,8 +7,13 @@ use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
 
 const POLICY: &str = r#"
 secret "pass %i $HOME" file="/etc/bakgen/secrets/pass %i"
+secret "key\\;+" file="/etc/bakgen/secrets/key;\\"
 destination "disk one" {
     path "/srv/back ups/100%/$USER"
+}
+destination "edge\\" {
+    restic "/srv/restic two\\"
+    password secret="key\\;+"
 }
 destination "repo" {
     restic "/srv/restic repo/{host}"
@@ -28,6 +33,12 @@ host "e2e" {
         schedule "daily"
         retention keep-daily=7
     }
+    job "edge\\" {
+        source "/opt"
+        to "edge\\"
+        schedule "weekly"
+        retention keep-weekly=4
+    }
     job "r%" {
         source "/opt"
         to "repo"
@@ -42,6 +53,23 @@ fn show(ct: &SystemdContainer, unit: &str, prop: &str) -> String {
         .expect("systemctl show")
         .trim()
         .to_owned()
+}
+
+/// Starts `unit`: a credential systemd cannot load fails the start with status 243
+/// (CREDENTIALS) before bakrun runs. Whatever bakrun then says, it is not 243.
+fn assert_credentials_load(ct: &SystemdContainer, unit: &str) {
+    let _ = ct.exec(&["systemctl", "start", unit]);
+    assert_ne!(
+        show(ct, unit, "ExecMainStatus"),
+        "243",
+        "systemd could not load a credential of {unit}: {}",
+        show(ct, unit, "Result")
+    );
+    assert_ne!(
+        show(ct, unit, "ExecMainStartTimestampMonotonic"),
+        "0",
+        "bakrun never started in {unit}"
+    );
 }
 
 #[test]
@@ -97,24 +125,29 @@ fn systemd_reads_hostile_values_back_exactly() {
     // systemctl shows argv before variable expansion, where `$$` still stands for `$`.
     assert!(exec.contains("argv[]=/usr/local/bin/bakrun run /etc/bakgen/jobs/100% $$HOME \"q\" back\\slash ünï.json"), "{exec}");
     // systemctl cannot print LoadCredential= in systemd 252; instead, start the job: a
-    // credential path read wrongly fails the start with status 243 (CREDENTIALS) before
-    // bakrun runs. Whatever bakrun then says of this restic job, it is not 243.
+    // credential path read wrongly fails the start (see assert_credentials_load).
     ct.sh("mkdir -p /etc/bakgen/secrets && echo s3cret > '/etc/bakgen/secrets/pass %i' && chmod 600 '/etc/bakgen/secrets/pass %i'")
         .expect("secret file");
-    let r = "bakgen-r\\x25.service";
-    let _ = ct.exec(&["systemctl", "start", r]);
-    let status = show(&ct, r, "ExecMainStatus");
-    assert_ne!(
-        status,
-        "243",
-        "systemd could not load the credential: {}",
-        show(&ct, r, "Result")
+    assert_credentials_load(&ct, "bakgen-r\\x25.service");
+
+    // Trailing backslashes in a job, destination and secret name and in paths: no unit
+    // line joins the next, the description reads back whole, and the credential whose
+    // name holds a backslash loads.
+    ct.sh("echo s3cret > '/etc/bakgen/secrets/key;\\' && chmod 600 '/etc/bakgen/secrets/key;\\'")
+        .expect("secret file");
+    let edge = "bakgen-edge\\x5c.service";
+    assert_eq!(
+        show(&ct, edge, "Description"),
+        "bakgen backup job edge\\ of host e2e"
     );
-    assert_ne!(
-        show(&ct, r, "ExecMainStartTimestampMonotonic"),
-        "0",
-        "bakrun never started"
+    let mounts = show(&ct, edge, "RequiresMountsFor");
+    assert!(mounts.contains("/srv/restic two\\"), "{mounts}");
+    assert_eq!(
+        show(&ct, "bakgen-prune-edge\\x5c.service", "Description"),
+        "bakgen restic prune of destination edge\\ from host e2e"
     );
+    assert_credentials_load(&ct, edge);
+
     let spec_path = "/etc/bakgen/jobs/100% $HOME \"q\" back\\slash ünï.json";
     let spec = String::from_utf8(
         ct.read_file(spec_path)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::escape::{path_unit_name, specifiers};
+use super::escape::{list_path, path_unit_name, verbatim};
 use super::job::{destination, job_spec, service_name, timer_name};
 use super::manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
 use super::paths::{MANIFEST, SERVICE_USER, STATE_DIR, SYSUSERS, UNIT_DIR};
@@ -74,11 +74,11 @@ impl Emitter {
                 0o644,
             );
             let timer = TimerData {
-                description: specifiers(&format!(
+                description: verbatim(&format!(
                     "Timer of bakgen backup job {} of host {}",
                     spec.job, spec.host
                 )),
-                calendar: specifiers(&spec.schedule.calendar),
+                calendar: verbatim(&spec.schedule.calendar),
                 timer: if spec.schedule.jitter_seconds > 0 {
                     vec![
                         format!("RandomizedDelaySec={}", spec.schedule.jitter_seconds),
@@ -146,17 +146,17 @@ impl Emitter {
             let path = &folder.path.value;
             let mut mount = Vec::new();
             if let Some(t) = &device.fstype {
-                mount.push(format!("Type={}", specifiers(&t.value)));
+                mount.push(format!("Type={}", verbatim(&t.value)));
             }
             if let Some(o) = &device.options {
-                mount.push(format!("Options={}", specifiers(&o.value)));
+                mount.push(format!("Options={}", verbatim(&o.value)));
             }
             let unit = path_unit_name(path);
             let data = MountData {
-                description: specifiers(&format!("bakgen destination {name}")),
+                description: verbatim(&format!("bakgen destination {name}")),
                 unit: Vec::new(),
-                what: specifiers(&device.what.value),
-                r#where: specifiers(path),
+                what: verbatim(&device.what.value),
+                r#where: verbatim(path),
                 mount,
             };
             b.add(
@@ -169,8 +169,8 @@ impl Emitter {
                 .as_ref()
                 .map_or(600, |t| t.value.approx_seconds());
             let auto = AutomountData {
-                description: specifiers(&format!("bakgen destination {name}, mounted on demand")),
-                r#where: specifiers(path),
+                description: verbatim(&format!("bakgen destination {name}, mounted on demand")),
+                r#where: verbatim(path),
                 automount: vec![format!("TimeoutIdleSec={idle}")],
             };
             b.add(
@@ -182,13 +182,13 @@ impl Emitter {
         if let Some(view) = &folder.read_only_view {
             let unit = path_unit_name(&view.value);
             let data = MountData {
-                description: specifiers(&format!("Read-only view of bakgen destination {name}")),
+                description: verbatim(&format!("Read-only view of bakgen destination {name}")),
                 unit: vec![format!(
                     "RequiresMountsFor={}",
-                    super::escape::list_path(&folder.path.value)
+                    list_path(&folder.path.value)
                 )],
-                what: specifiers(&folder.path.value),
-                r#where: specifiers(&view.value),
+                what: verbatim(&folder.path.value),
+                r#where: verbatim(&view.value),
                 mount: vec!["Type=none".to_owned(), "Options=bind,ro".to_owned()],
             };
             b.add(
@@ -197,10 +197,10 @@ impl Emitter {
                 0o644,
             );
             let auto = AutomountData {
-                description: specifiers(&format!(
+                description: verbatim(&format!(
                     "Read-only view of bakgen destination {name}, mounted on demand"
                 )),
-                r#where: specifiers(&view.value),
+                r#where: verbatim(&view.value),
                 automount: Vec::new(),
             };
             b.add(

@@ -19,6 +19,11 @@ pub fn timer_name(job: &str) -> String {
     format!("bakgen-{}.timer", name_fragment(job))
 }
 
+/// A restic repository as one job of one host uses it: `{host}` and `{job}` filled in.
+pub fn repository(url: &str, host: &str, job: &str) -> String {
+    url.replace("{host}", host).replace("{job}", job)
+}
+
 /// The destination a job sends to; present once the policy checked clean.
 pub fn destination<'p>(policy: &'p Policy, job: &ResolvedJob<'_>) -> Option<&'p Destination> {
     let to = job.settings.to.as_ref()?;
@@ -67,7 +72,7 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
             sentinel: f.sentinel.as_ref().is_none_or(|s| s.value),
         },
         DestinationKind::Restic(r) => spec::Destination::Restic {
-            repository: r.url.value.replace("{host}", host).replace("{job}", name),
+            repository: repository(&r.url.value, host, name),
             password: secret_ref(policy, &r.password_secret.as_ref()?.value)?,
             environment: r
                 .environment

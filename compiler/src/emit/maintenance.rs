@@ -11,7 +11,7 @@
 use bakrun::spec::JobSpec;
 
 use super::bundle::{unit_data, Bundle, TimerData};
-use super::escape::{exec_arg, name_fragment, specifiers};
+use super::escape::{exec_arg, name_fragment, verbatim};
 use super::paths::{BAKRUN, JOBS_DIR, UNIT_DIR};
 use super::render::{RenderError, Templates};
 use super::service::service_unit;
@@ -75,7 +75,7 @@ pub(super) fn add(
             ("check", check, &repo.check_schedule, DEFAULT_CHECK),
         ] {
             let mut unit = service_unit(policy, &Settings::default(), &base);
-            unit.description = specifiers(&format!(
+            unit.description = verbatim(&format!(
                 "bakgen restic {kind} of destination {name} from host {}",
                 base.host
             ));
@@ -88,10 +88,10 @@ pub(super) fn add(
             );
             let (calendar, jitter) = calendar_of(schedule.as_ref(), default);
             let timer = TimerData {
-                description: specifiers(&format!(
+                description: verbatim(&format!(
                     "Timer of bakgen restic {kind} of destination {name}"
                 )),
-                calendar: specifiers(&calendar),
+                calendar: verbatim(&calendar),
                 timer: if jitter > 0 {
                     vec![
                         format!("RandomizedDelaySec={jitter}"),

@@ -43,11 +43,42 @@ impl Templates {
         template: &'static str,
         data: &impl Serialize,
     ) -> Result<String, RenderError> {
-        self.registry
+        let text = self
+            .registry
             .render(template, data)
             .map_err(|e| RenderError {
                 template,
                 message: e.to_string(),
-            })
+            })?;
+        whole_lines(&text).map_err(|message| RenderError { template, message })?;
+        Ok(text)
+    }
+}
+
+/// The last guard against unit directive injection: systemd ends a line at `\n`, `\r` or
+/// NUL and joins a line ending in an odd run of backslashes to the next. Every value is
+/// escaped (emit/escape.rs) so that neither happens; a unit where it would is never written.
+fn whole_lines(text: &str) -> Result<(), String> {
+    if let Some(c) = text.chars().find(|c| matches!(c, '\r' | '\0')) {
+        return Err(format!("a value holds {c:?}, which would end a unit line"));
+    }
+    match text
+        .lines()
+        .find(|l| l.bytes().rev().take_while(|b| *b == b'\\').count() % 2 == 1)
+    {
+        Some(line) => Err(format!("line {line:?} would continue onto the next")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_lines;
+
+    #[test]
+    fn a_line_that_would_end_early_or_continue_is_refused() {
+        assert!(whole_lines("[Unit]\nDescription=a\\\\\n").is_ok());
+        assert!(whole_lines("[Unit]\nDescription=a\\\nRequiresMountsFor=/x\n").is_err());
+        assert!(whole_lines("[Unit]\nDescription=a\rExecStartPre=+/x\n").is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use bakrun::spec::{Destination, JobSpec, Step};
 
-use super::escape::{exec_arg, list_path, specifiers};
+use super::escape::{credential, exec_arg, list_path, verbatim};
 use super::paths::{BAKRUN, JOBS_DIR, METRICS_DIR, SERVICE_USER};
 use crate::policy::{IoClassKind, Policy, SecretSource, Settings};
 
@@ -99,15 +99,12 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
         .filter_map(|name| {
             let secret = policy.secrets.iter().find(|s| s.name.value == name)?;
             match &secret.source {
-                SecretSource::File(p) => Some(format!(
-                    "LoadCredential={}:{}",
-                    specifiers(&name),
-                    specifiers(&p.value)
-                )),
+                SecretSource::File(p) => {
+                    Some(format!("LoadCredential={}", credential(&name, &p.value)))
+                }
                 SecretSource::Credential(p) => Some(format!(
-                    "LoadCredentialEncrypted={}:{}",
-                    specifiers(&name),
-                    specifiers(&p.value)
+                    "LoadCredentialEncrypted={}",
+                    credential(&name, &p.value)
                 )),
                 SecretSource::Command(_) => None,
             }
@@ -167,7 +164,7 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
     service.extend(sandbox(&n, &writable));
     let spec_path = format!("{JOBS_DIR}/{}.json", spec.job);
     ServiceUnit {
-        description: specifiers(&format!(
+        description: verbatim(&format!(
             "bakgen backup job {} of host {}",
             spec.job, spec.host
         )),

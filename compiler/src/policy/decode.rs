@@ -165,8 +165,7 @@ fn check_name(cx: &mut Cx<'_>, name: &Spanned<String>, what: &str) {
     let bad = name.value.is_empty()
         || name.value == "."
         || name.value == ".."
-        || name.value.contains('/')
-        || name.value.chars().any(|c| c.is_control());
+        || name.value.contains('/');
     if bad {
         let d = Diagnostic::error(
             "bakgen::invalid-name",
@@ -177,7 +176,7 @@ fn check_name(cx: &mut Cx<'_>, name: &Spanned<String>, what: &str) {
             name.span.clone(),
         )
         .label("invalid name")
-        .help("a name is not empty, not `.` or `..`, and has no `/` or control characters");
+        .help("a name is not empty, not `.` or `..`, and has no `/`");
         cx.push(d);
     }
 }

@@ -188,7 +188,20 @@ impl<'a> Cx<'a> {
     pub fn string(&mut self, entry: &KdlEntry, what: &str) -> Option<Spanned<String>> {
         let span = self.value_span(entry);
         match entry.value() {
-            KdlValue::String(s) => Some(Spanned::new(s.clone(), span)),
+            KdlValue::String(s) => {
+                let value = Spanned::new(s.clone(), span);
+                if let Some((at, c)) = super::text::control_character(s) {
+                    let inner = self.string_inner(&value);
+                    let span = if inner.range.len() == s.len() {
+                        inner.sub(at..at + c.len_utf8())
+                    } else {
+                        value.span.clone()
+                    };
+                    self.push(super::text::control_character_error(what, c, span));
+                }
+                // Kept, so decoding goes on; the error stops `build`.
+                Some(value)
+            }
             other => {
                 let d = wrong_type(what, "a string", other, span);
                 self.push(d);

@@ -7,6 +7,7 @@ mod paths;
 mod references;
 mod required;
 mod snapshots;
+mod unit_values;
 mod warnings;
 
 use crate::diagnostic::Diagnostics;
@@ -21,6 +22,7 @@ pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     engines::check(policy, jobs, &mut diags);
     paths::check(policy, jobs, &mut diags);
     snapshots::check(jobs, &mut diags);
+    unit_values::check(policy, jobs, &mut diags);
     warnings::check(policy, jobs, &mut diags);
     diags
 }
