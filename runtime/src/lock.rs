@@ -24,11 +24,37 @@ pub enum LockError {
     },
 }
 
-/// Held for as long as the value lives.
+/// Held for as long as the value lives, and by every process bakrun starts meanwhile:
+/// they inherit the descriptor (see [`crate::command::share_with_children`]), so a killed
+/// bakrun's children keep the next run out until they too are gone.
 #[derive(Debug)]
 pub struct JobLock {
-    _file: File,
+    _file: Shared,
     pub path: PathBuf,
+}
+
+/// A locked file whose descriptor children inherit while it is held.
+#[derive(Debug)]
+struct Shared {
+    _file: File,
+    slot: Option<usize>,
+}
+
+impl Shared {
+    fn new(file: File) -> Self {
+        use std::os::fd::AsRawFd;
+        let slot = crate::command::share_with_children(file.as_raw_fd());
+        Self { _file: file, slot }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Before the descriptor closes and its number is reused.
+        if let Some(slot) = self.slot {
+            crate::command::stop_sharing(slot);
+        }
+    }
 }
 
 pub fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
@@ -52,7 +78,10 @@ pub fn acquire(state_dir: &Path, job: &str) -> Result<JobLock, LockError> {
         .open(&path)
         .map_err(io)?;
     match file.try_lock() {
-        Ok(()) => Ok(JobLock { _file: file, path }),
+        Ok(()) => Ok(JobLock {
+            _file: Shared::new(file),
+            path,
+        }),
         Err(TryLockError::WouldBlock) => Err(LockError::Held {
             job: job.to_owned(),
             path,
@@ -68,7 +97,7 @@ pub fn readers_path(state_dir: &Path, job: &str) -> PathBuf {
 /// Held while snapshots are read (shared) or removed (exclusive).
 #[derive(Debug)]
 pub struct ReadersLock {
-    _file: File,
+    _file: Shared,
 }
 
 fn open_readers(state_dir: &Path, job: &str) -> Result<(File, PathBuf), LockError> {
@@ -102,14 +131,18 @@ pub fn read_snapshots(state_dir: &Path, job: &str) -> Result<ReadersLock, LockEr
     let (file, path) = open_readers(state_dir, job)?;
     file.lock_shared()
         .map_err(|source| LockError::Io { path, source })?;
-    Ok(ReadersLock { _file: file })
+    Ok(ReadersLock {
+        _file: Shared::new(file),
+    })
 }
 
 /// For removing snapshots: exclusive, `None` at once when a restore is reading.
 pub fn remove_snapshots(state_dir: &Path, job: &str) -> Result<Option<ReadersLock>, LockError> {
     let (file, path) = open_readers(state_dir, job)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(ReadersLock { _file: file })),
+        Ok(()) => Ok(Some(ReadersLock {
+            _file: Shared::new(file),
+        })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(source)) => Err(LockError::Io { path, source }),
     }

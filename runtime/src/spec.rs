@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod validate;
+
 /// The version this runtime reads and the compiler writes.
 pub const SPEC_VERSION: u32 = 1;
 
@@ -267,10 +269,17 @@ pub enum SpecError {
     },
     #[error("job spec {path} is version {found}, but this bakrun reads version {SPEC_VERSION}; install the bakrun that matches the bakgen that wrote it")]
     Version { path: String, found: u64 },
+    #[error("job spec {path}: `version` is {found}, not an integer; this bakrun reads version {SPEC_VERSION}")]
+    VersionNotInteger { path: String, found: String },
     #[error("job spec {path} is not valid: {source}")]
     Invalid {
         path: String,
         source: serde_json::Error,
+    },
+    #[error("job spec {path} has bad values (nothing was run):{}", problems.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+    Values {
+        path: String,
+        problems: Vec<validate::FieldProblem>,
     },
 }
 
@@ -283,17 +292,40 @@ impl JobSpec {
                 path: path.to_owned(),
                 source,
             })?;
-        let found = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
-        if found != u64::from(SPEC_VERSION) {
-            return Err(SpecError::Version {
-                path: path.to_owned(),
-                found,
-            });
+        // A document that is not an object gets serde's message below.
+        if value.is_object() {
+            let found = match value.get("version") {
+                Some(v) => v.as_u64().ok_or_else(|| v.to_string()),
+                None => Err("missing".to_owned()),
+            };
+            match found {
+                Ok(n) if n == u64::from(SPEC_VERSION) => {}
+                Ok(found) => {
+                    return Err(SpecError::Version {
+                        path: path.to_owned(),
+                        found,
+                    })
+                }
+                Err(found) => {
+                    return Err(SpecError::VersionNotInteger {
+                        path: path.to_owned(),
+                        found,
+                    })
+                }
+            }
         }
-        serde_json::from_value(value).map_err(|source| SpecError::Invalid {
+        let spec: Self = serde_json::from_value(value).map_err(|source| SpecError::Invalid {
             path: path.to_owned(),
             source,
-        })
+        })?;
+        let problems = validate::problems(&spec);
+        if !problems.is_empty() {
+            return Err(SpecError::Values {
+                path: path.to_owned(),
+                problems,
+            });
+        }
+        Ok(spec)
     }
 
     pub fn read(path: &str) -> Result<Self, SpecError> {

@@ -11,7 +11,6 @@
 //! is removed when the [`Dump`] is dropped.
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -428,24 +427,6 @@ pub fn to_file(exec: &Exec, dump: &Dump, path: &Path) -> Result<Finished, Comman
         interrupted: signals::stop_requested(),
         stdout: Vec::new(),
     })
-}
-
-/// `std::process::Command` for a [`Command`], with the death signal set so a child never
-/// outlives a killed bakrun.
-pub(crate) fn configure(process: &mut std::process::Command) {
-    // SAFETY: prctl is async-signal-safe.
-    unsafe {
-        process.pre_exec(|| {
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGTERM as libc::c_ulong,
-                0,
-                0,
-                0,
-            );
-            Ok(())
-        });
-    }
 }
 
 #[cfg(test)]

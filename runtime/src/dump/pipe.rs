@@ -20,12 +20,7 @@ impl PipeFinished {
     }
 }
 
-pub(crate) fn process(cmd: &Command) -> std::process::Command {
-    let mut p = std::process::Command::new(&cmd.program);
-    p.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
-    super::configure(&mut p);
-    p
-}
+pub(crate) use crate::command::process;
 
 /// Runs `producer | consumer`. The consumer's standard output is collected (restic's
 /// `--json` summary); both standard errors are logged as warnings, prefixed with the

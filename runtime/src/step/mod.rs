@@ -357,8 +357,7 @@ fn run_ok(exec: &Exec, cmd: &Command) -> Result<(), StepError> {
 /// the exit status text when it failed.
 fn query(cmd: &Command) -> Result<Result<String, String>, StepError> {
     log::debug(format!("querying: {}", cmd.display()));
-    let out = std::process::Command::new(&cmd.program)
-        .args(&cmd.args)
+    let out = crate::command::process(cmd)
         .env("LVM_SUPPRESS_FD_WARNINGS", "1")
         .stdin(std::process::Stdio::null())
         .output()
