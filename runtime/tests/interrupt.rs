@@ -247,3 +247,60 @@ fn finishing_a_reused_tree_never_changes_the_previous_snapshot() {
         ""
     );
 }
+
+/// Processes (other than zombies) whose command line names this test's folder.
+fn job_processes(root: &Path) -> Vec<String> {
+    let needle = root.to_string_lossy().into_owned();
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        if entry.file_name() == me.as_str() {
+            continue;
+        }
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(&needle) {
+            found.push(text);
+        }
+    }
+    found
+}
+
+/// After SIGKILL of bakrun, its rsync processes die too, and until the last of them is
+/// gone the job's lock stays taken: a new run can never write into the same tree.
+#[test]
+fn sigkill_keeps_the_lock_until_every_child_is_gone() {
+    require_root();
+    let s = setup("sigkill-lock");
+    let root = s.root.path();
+    let mut child = start_slow_run(&s);
+    assert!(!job_processes(root).is_empty());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lock_path = root.join("state/lock/files.lock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut held = 0;
+    loop {
+        let file = fs::File::open(&lock_path).unwrap();
+        match file.try_lock() {
+            Ok(()) => {
+                let left = job_processes(root);
+                assert!(left.is_empty(), "lock free while these still run: {left:?}");
+                break;
+            }
+            Err(fs::TryLockError::WouldBlock) => held += 1,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bakrun's children outlived it: {:?}",
+            job_processes(root)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("lock seen held {held} time(s) after bakrun died");
+    assert!(snapshots(root).is_empty());
+    next_run_reuses_the_incomplete(&s);
+}
