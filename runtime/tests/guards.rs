@@ -264,8 +264,14 @@ fn bad_values_give_2_before_anything_runs() {
     let out = run_job(&spec_path);
     assert_code(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("`retention.keep-within`: `a week` is not a duration"), "{stderr}");
-    assert!(stderr.contains("`sources[1]`: `-e` is not an absolute path"), "{stderr}");
+    assert!(
+        stderr.contains("`retention.keep-within`: `a week` is not a duration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`sources[1]`: `-e` is not an absolute path"),
+        "{stderr}"
+    );
     assert!(!root.join("state").exists() && !root.join("dest").exists());
 
     spec["sources"] = serde_json::json!([src.to_string_lossy()]);
@@ -274,5 +280,8 @@ fn bad_values_give_2_before_anything_runs() {
     let out = run_job(&write_spec(root.path(), &spec));
     assert_code(&out, 2);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("`version` is \"1\", not an integer"), "{stderr}");
+    assert!(
+        stderr.contains("`version` is \"1\", not an integer"),
+        "{stderr}"
+    );
 }

@@ -248,26 +248,6 @@ fn finishing_a_reused_tree_never_changes_the_previous_snapshot() {
     );
 }
 
-/// Processes (other than zombies) whose command line names this test's folder.
-fn job_processes(root: &Path) -> Vec<String> {
-    let needle = root.to_string_lossy().into_owned();
-    let me = std::process::id().to_string();
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        if entry.file_name() == me.as_str() {
-            continue;
-        }
-        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(&needle) {
-            found.push(text);
-        }
-    }
-    found
-}
-
 /// After SIGKILL of bakrun, its rsync processes die too, and until the last of them is
 /// gone the job's lock stays taken: a new run can never write into the same tree.
 #[test]
