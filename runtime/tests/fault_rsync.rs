@@ -456,6 +456,11 @@ fn future_step(job: &mut Job, rng: &mut Rng) -> String {
         before + 1,
         "retention ran against a future snapshot"
     );
+    // Nor does retention run by hand.
+    let out = bakrun(&["prune", job.spec_path.to_str().unwrap()]);
+    assert_code(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("snapshot {expected} is dated in the future")), "{stderr}");
     for name in entries(&job.dir()) {
         if parse_snapshot_name(&name).is_some_and(|t| t > now) {
             fs::remove_dir_all(job.dir().join(name)).unwrap();
