@@ -117,6 +117,7 @@ pub(crate) fn stop_sharing(slot: usize) {
 ///   its own children (rsync's receiver, ssh) end when their pipes to it close, and
 /// - the job's lock descriptors are inherited by the child and everything it starts, so
 ///   the lock stays taken until all of them are gone.
+///
 /// A bakrun that died between fork and `prctl` would never send the signal: the child
 /// checks its parent and gives up.
 pub fn process(cmd: &Command) -> std::process::Command {

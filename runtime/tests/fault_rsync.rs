@@ -5,8 +5,9 @@
 //!   this test, so that rsync really fails with ENOSPC;
 //! - dates snapshots in the future and in the past of the clock. This is done by naming
 //!   snapshot folders so (a hard-linked copy of the newest), which is exactly what a clock
-//!   set back or forward leaves behind; the clock itself is not changed (no faketime);
-//! and after each step checks the invariants: no half snapshot listed by `bakrun
+//!   set back or forward leaves behind; the clock itself is not changed (no faketime).
+//!
+//! After each step it checks the invariants: no half snapshot listed by `bakrun
 //! snapshots`, `latest` points to the newest complete snapshot, nothing of the job still
 //! runs and its lock is free, retention never removed the last complete run; then that
 //! the next run succeeds and its snapshot equals the source.
@@ -460,7 +461,10 @@ fn future_step(job: &mut Job, rng: &mut Rng) -> String {
     let out = bakrun(&["prune", job.spec_path.to_str().unwrap()]);
     assert_code(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("snapshot {expected} is dated in the future")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("snapshot {expected} is dated in the future")),
+        "{stderr}"
+    );
     for name in entries(&job.dir()) {
         if parse_snapshot_name(&name).is_some_and(|t| t > now) {
             fs::remove_dir_all(job.dir().join(name)).unwrap();
@@ -500,7 +504,7 @@ fn rsync_snapshots_survive_kills_full_disks_and_clock_jumps() {
     let mut tally: BTreeMap<&str, u32> = BTreeMap::new();
     // Every kind of step in the first rounds, in an order the seed picks; then at random,
     // kills half of the time.
-    let mut first = vec![0, 1, 2, 3];
+    let mut first = [0, 1, 2, 3];
     for i in (1..first.len()).rev() {
         first.swap(i, rng.below(i as u64 + 1) as usize);
     }

@@ -331,8 +331,7 @@ fn pause_for_tests() -> Result<(), StepError> {
     )))?;
     log::info(format!("{PAUSE_ENV}: waiting for {}", file.display()));
     while !file.exists() {
-        stop_point()?;
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        signals::sleep(std::time::Duration::from_millis(50)).map_err(|_| StepError::Interrupted)?;
     }
     Ok(())
 }
