@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::{log, signals};
@@ -154,6 +154,33 @@ pub fn process(cmd: &Command) -> std::process::Command {
     p
 }
 
+/// How long a child may take to end after a stop signal was passed on to it.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits for `child`, to which the signal handler passes stop signals: one that ignores
+/// SIGTERM is killed after [`STOP_GRACE`], so that a stop always ends the run.
+pub(crate) fn wait_stoppable(child: &mut Child, program: &str) -> std::io::Result<ExitStatus> {
+    let mut stop_seen: Option<std::time::Instant> = None;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if signals::stop_requested() {
+            let since = *stop_seen.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > STOP_GRACE {
+                log::warn(format!(
+                    "{program} ignored the stop signal for {} s: killing it",
+                    STOP_GRACE.as_secs()
+                ));
+                // Not reaped yet (try_wait said so): the pid is still this child's.
+                let _ = child.kill();
+                return child.wait();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("cannot start {program}: {source}")]
@@ -255,18 +282,27 @@ impl Exec {
             }
             Vec::from(tail)
         });
-        let mut stdout_lines = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
-            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line).into_owned();
-                log::debug(&line);
-                stdout_lines.push(line);
+        let stdout = child.stdout.take();
+        let out_thread = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            if let Some(stdout) = stdout {
+                for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    log::debug(&line);
+                    lines.push(line);
+                }
             }
-        }
-        let status = child.wait();
+            lines
+        });
+        let status = if forward_stop {
+            wait_stoppable(&mut child, &program)
+        } else {
+            child.wait()
+        };
         if forward_stop {
             signals::clear_child();
         }
+        let stdout_lines = out_thread.join().unwrap_or_default();
         let stderr = err_thread.join().unwrap_or_default();
         let status = status.map_err(|source| CommandError::Wait {
             program: program.clone(),
