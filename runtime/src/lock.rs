@@ -64,19 +64,11 @@ pub fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
 /// Takes the job's lock, creating the lock folder and file when needed.
 pub fn acquire(state_dir: &Path, job: &str) -> Result<JobLock, LockError> {
     let path = lock_path(state_dir, job);
+    let file = open_read_only(&path)?;
     let io = |source| LockError::Io {
         path: path.clone(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
     match file.try_lock() {
         Ok(()) => Ok(JobLock {
             _file: Shared::new(file),
@@ -102,14 +94,19 @@ pub struct ReadersLock {
 
 fn open_readers(state_dir: &Path, job: &str) -> Result<(File, PathBuf), LockError> {
     let path = readers_path(state_dir, job);
+    Ok((open_read_only(&path)?, path))
+}
+
+/// A lock file, created when missing, opened read-only: flock needs no write access, the
+/// file may have been made by root's restore and be used by the job's user (or the other
+/// way round), and the children that inherit the descriptor cannot write through it.
+fn open_read_only(path: &Path) -> Result<File, LockError> {
     let io = |source| LockError::Io {
-        path: path.clone(),
+        path: path.to_owned(),
         source,
     };
-    // Opened read-only when it exists (flock needs no write access): the file may have
-    // been made by root's restore and be read by the job's user, or the other way round.
-    match File::open(&path) {
-        Ok(file) => return Ok((file, path)),
+    match File::open(path) {
+        Ok(file) => return Ok(file),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(source) => return Err(io(source)),
     }
@@ -120,10 +117,9 @@ fn open_readers(state_dir: &Path, job: &str) -> Result<(File, PathBuf), LockErro
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
+        .open(path)
         .map_err(io)?;
-    let file = File::open(&path).map_err(io)?;
-    Ok((file, path))
+    File::open(path).map_err(io)
 }
 
 /// For a restore: shared, waiting only for a removal in progress (which takes moments).
