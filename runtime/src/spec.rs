@@ -283,10 +283,32 @@ pub enum SpecError {
     },
 }
 
+fn read_text(path: &str) -> Result<String, SpecError> {
+    std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 impl JobSpec {
-    /// Reads a spec, checking the version before the shape so that a newer spec gets the
-    /// version message rather than a confusing field error.
+    /// Reads a spec: version, shape, then every value ([`validate::problems`]).
     pub fn from_json(path: &str, text: &str) -> Result<Self, SpecError> {
+        let spec = Self::shape_from_json(path, text)?;
+        let problems = validate::problems(&spec);
+        if !problems.is_empty() {
+            return Err(SpecError::Values {
+                path: path.to_owned(),
+                problems,
+            });
+        }
+        Ok(spec)
+    }
+
+    /// Reads a spec's version and shape without judging its values: `bakrun notify` must
+    /// still find the job of a run that failed because of a bad value. The version comes
+    /// before the shape so that a newer spec gets the version message rather than a
+    /// confusing field error.
+    pub fn shape_from_json(path: &str, text: &str) -> Result<Self, SpecError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|source| SpecError::Invalid {
                 path: path.to_owned(),
@@ -314,26 +336,19 @@ impl JobSpec {
                 }
             }
         }
-        let spec: Self = serde_json::from_value(value).map_err(|source| SpecError::Invalid {
+        serde_json::from_value(value).map_err(|source| SpecError::Invalid {
             path: path.to_owned(),
             source,
-        })?;
-        let problems = validate::problems(&spec);
-        if !problems.is_empty() {
-            return Err(SpecError::Values {
-                path: path.to_owned(),
-                problems,
-            });
-        }
-        Ok(spec)
+        })
     }
 
     pub fn read(path: &str) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_json(path, &text)
+        Self::from_json(path, &read_text(path)?)
+    }
+
+    /// [`JobSpec::shape_from_json`] of a file.
+    pub fn read_shape(path: &str) -> Result<Self, SpecError> {
+        Self::shape_from_json(path, &read_text(path)?)
     }
 
     /// Pretty JSON with a trailing newline, stable field order.
