@@ -3,9 +3,11 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::{log, signals};
 
@@ -85,6 +87,100 @@ pub fn shell_quote(word: &OsStr) -> String {
     }
 }
 
+/// Lines of standard error kept for explaining a failure (the cause is near the end).
+const STDERR_KEPT: usize = 50;
+
+/// Descriptors every child inherits: the job's locks (see [`share_with_children`]).
+static SHARED_FDS: [AtomicI32; 4] = [const { AtomicI32::new(-1) }; 4];
+
+/// Makes every process bakrun starts from now on inherit `fd` (an `flock`ed lock), so that
+/// the kernel frees the lock only when the last of them has exited: a killed bakrun's
+/// rsync, still writing for a moment, keeps the next run out. Returns the slot to give
+/// to [`stop_sharing`] before `fd` is closed; `None` when all slots are taken.
+pub(crate) fn share_with_children(fd: RawFd) -> Option<usize> {
+    SHARED_FDS.iter().position(|slot| {
+        slot.compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    })
+}
+
+pub(crate) fn stop_sharing(slot: usize) {
+    if let Some(s) = SHARED_FDS.get(slot) {
+        s.store(-1, Ordering::SeqCst);
+    }
+}
+
+/// The one way bakrun starts a process (every module builds its children here):
+/// - the child gets SIGTERM when bakrun dies, even by SIGKILL (`PR_SET_PDEATHSIG`). The
+///   kernel sends it when the *thread* that forked exits, so a child must be waited for by
+///   the thread that started it (all of bakrun's are). It reaches only the direct child;
+///   its own children (rsync's receiver, ssh) end when their pipes to it close, and
+/// - the job's lock descriptors are inherited by the child and everything it starts, so
+///   the lock stays taken until all of them are gone.
+///
+/// A bakrun that died between fork and `prctl` would never send the signal: the child
+/// checks its parent and gives up.
+pub fn process(cmd: &Command) -> std::process::Command {
+    let mut p = std::process::Command::new(&cmd.program);
+    p.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: prctl, getppid and fcntl are async-signal-safe and the closure only reads
+    // atomics; nothing allocates between fork and exec.
+    unsafe {
+        p.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            for slot in &SHARED_FDS {
+                let fd = slot.load(Ordering::SeqCst);
+                if fd >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, 0);
+                }
+            }
+            Ok(())
+        });
+    }
+    p
+}
+
+/// How long a child may take to end after a stop signal was passed on to it.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits for `child`, to which the signal handler passes stop signals: one that ignores
+/// SIGTERM is killed after [`STOP_GRACE`], so that a stop always ends the run.
+pub(crate) fn wait_stoppable(child: &mut Child, program: &str) -> std::io::Result<ExitStatus> {
+    let mut stop_seen: Option<std::time::Instant> = None;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if signals::stop_requested() {
+            let since = *stop_seen.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() > STOP_GRACE {
+                log::warn(format!(
+                    "{program} ignored the stop signal for {} s: killing it",
+                    STOP_GRACE.as_secs()
+                ));
+                // Not reaped yet (try_wait said so): the pid is still this child's.
+                let _ = child.kill();
+                return child.wait();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     #[error("cannot start {program}: {source}")]
@@ -126,6 +222,12 @@ impl Exec {
     /// Runs `cmd`; its standard output is collected and logged at debug level, its standard
     /// error logged as warnings (what rsync prints there is a problem worth seeing).
     pub fn run(&self, cmd: &Command) -> Result<Finished, CommandError> {
+        Ok(self.run_with(cmd, true)?.0)
+    }
+
+    /// Like [`Exec::run`], also returning the last lines of standard error, which say why
+    /// a command failed better than its exit code (see `engine::exit_reason`).
+    pub fn run_explained(&self, cmd: &Command) -> Result<(Finished, Vec<String>), CommandError> {
         self.run_with(cmd, true)
     }
 
@@ -134,41 +236,30 @@ impl Exec {
     /// half-made or half-removed is worse than a second's wait). The caller checks
     /// [`signals::stop_requested`] between them.
     pub fn run_to_end(&self, cmd: &Command) -> Result<Finished, CommandError> {
-        self.run_with(cmd, false)
+        Ok(self.run_with(cmd, false)?.0)
     }
 
-    fn run_with(&self, cmd: &Command, forward_stop: bool) -> Result<Finished, CommandError> {
+    fn run_with(
+        &self,
+        cmd: &Command,
+        forward_stop: bool,
+    ) -> Result<(Finished, Vec<String>), CommandError> {
         if self.dry_run {
             println!("{}", cmd.display());
-            return Ok(Finished {
+            let done = Finished {
                 code: Some(0),
                 interrupted: false,
                 stdout: Vec::new(),
-            });
+            };
+            return Ok((done, Vec::new()));
         }
         log::debug(format!("running: {}", cmd.display()));
         let program = cmd.program.to_string_lossy().into_owned();
-        let mut process = std::process::Command::new(&cmd.program);
+        let mut process = process(cmd);
         process
-            .args(&cmd.args)
-            .envs(cmd.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: prctl is async-signal-safe. If bakrun itself is killed with SIGKILL, the
-        // engine gets SIGTERM rather than running on unsupervised.
-        unsafe {
-            process.pre_exec(|| {
-                libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGTERM as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                );
-                Ok(())
-            });
-        }
         let mut child = process.spawn().map_err(|source| CommandError::Spawn {
             program: program.clone(),
             source,
@@ -178,35 +269,54 @@ impl Exec {
         }
         let stderr = child.stderr.take();
         let err_thread = std::thread::spawn(move || {
+            let mut tail = std::collections::VecDeque::new();
             if let Some(stderr) = stderr {
                 for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
-                    log::warn(String::from_utf8_lossy(&line));
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    log::warn(&line);
+                    if tail.len() == STDERR_KEPT {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
                 }
             }
+            Vec::from(tail)
         });
-        let mut stdout_lines = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
-            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line).into_owned();
-                log::debug(&line);
-                stdout_lines.push(line);
+        let stdout = child.stdout.take();
+        let out_thread = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            if let Some(stdout) = stdout {
+                for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+                    let line = String::from_utf8_lossy(&line).into_owned();
+                    log::debug(&line);
+                    lines.push(line);
+                }
             }
-        }
-        let status = child.wait();
+            lines
+        });
+        let status = if forward_stop {
+            wait_stoppable(&mut child, &program)
+        } else {
+            child.wait()
+        };
         if forward_stop {
             signals::clear_child();
         }
-        let _ = err_thread.join();
+        let stdout_lines = out_thread.join().unwrap_or_default();
+        let stderr = err_thread.join().unwrap_or_default();
         let status = status.map_err(|source| CommandError::Wait {
             program: program.clone(),
             source,
         })?;
         log::debug(format!("{program} exited: {status}"));
-        Ok(Finished {
-            code: status.code(),
-            interrupted: signals::stop_requested(),
-            stdout: stdout_lines,
-        })
+        Ok((
+            Finished {
+                code: status.code(),
+                interrupted: signals::stop_requested(),
+                stdout: stdout_lines,
+            },
+            stderr,
+        ))
     }
 
     /// In dry-run mode, prints a file-system action bakrun would take itself, as a comment.

@@ -24,11 +24,37 @@ pub enum LockError {
     },
 }
 
-/// Held for as long as the value lives.
+/// Held for as long as the value lives, and by every process bakrun starts meanwhile:
+/// they inherit the descriptor (see [`crate::command::share_with_children`]), so a killed
+/// bakrun's children keep the next run out until they too are gone.
 #[derive(Debug)]
 pub struct JobLock {
-    _file: File,
+    _file: Shared,
     pub path: PathBuf,
+}
+
+/// A locked file whose descriptor children inherit while it is held.
+#[derive(Debug)]
+struct Shared {
+    _file: File,
+    slot: Option<usize>,
+}
+
+impl Shared {
+    fn new(file: File) -> Self {
+        use std::os::fd::AsRawFd;
+        let slot = crate::command::share_with_children(file.as_raw_fd());
+        Self { _file: file, slot }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Before the descriptor closes and its number is reused.
+        if let Some(slot) = self.slot {
+            crate::command::stop_sharing(slot);
+        }
+    }
 }
 
 pub fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
@@ -38,21 +64,16 @@ pub fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
 /// Takes the job's lock, creating the lock folder and file when needed.
 pub fn acquire(state_dir: &Path, job: &str) -> Result<JobLock, LockError> {
     let path = lock_path(state_dir, job);
+    let file = open_read_only(&path)?;
     let io = |source| LockError::Io {
         path: path.clone(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
     match file.try_lock() {
-        Ok(()) => Ok(JobLock { _file: file, path }),
+        Ok(()) => Ok(JobLock {
+            _file: Shared::new(file),
+            path,
+        }),
         Err(TryLockError::WouldBlock) => Err(LockError::Held {
             job: job.to_owned(),
             path,
@@ -68,19 +89,24 @@ pub fn readers_path(state_dir: &Path, job: &str) -> PathBuf {
 /// Held while snapshots are read (shared) or removed (exclusive).
 #[derive(Debug)]
 pub struct ReadersLock {
-    _file: File,
+    _file: Shared,
 }
 
 fn open_readers(state_dir: &Path, job: &str) -> Result<(File, PathBuf), LockError> {
     let path = readers_path(state_dir, job);
+    Ok((open_read_only(&path)?, path))
+}
+
+/// A lock file, created when missing, opened read-only: flock needs no write access, the
+/// file may have been made by root's restore and be used by the job's user (or the other
+/// way round), and the children that inherit the descriptor cannot write through it.
+fn open_read_only(path: &Path) -> Result<File, LockError> {
     let io = |source| LockError::Io {
-        path: path.clone(),
+        path: path.to_owned(),
         source,
     };
-    // Opened read-only when it exists (flock needs no write access): the file may have
-    // been made by root's restore and be read by the job's user, or the other way round.
-    match File::open(&path) {
-        Ok(file) => return Ok((file, path)),
+    match File::open(path) {
+        Ok(file) => return Ok(file),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(source) => return Err(io(source)),
     }
@@ -91,10 +117,9 @@ fn open_readers(state_dir: &Path, job: &str) -> Result<(File, PathBuf), LockErro
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
+        .open(path)
         .map_err(io)?;
-    let file = File::open(&path).map_err(io)?;
-    Ok((file, path))
+    File::open(path).map_err(io)
 }
 
 /// For a restore: shared, waiting only for a removal in progress (which takes moments).
@@ -102,14 +127,18 @@ pub fn read_snapshots(state_dir: &Path, job: &str) -> Result<ReadersLock, LockEr
     let (file, path) = open_readers(state_dir, job)?;
     file.lock_shared()
         .map_err(|source| LockError::Io { path, source })?;
-    Ok(ReadersLock { _file: file })
+    Ok(ReadersLock {
+        _file: Shared::new(file),
+    })
 }
 
 /// For removing snapshots: exclusive, `None` at once when a restore is reading.
 pub fn remove_snapshots(state_dir: &Path, job: &str) -> Result<Option<ReadersLock>, LockError> {
     let (file, path) = open_readers(state_dir, job)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(ReadersLock { _file: file })),
+        Ok(()) => Ok(Some(ReadersLock {
+            _file: Shared::new(file),
+        })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(source)) => Err(LockError::Io { path, source }),
     }

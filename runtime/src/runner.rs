@@ -10,7 +10,7 @@ use crate::engine::{self, BackupOutcome, Engine, EngineError, Snapshot};
 use crate::retention::{self, RetentionError};
 use crate::spec::{Destination, JobSpec, Retention};
 use crate::status::{LastSuccess, RunResult, Status};
-use crate::{jobs, lock, log, metrics, mount, signals, status, step};
+use crate::{lock, log, metrics, mount, signals, status, step};
 
 /// Exit codes of `bakrun run` (part of the command-line contract).
 pub mod exit {
@@ -41,10 +41,6 @@ pub fn run(options: &Options) -> u8 {
             return exit::BAD_SPEC;
         }
     };
-    if let Err(e) = jobs::check_name("host", &spec.host).and(jobs::check_name("job", &spec.job)) {
-        log::error(format!("job spec {path}: {e}"));
-        return exit::BAD_SPEC;
-    }
     let engine = match engine::for_spec(&spec) {
         Ok(e) => e,
         Err(e) => {
@@ -200,13 +196,19 @@ impl Run<'_> {
                 }
             }
         };
-        let message = (!outcome.warnings.is_empty()).then(|| outcome.warnings.join("; "));
-        if let Err(e) = apply_retention(
+        let retained = apply_retention(
             self.engine,
             &self.exec,
             &self.spec.retention,
             Some(&outcome.snapshot),
-        ) {
+        );
+        let mut outcome = outcome;
+        if let Ok(Retained::Postponed(why)) = &retained {
+            log::warn(why);
+            outcome.warnings.push(why.clone());
+        }
+        let message = (!outcome.warnings.is_empty()).then(|| outcome.warnings.join("; "));
+        if let Err(e) = retained {
             // The snapshot itself is good; the run still fails so that someone looks.
             log::error(format!("retention: {e}"));
             if signals::stop_requested() {
@@ -321,13 +323,24 @@ pub fn retention_victims(
         .collect())
 }
 
+/// What retention did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retained {
+    /// This many snapshots were removed.
+    Removed(usize),
+    /// Nothing was judged, for the reason given: a snapshot is dated in the future, so
+    /// every bucket and `keep-within` would be measured from a wrong "newest" (see
+    /// [`engine::clock`]).
+    Postponed(String),
+}
+
 /// Applies the job's retention to its complete snapshots, logging every removal.
 pub fn apply_retention(
     engine: &dyn Engine,
     exec: &Exec,
     rules: &Retention,
     made: Option<&Snapshot>,
-) -> Result<usize, ForgetError> {
+) -> Result<Retained, ForgetError> {
     let mut snapshots = engine.snapshots()?;
     if let Some(made) = made {
         // In a dry run the new snapshot does not exist; count it as retention would.
@@ -335,9 +348,15 @@ pub fn apply_retention(
             snapshots.push(made.clone());
         }
     }
+    if let Some(future) = engine::clock::in_the_future(&snapshots) {
+        return Ok(Retained::Postponed(format!(
+            "retention postponed: snapshot {} is dated in the future of this machine's clock",
+            future.id
+        )));
+    }
     let victims = retention_victims(&snapshots, rules)?;
     forget_logged(engine, exec, &victims, "retention")?;
-    Ok(victims.len())
+    Ok(Retained::Removed(victims.len()))
 }
 
 /// Removes snapshots one at a time, logging each; stops early on a stop signal.

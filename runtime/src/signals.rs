@@ -54,3 +54,23 @@ pub fn set_child(pid: u32) {
 pub fn clear_child() {
     CHILD.store(0, Ordering::SeqCst);
 }
+
+/// A stop signal arrived during [`sleep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+/// Sleeps for `duration`, waking within 50 ms of a stop signal: every wait in bakrun goes
+/// through here so that SIGTERM always ends it promptly.
+pub fn sleep(duration: std::time::Duration) -> Result<(), Stopped> {
+    let deadline = std::time::Instant::now() + duration;
+    loop {
+        if stop_requested() {
+            return Err(Stopped);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Ok(());
+        }
+        std::thread::sleep(left.min(std::time::Duration::from_millis(50)));
+    }
+}

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod validate;
+
 /// The version this runtime reads and the compiler writes.
 pub const SPEC_VERSION: u32 = 1;
 
@@ -267,28 +269,72 @@ pub enum SpecError {
     },
     #[error("job spec {path} is version {found}, but this bakrun reads version {SPEC_VERSION}; install the bakrun that matches the bakgen that wrote it")]
     Version { path: String, found: u64 },
+    #[error("job spec {path}: `version` is {found}, not an integer; this bakrun reads version {SPEC_VERSION}")]
+    VersionNotInteger { path: String, found: String },
     #[error("job spec {path} is not valid: {source}")]
     Invalid {
         path: String,
         source: serde_json::Error,
     },
+    #[error("job spec {path} has bad values (nothing was run):{}", problems.iter().map(|p| format!("\n  {p}")).collect::<String>())]
+    Values {
+        path: String,
+        problems: Vec<validate::FieldProblem>,
+    },
+}
+
+fn read_text(path: &str) -> Result<String, SpecError> {
+    std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 impl JobSpec {
-    /// Reads a spec, checking the version before the shape so that a newer spec gets the
-    /// version message rather than a confusing field error.
+    /// Reads a spec: version, shape, then every value ([`validate::problems`]).
     pub fn from_json(path: &str, text: &str) -> Result<Self, SpecError> {
+        let spec = Self::shape_from_json(path, text)?;
+        let problems = validate::problems(&spec);
+        if !problems.is_empty() {
+            return Err(SpecError::Values {
+                path: path.to_owned(),
+                problems,
+            });
+        }
+        Ok(spec)
+    }
+
+    /// Reads a spec's version and shape without judging its values: `bakrun notify` must
+    /// still find the job of a run that failed because of a bad value. The version comes
+    /// before the shape so that a newer spec gets the version message rather than a
+    /// confusing field error.
+    pub fn shape_from_json(path: &str, text: &str) -> Result<Self, SpecError> {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|source| SpecError::Invalid {
                 path: path.to_owned(),
                 source,
             })?;
-        let found = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
-        if found != u64::from(SPEC_VERSION) {
-            return Err(SpecError::Version {
-                path: path.to_owned(),
-                found,
-            });
+        // A document that is not an object gets serde's message below.
+        if value.is_object() {
+            let found = match value.get("version") {
+                Some(v) => v.as_u64().ok_or_else(|| v.to_string()),
+                None => Err("missing".to_owned()),
+            };
+            match found {
+                Ok(n) if n == u64::from(SPEC_VERSION) => {}
+                Ok(found) => {
+                    return Err(SpecError::Version {
+                        path: path.to_owned(),
+                        found,
+                    })
+                }
+                Err(found) => {
+                    return Err(SpecError::VersionNotInteger {
+                        path: path.to_owned(),
+                        found,
+                    })
+                }
+            }
         }
         serde_json::from_value(value).map_err(|source| SpecError::Invalid {
             path: path.to_owned(),
@@ -297,11 +343,12 @@ impl JobSpec {
     }
 
     pub fn read(path: &str) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_json(path, &text)
+        Self::from_json(path, &read_text(path)?)
+    }
+
+    /// [`JobSpec::shape_from_json`] of a file.
+    pub fn read_shape(path: &str) -> Result<Self, SpecError> {
+        Self::shape_from_json(path, &read_text(path)?)
     }
 
     /// Pretty JSON with a trailing newline, stable field order.

@@ -249,3 +249,39 @@ fn a_spec_from_a_newer_bakgen_gives_2() {
     let out = bakrun(&["run", root.join("missing.json").to_str().unwrap()]);
     assert_code(&out, 2);
 }
+
+/// Values the run would trip over only later (a keep-within read by retention after the
+/// whole transfer, a source that rsync would take for an option) stop it at once, with
+/// exit 2 and the field named, before the lock, the destination or rsync.
+#[test]
+fn bad_values_give_2_before_anything_runs() {
+    let root = TempDir::new("bad-values");
+    let src = source(&root);
+    let mut spec = spec(root.path(), &[&src]);
+    spec["retention"]["keep-within"] = "a week".into();
+    spec["sources"] = serde_json::json!([src.to_string_lossy(), "-e"]);
+    let spec_path = write_spec(root.path(), &spec);
+    let out = run_job(&spec_path);
+    assert_code(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`retention.keep-within`: `a week` is not a duration"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`sources[1]`: `-e` is not an absolute path"),
+        "{stderr}"
+    );
+    assert!(!root.join("state").exists() && !root.join("dest").exists());
+
+    spec["sources"] = serde_json::json!([src.to_string_lossy()]);
+    spec["retention"]["keep-within"] = "7D".into();
+    spec["version"] = "1".into();
+    let out = run_job(&write_spec(root.path(), &spec));
+    assert_code(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`version` is \"1\", not an integer"),
+        "{stderr}"
+    );
+}

@@ -247,3 +247,104 @@ fn finishing_a_reused_tree_never_changes_the_previous_snapshot() {
         ""
     );
 }
+
+/// After SIGKILL of bakrun, its rsync processes die too, and until the last of them is
+/// gone the job's lock stays taken: a new run can never write into the same tree.
+#[test]
+fn sigkill_keeps_the_lock_until_every_child_is_gone() {
+    require_root();
+    let s = setup("sigkill-lock");
+    let root = s.root.path();
+    let mut child = start_slow_run(&s);
+    assert!(!job_processes(root).is_empty());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let lock_path = root.join("state/lock/files.lock");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut held = 0;
+    loop {
+        let file = fs::File::open(&lock_path).unwrap();
+        match file.try_lock() {
+            Ok(()) => {
+                let left = job_processes(root);
+                assert!(left.is_empty(), "lock free while these still run: {left:?}");
+                break;
+            }
+            Err(fs::TryLockError::WouldBlock) => held += 1,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bakrun's children outlived it: {:?}",
+            job_processes(root)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("lock seen held {held} time(s) after bakrun died");
+    assert!(snapshots(root).is_empty());
+    next_run_reuses_the_incomplete(&s);
+}
+
+/// A program that ignores SIGTERM (here a pg_dump stand-in) cannot keep a stopped run
+/// alive: bakrun kills it after a grace period and ends.
+#[test]
+fn a_child_that_ignores_sigterm_is_killed_and_the_run_ends() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    let root = TempDir::new("deaf-child");
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    // pg_dump runs as the postgres user: its marker goes where anyone may write.
+    let marks = root.join("marks");
+    fs::create_dir_all(&marks).unwrap();
+    fs::set_permissions(&marks, fs::Permissions::from_mode(0o1777)).unwrap();
+    let started = marks.join("dump-started");
+    fs::write(
+        bin.join("pg_dump"),
+        format!(
+            "#!/bin/sh\ntrap '' TERM\ntouch '{}'\nexec sleep 120\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(bin.join("pg_dump"), fs::Permissions::from_mode(0o755)).unwrap();
+    let src = root.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("f"), "x\n").unwrap();
+    let mut spec = spec(root.path(), &[&src]);
+    spec["steps"] = serde_json::json!([{"step": "postgres", "databases": ["app"]}]);
+    let spec_path = write_spec(root.path(), &spec);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut child = Command::new(BAKRUN)
+        .args(["run", spec_path.to_str().unwrap()])
+        .env("PATH", path)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the dump never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopped = Instant::now();
+    // SAFETY: plain kill(2) of our own child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bakrun waited for a child that ignores SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(stopped.elapsed() < Duration::from_secs(15), "slow to stop");
+    assert_eq!(status.code(), Some(1));
+    assert!(job_processes(root.path()).is_empty());
+    assert!(snapshots(root.path()).is_empty());
+    let recorded = fs::read_to_string(root.join("state/status/files.json")).unwrap();
+    assert!(recorded.contains("\"interrupted\""), "{recorded}");
+}

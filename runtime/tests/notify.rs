@@ -65,6 +65,15 @@ fn a_command_gets_the_failed_unit_and_the_job() {
     let called = std::fs::read_to_string(&out).expect("the command ran");
     assert_eq!(called.trim(), "--team=ops bakgen-files.service h1 files");
 
+    // A spec whose run failed on a bad value (exit 2) still gets its notification.
+    let mut bad = s.clone();
+    bad["retention"]["keep-within"] = "a week".into();
+    std::fs::write(jobs.join("files.json"), bad.to_string()).expect("write");
+    std::fs::remove_file(&out).expect("rm");
+    let o = notify(&jobs, "bakgen-files.service");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.exists(), "no notification for a spec with a bad value");
+
     // An unknown unit is an error, not a silent success.
     let o = notify(&jobs, "bakgen-other.service");
     assert_eq!(o.status.code(), Some(2));

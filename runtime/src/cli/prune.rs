@@ -126,6 +126,8 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
+    // Retention judges every snapshot against the newest: not while one is misdated.
+    let future = bakrun::engine::clock::in_the_future(&snapshots);
     let (victims, why) = match older_than {
         Some(d) => {
             let now = Local::now().fixed_offset();
@@ -140,6 +142,13 @@ pub fn main(args: Args) -> ExitCode {
                 .cloned()
                 .collect();
             (victims, format!("older than {d}"))
+        }
+        None if future.is_some() => {
+            let future = future.map(|s| s.id.as_str()).unwrap_or_default();
+            log::error(format!(
+                "snapshot {future} is dated in the future of this machine's clock: retention would judge every snapshot against it. Check the clock; remove that snapshot by hand, or prune with --older-than"
+            ));
+            return ExitCode::from(exit::FAILED);
         }
         None => match runner::retention_victims(&snapshots, &spec.retention) {
             Ok(v) => (v, "retention".to_owned()),

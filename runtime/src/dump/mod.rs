@@ -10,8 +10,6 @@
 //! MySQL/MariaDB from a 0600 `--defaults-extra-file`, both in a private 0700 folder that
 //! is removed when the [`Dump`] is dropped.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -415,37 +413,16 @@ pub fn to_file(exec: &Exec, dump: &Dump, path: &Path) -> Result<Finished, Comman
         source,
     })?;
     signals::set_child(child.id());
-    if let Some(err) = child.stderr.take() {
-        for line in BufReader::new(err).split(b'\n').map_while(Result::ok) {
-            log::warn(format!("{program}: {}", String::from_utf8_lossy(&line)));
-        }
-    }
-    let status = child.wait();
+    let err = pipe::log_stderr(child.stderr.take(), program.clone());
+    let status = crate::command::wait_stoppable(&mut child, &program);
     signals::clear_child();
+    let _ = err.join();
     let status = status.map_err(|source| CommandError::Wait { program, source })?;
     Ok(Finished {
         code: status.code(),
         interrupted: signals::stop_requested(),
         stdout: Vec::new(),
     })
-}
-
-/// `std::process::Command` for a [`Command`], with the death signal set so a child never
-/// outlives a killed bakrun.
-pub(crate) fn configure(process: &mut std::process::Command) {
-    // SAFETY: prctl is async-signal-safe.
-    unsafe {
-        process.pre_exec(|| {
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGTERM as libc::c_ulong,
-                0,
-                0,
-                0,
-            );
-            Ok(())
-        });
-    }
 }
 
 #[cfg(test)]

@@ -20,11 +20,21 @@ impl PipeFinished {
     }
 }
 
-pub(crate) fn process(cmd: &Command) -> std::process::Command {
-    let mut p = std::process::Command::new(&cmd.program);
-    p.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
-    super::configure(&mut p);
-    p
+pub(crate) use crate::command::process;
+
+/// Logs a child's standard error as warnings prefixed with `name`, in a thread of its own
+/// so that waiting for the child never depends on it.
+pub(crate) fn log_stderr(
+    stream: Option<std::process::ChildStderr>,
+    name: String,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        if let Some(s) = stream {
+            for line in BufReader::new(s).split(b'\n').map_while(Result::ok) {
+                log::warn(format!("{name}: {}", String::from_utf8_lossy(&line)));
+            }
+        }
+    })
 }
 
 /// Runs `producer | consumer`. The consumer's standard output is collected (restic's
@@ -87,17 +97,8 @@ pub fn run(
         }
     };
     signals::set_child(c_child.id());
-    let logger = |stream: Option<std::process::ChildStderr>, name: String| {
-        std::thread::spawn(move || {
-            if let Some(s) = stream {
-                for line in BufReader::new(s).split(b'\n').map_while(Result::ok) {
-                    log::warn(format!("{name}: {}", String::from_utf8_lossy(&line)));
-                }
-            }
-        })
-    };
-    let p_err = logger(p_child.stderr.take(), p_name.clone());
-    let c_err = logger(c_child.stderr.take(), c_name.clone());
+    let p_err = log_stderr(p_child.stderr.take(), p_name.clone());
+    let c_err = log_stderr(c_child.stderr.take(), c_name.clone());
     let mut lines = Vec::new();
     if let Some(out) = c_child.stdout.take() {
         for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
@@ -106,7 +107,7 @@ pub fn run(
             lines.push(line);
         }
     }
-    let c_status = c_child.wait();
+    let c_status = crate::command::wait_stoppable(&mut c_child, &c_name);
     signals::clear_child();
     if signals::stop_requested() {
         let _ = p_child.kill();

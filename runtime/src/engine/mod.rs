@@ -10,6 +10,8 @@ use crate::command::{CommandError, Exec};
 use crate::spec::{Destination, JobSpec};
 use crate::step::{SourceView, StepError};
 
+pub mod clock;
+pub mod exit_reason;
 pub mod restic;
 pub mod rsync;
 

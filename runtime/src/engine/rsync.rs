@@ -13,7 +13,7 @@
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, Local, Timelike};
+use chrono::{DateTime, FixedOffset};
 
 use super::{BackupOutcome, Engine, EngineError, Snapshot, TransferStats};
 use crate::command::{shell_quote, Command, Exec};
@@ -130,19 +130,6 @@ impl Rsync {
         scan.complete.sort_by_key(|s| s.time);
         scan.incomplete.sort();
         Ok(scan)
-    }
-
-    /// Now, in local time, strictly after every existing snapshot's second so that two runs
-    /// in the same second (tests, a manual run right after the timer) get distinct names.
-    fn new_snapshot_time(&self, complete: &[Snapshot]) -> DateTime<FixedOffset> {
-        loop {
-            let now = Local::now().fixed_offset();
-            let now = now.with_nanosecond(0).unwrap_or(now);
-            if complete.iter().all(|s| s.time < now) {
-                return now;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
     }
 
     fn ssh_command(remote: &Remote) -> String {
@@ -291,7 +278,12 @@ impl Engine for Rsync {
         }
         let scan = self.scan()?;
         self.clear_deleting(exec, &scan)?;
-        let time = self.new_snapshot_time(&scan.complete);
+        let run_time = super::clock::run_time_after(scan.complete.last().map(|s| s.time))?;
+        let time = run_time.time;
+        let mut warnings: Vec<String> = run_time.warning.into_iter().collect();
+        for w in &warnings {
+            log::warn(w);
+        }
         let name = snapshot_name(&time);
         let target = self.job_dir.join(format!("{name}{INCOMPLETE}"));
 
@@ -338,28 +330,16 @@ impl Engine for Rsync {
 
         let cmd = self.backup_command(&target, link_dest.as_deref(), view);
         log::info(format!("snapshot {name}: rsync started"));
-        let finished = exec.run(&cmd)?;
+        let (finished, stderr) = exec.run_explained(&cmd)?;
         if finished.interrupted || signals::stop_requested() {
             return Err(EngineError::Interrupted);
         }
-        let mut warnings = Vec::new();
         match finished.code {
             Some(0) => {}
             Some(RSYNC_VANISHED) => {
                 warnings.push("some source files vanished during the transfer".to_owned());
             }
-            Some(code) => {
-                return Err(EngineError::Failed {
-                    program: "rsync".into(),
-                    status: format!("exit code {code}"),
-                })
-            }
-            None => {
-                return Err(EngineError::Failed {
-                    program: "rsync".into(),
-                    status: "a signal".into(),
-                })
-            }
+            code => return Err(rsync_failed(code, &stderr)),
         }
         let stats = parse_stats(&finished.stdout);
         // Database dumps become files of the snapshot (`dumps/<db>.sql`) before its name
@@ -484,16 +464,13 @@ impl Engine for Rsync {
         let mut dest = to.as_os_str().to_owned();
         dest.push("/");
         let cmd = cmd.arg(src_arg).arg(dest);
-        let finished = exec.run(&cmd)?;
+        let (finished, stderr) = exec.run_explained(&cmd)?;
         if finished.interrupted {
             return Err(EngineError::Interrupted);
         }
         match finished.code {
             Some(0) => Ok(()),
-            other => Err(EngineError::Failed {
-                program: "rsync".into(),
-                status: other.map_or("a signal".into(), |c| format!("exit code {c}")),
-            }),
+            code => Err(rsync_failed(code, &stderr)),
         }
     }
 
@@ -513,6 +490,14 @@ impl Engine for Rsync {
             )))?;
         }
         Ok(())
+    }
+}
+
+/// rsync's failure in words (see [`super::exit_reason::RSYNC`]).
+fn rsync_failed(code: Option<i32>, stderr: &[String]) -> EngineError {
+    EngineError::Failed {
+        program: "rsync".into(),
+        status: super::exit_reason::RSYNC.explain(code, stderr),
     }
 }
 

@@ -104,7 +104,7 @@ impl LvmSnapshot {
         }
         // `20%ORIGIN` is a number of extents (-l), `2G` a size (-L).
         let size_flag = if self.size.contains('%') { "-l" } else { "-L" };
-        let cmd = Command::new("lvcreate")
+        let cmd = lvm_command("lvcreate")
             .args(["--snapshot", "--name", &self.name])
             .args(["--addtag", TAG, "--addtag", &self.job_tag])
             .args([size_flag, &self.size])
@@ -248,7 +248,13 @@ impl LvmSnapshot {
 
     fn lvremove(&self, exec: &Exec) -> Result<(), StepError> {
         // `-y`: lvremove asks before removing an active volume, and stdin is closed.
-        let cmd = Command::new("lvremove").arg("-y").arg(self.full_name());
+        let cmd = lvm_command("lvremove").arg("-y").arg(self.full_name());
         run_ok(exec, &cmd)
     }
+}
+
+/// lvm warns about every descriptor it inherits; the job's lock is inherited on purpose
+/// (see `command::process`).
+fn lvm_command(program: &str) -> Command {
+    Command::new(program).env("LVM_SUPPRESS_FD_WARNINGS", "1")
 }

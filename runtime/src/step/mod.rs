@@ -331,8 +331,7 @@ fn pause_for_tests() -> Result<(), StepError> {
     )))?;
     log::info(format!("{PAUSE_ENV}: waiting for {}", file.display()));
     while !file.exists() {
-        stop_point()?;
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        signals::sleep(std::time::Duration::from_millis(50)).map_err(|_| StepError::Interrupted)?;
     }
     Ok(())
 }
@@ -357,8 +356,7 @@ fn run_ok(exec: &Exec, cmd: &Command) -> Result<(), StepError> {
 /// the exit status text when it failed.
 fn query(cmd: &Command) -> Result<Result<String, String>, StepError> {
     log::debug(format!("querying: {}", cmd.display()));
-    let out = std::process::Command::new(&cmd.program)
-        .args(&cmd.args)
+    let out = crate::command::process(cmd)
         .env("LVM_SUPPRESS_FD_WARNINGS", "1")
         .stdin(std::process::Stdio::null())
         .output()

@@ -270,3 +270,32 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Processes (other than zombies and this test) whose command line names `root`, with
+/// their pids.
+pub fn job_pids(root: &Path) -> Vec<(libc::pid_t, String)> {
+    let needle = root.to_string_lossy().into_owned();
+    let me = std::process::id() as libc::pid_t;
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(&needle) {
+            found.push((pid, text));
+        }
+    }
+    found
+}
+
+/// The command lines of [`job_pids`].
+pub fn job_processes(root: &Path) -> Vec<String> {
+    job_pids(root).into_iter().map(|(_, cmd)| cmd).collect()
+}

@@ -1,0 +1,245 @@
+//! Checks on a job spec's values, made when it is loaded: a bad value must stop a run
+//! before anything starts (exit 2), not after the whole backup ran. The compiler never
+//! writes such a spec; these checks catch hand edits and specs from elsewhere.
+
+use super::{Destination, JobSpec, Notify, Step};
+use crate::duration::Duration;
+
+/// One bad value: the field, written as in the JSON (`sources[1]`,
+/// `retention.keep-within`), and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for FieldProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.field, self.problem)
+    }
+}
+
+/// Every problem of the spec, in field order; empty when it can be run.
+pub fn problems(spec: &JobSpec) -> Vec<FieldProblem> {
+    let mut out = Problems::default();
+    for (field, name) in [("host", &spec.host), ("job", &spec.job)] {
+        if let Err(e) = crate::jobs::check_name(field, name) {
+            out.add(field, e);
+        }
+    }
+    if let Some(remote) = &spec.remote {
+        let address = &remote.address;
+        if address.is_empty()
+            || address.starts_with('-')
+            || address.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            out.add(
+                "remote.address",
+                format!("`{address}` is not a host name or address"),
+            );
+        }
+        out.absolute("remote.identity", remote.identity.as_deref());
+        out.absolute("remote.known-hosts", remote.known_hosts.as_deref());
+    }
+    for (i, source) in spec.sources.iter().enumerate() {
+        // Also what keeps a source from reaching rsync or restic as an option (`-e`).
+        out.absolute(&format!("sources[{i}]"), Some(source));
+    }
+    match &spec.destination {
+        Destination::Snapshots {
+            path, mount_point, ..
+        } => {
+            out.absolute("destination.path", Some(path));
+            out.absolute("destination.mount-point", mount_point.as_deref());
+        }
+        Destination::Restic {
+            repository,
+            cache_dir,
+            ..
+        } => {
+            if repository.is_empty() || repository.starts_with('-') {
+                out.add(
+                    "destination.repository",
+                    format!("`{repository}` is not a restic repository"),
+                );
+            }
+            out.absolute("destination.cache-dir", Some(cache_dir));
+        }
+    }
+    if let Some(text) = &spec.retention.keep_within {
+        if let Err(e) = Duration::parse(text) {
+            out.add(
+                "retention.keep-within",
+                format!("`{text}` is not a duration ({e}); write it like `7D` or `3D12h`"),
+            );
+        }
+    }
+    for (i, step) in spec.steps.iter().enumerate() {
+        let at = |name: &str| format!("steps[{i}].{name}");
+        match step {
+            Step::LvmSnapshot {
+                volume,
+                origin_path,
+                ..
+            } => {
+                let parts: Vec<&str> = volume.split('/').collect();
+                if parts.len() != 2 || parts.iter().any(|p| p.is_empty() || p.starts_with('-')) {
+                    out.add(
+                        &at("volume"),
+                        format!("`{volume}` is not `volume-group/volume`"),
+                    );
+                }
+                out.absolute(&at("origin-path"), Some(origin_path));
+            }
+            Step::BtrfsSnapshot {
+                subvolume,
+                origin_path,
+            } => {
+                out.absolute(&at("subvolume"), Some(subvolume));
+                out.absolute(&at("origin-path"), Some(origin_path));
+            }
+            Step::Postgres { .. } | Step::Mysql { .. } => {}
+        }
+    }
+    if let Some(Notify::Command { argv }) = &spec.on_failure {
+        if argv.first().is_none_or(|p| p.is_empty()) {
+            out.add("on-failure.argv", "names no program".to_owned());
+        }
+    }
+    out.absolute("state-dir", Some(&spec.state_dir));
+    out.absolute("metrics-dir", spec.metrics_dir.as_deref());
+    out.0
+}
+
+#[derive(Default)]
+struct Problems(Vec<FieldProblem>);
+
+impl Problems {
+    fn add(&mut self, field: &str, problem: String) {
+        self.0.push(FieldProblem {
+            field: field.to_owned(),
+            problem,
+        });
+    }
+
+    /// Paths bakrun hands to other programs or joins others onto must be absolute: a
+    /// relative one depends on the working folder, and one starting with `-` is an option.
+    fn absolute(&mut self, field: &str, path: Option<&str>) {
+        if let Some(path) = path {
+            if !path.starts_with('/') || path.contains('\0') {
+                self.add(field, format!("`{path}` is not an absolute path"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{JobSpec, SpecError};
+
+    fn spec_json() -> serde_json::Value {
+        serde_json::json!({
+            "version": 1, "host": "h1", "job": "files", "unit": "bakgen-files.service",
+            "sources": ["/etc"],
+            "destination": {"engine": "snapshots", "path": "/backup"},
+            "schedule": {"calendar": "*-*-* 02:00:00", "late-after-seconds": 7200},
+            "retention": {"keep-last": 3, "keep-within": "7D"},
+            "state-dir": "/var/lib/bakgen",
+        })
+    }
+
+    fn load(v: &serde_json::Value) -> Result<JobSpec, SpecError> {
+        JobSpec::from_json("job.json", &v.to_string())
+    }
+
+    fn refused(v: &serde_json::Value) -> String {
+        match load(v) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted: {v}"),
+        }
+    }
+
+    #[test]
+    fn every_generated_spec_loads() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../generated");
+        let mut seen = 0;
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "json")
+                    && path
+                        .parent()
+                        .is_some_and(|p| p.ends_with("etc/bakgen/jobs"))
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    if let Err(e) = JobSpec::from_json(&path.to_string_lossy(), &text) {
+                        panic!("{e}");
+                    }
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 10, "found only {seen} generated specs");
+    }
+
+    #[test]
+    fn a_bad_keep_within_is_named_before_anything_runs() {
+        let mut v = spec_json();
+        v["retention"]["keep-within"] = "7 days".into();
+        let e = refused(&v);
+        assert!(
+            e.contains("`retention.keep-within`: `7 days` is not a duration"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sources_and_paths_must_be_absolute() {
+        let mut v = spec_json();
+        v["sources"] = serde_json::json!(["/etc", "-e", "relative/x"]);
+        v["state-dir"] = "state".into();
+        let e = refused(&v);
+        assert!(
+            e.contains("`sources[1]`: `-e` is not an absolute path"),
+            "{e}"
+        );
+        assert!(e.contains("`sources[2]`"), "{e}");
+        assert!(e.contains("`state-dir`"), "{e}");
+        assert!(!e.contains("sources[0]"), "{e}");
+    }
+
+    #[test]
+    fn a_remote_address_cannot_be_an_option() {
+        let mut v = spec_json();
+        v["remote"] = serde_json::json!({"address": "-oProxyCommand=x"});
+        assert!(refused(&v).contains("`remote.address`"));
+    }
+
+    #[test]
+    fn a_version_that_is_not_an_integer_says_what_it_is() {
+        for (version, shown) in [
+            (serde_json::json!("1"), "\"1\""),
+            (serde_json::json!(1.5), "1.5"),
+            (serde_json::json!(-1), "-1"),
+            (serde_json::json!(null), "null"),
+        ] {
+            let mut v = spec_json();
+            v["version"] = version;
+            let e = refused(&v);
+            assert!(
+                e.contains(&format!("`version` is {shown}, not an integer")),
+                "{e}"
+            );
+            assert!(!e.contains("version 0"), "{e}");
+        }
+        let mut v = spec_json();
+        v.as_object_mut().unwrap().remove("version");
+        assert!(refused(&v).contains("`version` is missing"));
+        v["version"] = 2.into();
+        assert!(refused(&v).contains("is version 2"));
+        assert!(load(&spec_json()).is_ok());
+    }
+}
