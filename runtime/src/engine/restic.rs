@@ -34,9 +34,11 @@ use crate::spec::{Destination, JobSpec, SecretRef, SftpSsh};
 use crate::step::SourceView;
 use crate::{log, signals};
 
-/// restic's exit code when some source files could not be read: the snapshot exists but
-/// lacks them, like rsync's "files vanished".
-const RESTIC_PARTIAL: i32 = 3;
+mod failure;
+mod lock;
+
+pub use failure::ResticFailure;
+use failure::{Exit, Said};
 
 /// Where restic is looked up (`PATH`); a test may point `BAKRUN_RESTIC` elsewhere.
 fn restic_program() -> OsString {
@@ -370,38 +372,30 @@ impl Restic {
         })?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            return Err(self.classify(&out.status.to_string(), &stderr));
+            return Err(self.failure(Exit::of(&out.status), &Said::from_text(&stderr)));
         }
         Ok(out.stdout)
     }
 
-    /// Names what went wrong when restic could not open the repository, so that the user
-    /// reads "wrong password", "cannot reach" or "run `bakrun init`" instead of restic's
-    /// "Is there a repository at the following location?", which it prints for a missing
-    /// repository and an unreachable server alike.
-    fn classify(&self, status: &str, stderr: &str) -> EngineError {
-        let reason = restic_reason(stderr);
-        let repository = self.repository.clone();
-        let lower = stderr.to_lowercase();
-        if lower.contains("wrong password or no key found") {
-            EngineError::WrongPassword {
-                repository,
-                password: secret::describe(&self.password),
-            }
-        } else if looks_unreachable(&lower) {
-            EngineError::Unreachable { repository, reason }
-        } else if stderr.contains(NO_REPOSITORY) {
-            EngineError::NoRepository {
-                repository,
-                job: self.spec.job.clone(),
-                reason,
-            }
-        } else {
-            EngineError::Failed {
-                program: "restic".into(),
-                status: format!("{status}: {}", stderr.trim()),
-            }
+    /// What a failed restic command means (see [`failure::classify`]).
+    fn failure(&self, exit: Exit, said: &Said) -> EngineError {
+        let ctx = failure::Context {
+            repository: &self.repository,
+            password: &self.password,
+            job: &self.spec.job,
+        };
+        failure::classify(&ctx, exit, said)
+    }
+
+    /// The command's output when it succeeded, else what went wrong.
+    fn succeeded(&self, ran: Ran) -> Result<Finished, EngineError> {
+        if ran.finished.interrupted {
+            return Err(EngineError::Interrupted);
         }
+        if ran.finished.success() {
+            return Ok(ran.finished);
+        }
+        Err(self.failure(ran.exit, &ran.said))
     }
 
     /// Every restic snapshot of this job on this host (listed once per process, see
@@ -510,7 +504,7 @@ impl Restic {
             return Ok(false);
         }
         let cmd = self.restic()?.arg("init");
-        expect_success(self.run(exec, &cmd)?)?;
+        self.succeeded(self.run(exec, &cmd)?)?;
         Ok(true)
     }
 
@@ -519,7 +513,7 @@ impl Restic {
     pub fn prune(&self, exec: &Exec) -> Result<(), EngineError> {
         self.note_env(exec);
         let cmd = self.restic()?.arg("prune");
-        expect_success(self.run(exec, &cmd)?)
+        self.succeeded(self.run(exec, &cmd)?).map(drop)
     }
 
     /// `restic check`, reading `read_data` (`5%`, `1/10`) of the pack files when given.
@@ -529,7 +523,7 @@ impl Restic {
         if let Some(subset) = read_data {
             cmd = cmd.arg(format!("--read-data-subset={subset}"));
         }
-        expect_success(self.run(exec, &cmd)?)
+        self.succeeded(self.run(exec, &cmd)?).map(drop)
     }
 
     /// `restic backup` with the job's tags, for sources or (with `--stdin`) a dump.
@@ -617,7 +611,10 @@ impl Restic {
 
     fn forget_ids(&self, exec: &Exec, ids: &[String]) -> Result<(), EngineError> {
         let cmd = self.restic()?.arg("forget").args(ids.iter().cloned());
-        let result = self.run(exec, &cmd).and_then(expect_success);
+        let result = self
+            .run(exec, &cmd)
+            .and_then(|ran| self.succeeded(ran))
+            .map(drop);
         if !exec.dry_run {
             // Ids may be short ones (restic takes any unique prefix).
             let same = |a: &str, b: &str| a.starts_with(b) || b.starts_with(a);
@@ -633,38 +630,97 @@ impl Restic {
     }
 
     /// Runs a restic command that changes the repository (or prints it in a dry run),
-    /// like [`Exec::run`], and waits for restic's lock when another restic holds it:
-    /// restic 0.14 fails at once on a locked repository, and jobs sharing a repository
-    /// (or a prune running) would otherwise fail each other's runs. Gives up after
-    /// [`LOCK_WAIT`].
-    fn run(&self, exec: &Exec, cmd: &Command) -> Result<Finished, EngineError> {
+    /// like [`Exec::run`], through [`Restic::until_unlocked`].
+    fn run(&self, exec: &Exec, cmd: &Command) -> Result<Ran, EngineError> {
         if exec.dry_run {
-            return Ok(exec.run(cmd)?);
+            return Ok(Ran {
+                finished: exec.run(cmd)?,
+                exit: Exit::Code(0),
+                said: Said::default(),
+            });
         }
+        self.until_unlocked(|| {
+            let ran = run_capturing(cmd)?;
+            let failed = !ran.finished.success() && !ran.finished.interrupted;
+            let said = failed.then(|| ran.said.text());
+            Ok((ran, said))
+        })
+    }
+
+    /// Runs `attempt` (which returns what restic said when it failed) until restic is not
+    /// stopped by another's lock. restic 0.14 fails at once on a locked repository: a lock
+    /// that may be live (a prune, another job sharing the repository) is waited for, with
+    /// backoff, for up to [`lock_wait`], and the run then fails naming the holder; a stale
+    /// one (see [`lock`]) is removed with `restic unlock` and the attempt made again at
+    /// once. So the unlock costs a restic call only when a lock stopped restic.
+    fn until_unlocked<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<(T, Option<String>), EngineError>,
+    ) -> Result<T, EngineError> {
         let started = std::time::Instant::now();
         let mut delay = std::time::Duration::from_secs(1);
+        // The locks (storage ids) already unlocked: restic may disagree that one is stale.
+        let mut unlocked: Vec<Option<String>> = Vec::new();
         loop {
-            let (finished, locked) = run_capturing(cmd)?;
-            if !locked || finished.success() || finished.interrupted {
-                return Ok(finished);
-            }
+            let (result, said) = attempt()?;
+            let Some(said) = said.filter(|text| text.contains(lock::LOCKED)) else {
+                return Ok(result);
+            };
+            let holder = lock::Holder::parse(&said);
+            let key = holder.as_ref().and_then(|h| h.storage_id.clone());
+            let shown = holder
+                .as_ref()
+                .map_or_else(|| failure::restic_reason(&said), ToString::to_string);
+            let verdict = match &holder {
+                Some(h) => h.judge(&lock::this_host()),
+                None => lock::Verdict::Stale(
+                    "restic named no holder bakrun can read; `restic unlock` applies restic's own rule".into(),
+                ),
+            };
+            let why = match verdict {
+                lock::Verdict::Stale(why) if !unlocked.contains(&key) => {
+                    log::warn(format!(
+                        "removing the stale restic lock of {shown} ({why}): restic unlock"
+                    ));
+                    self.unlock()?;
+                    unlocked.push(key);
+                    continue;
+                }
+                lock::Verdict::Stale(_) => "`restic unlock` did not remove it".to_owned(),
+                lock::Verdict::Live(why) => why,
+            };
             if started.elapsed() + delay > lock_wait() {
-                log::error(format!(
-                    "the repository stayed locked for {}s; giving up",
-                    started.elapsed().as_secs()
-                ));
-                return Ok(finished);
+                return Err(ResticFailure::Locked {
+                    repository: self.repository.clone(),
+                    holder: shown,
+                    waited_seconds: started.elapsed().as_secs(),
+                    why,
+                }
+                .into());
             }
             log::info(format!(
-                "repository locked by another restic; retrying in {}s",
+                "repository locked by {shown} ({why}); retrying in {}s",
                 delay.as_secs()
             ));
-            std::thread::sleep(delay);
-            if signals::stop_requested() {
-                return Err(EngineError::Interrupted);
-            }
+            sleep_unless_stopped(delay)?;
             delay = (delay * 2).min(std::time::Duration::from_secs(30));
         }
+    }
+
+    /// `restic unlock`: removes the locks restic itself counts as stale, never live ones
+    /// (no `--remove-all`). Its failure is logged; the retried command then says more.
+    fn unlock(&self) -> Result<(), EngineError> {
+        let ran = run_capturing(&self.restic()?.arg("unlock"))?;
+        if ran.finished.interrupted {
+            return Err(EngineError::Interrupted);
+        }
+        if !ran.finished.success() {
+            log::warn(format!(
+                "restic unlock failed: {}",
+                self.failure(ran.exit, &ran.said)
+            ));
+        }
+        Ok(())
     }
 
     /// The backup proper, as the run that starts at `time`.
@@ -703,11 +759,19 @@ impl Restic {
                 .arg(format!("dump={}", d.file_name))
                 .args(["--stdin", "--stdin-filename"])
                 .arg(&stdin_name);
-            let finished = match pipe::run(exec, &d.command, &consumer) {
+            // A dump stopped by restic's lock is taken again once the lock is gone:
+            // restic reads nothing before it has the lock, so nothing was stored.
+            let piped = self.until_unlocked(|| {
+                let f = pipe::run(exec, &d.command, &consumer)?;
+                let failed = !f.consumer.success() && !f.consumer.interrupted;
+                let said = failed.then(|| f.consumer_stderr.clone());
+                Ok((f, said))
+            });
+            let finished = match piped {
                 Ok(f) => f,
                 Err(e) => {
                     self.discard_run(exec, &run, None);
-                    return Err(e.into());
+                    return Err(e);
                 }
             };
             let summary = parse_summary(&finished.consumer.stdout);
@@ -719,16 +783,18 @@ impl Restic {
                 if finished.producer.interrupted || finished.consumer.interrupted {
                     return Err(EngineError::Interrupted);
                 }
+                if finished.producer.success() {
+                    let exit = match (finished.consumer_signal, finished.consumer.code) {
+                        (Some(signal), _) => Exit::Signal(signal),
+                        (None, code) => Exit::Code(code.unwrap_or(-1)),
+                    };
+                    return Err(self.failure(exit, &Said::from_text(&finished.consumer_stderr)));
+                }
                 let program = d.command.program.to_string_lossy().into_owned();
-                let (program, status) = if finished.producer.success() {
-                    ("restic".to_owned(), status_text(&finished.consumer))
-                } else {
-                    (
-                        format!("dump {} ({program})", d.file_name),
-                        status_text(&finished.producer),
-                    )
-                };
-                return Err(EngineError::Failed { program, status });
+                return Err(EngineError::Failed {
+                    program: format!("dump {} ({program})", d.file_name),
+                    status: status_text(&finished.producer),
+                });
             }
             let mut tags = self.run_tags(&run, parts);
             tags.push(format!("dump={}", d.file_name));
@@ -760,29 +826,26 @@ impl Restic {
             if !view.is_live() {
                 cmd = in_snapshot_view(cmd, view, &self.spec.sources);
             }
-            let finished = match self.run(exec, &cmd) {
+            let ran = match self.run(exec, &cmd) {
                 Ok(f) => f,
                 Err(e) => {
                     self.discard_run(exec, &run, None);
                     return Err(e);
                 }
             };
-            let summary = parse_summary(&finished.stdout);
-            match finished.code {
-                _ if finished.interrupted => {
+            let summary = parse_summary(&ran.finished.stdout);
+            match ran.exit {
+                _ if ran.finished.interrupted => {
                     self.discard_run(exec, &run, None);
                     return Err(EngineError::Interrupted);
                 }
-                Some(0) => {}
-                Some(RESTIC_PARTIAL) if summary.is_some() => warnings.push(
-                    "restic could not read some source files; the snapshot lacks them".into(),
-                ),
-                _ => {
+                Exit::Code(0) => {}
+                Exit::Code(failure::PARTIAL) if summary.is_some() => {
+                    warnings.push(failure::unreadable(&ran.said))
+                }
+                exit => {
                     self.discard_run(exec, &run, None);
-                    return Err(EngineError::Failed {
-                        program: "restic".into(),
-                        status: status_text(&finished),
-                    });
+                    return Err(self.failure(exit, &ran.said));
                 }
             }
             // A snapshot that stopped being faithful (an LVM snapshot that overflowed while
@@ -852,13 +915,17 @@ fn lock_wait() -> std::time::Duration {
     std::time::Duration::from_secs(secs)
 }
 
+/// How a restic command ended and what it said on standard error.
+struct Ran {
+    finished: Finished,
+    exit: Exit,
+    said: Said,
+}
+
 /// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
-/// signals forwarded) and also says whether restic failed because the repository was
-/// locked.
-fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
+/// signals forwarded) and keeps what restic said on standard error.
+fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
     use std::io::{BufRead, BufReader};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     log::debug(format!("running: {}", cmd.display()));
     let program = cmd.program.to_string_lossy().into_owned();
     let mut p = pipe::process(cmd);
@@ -872,19 +939,17 @@ fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
             source,
         })?;
     signals::set_child(child.id());
-    let locked = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&locked);
     let stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {
+        let mut said = Said::default();
         if let Some(stderr) = stderr {
             for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
                 let line = String::from_utf8_lossy(&line).into_owned();
-                if line.contains("repository is already locked") {
-                    seen.store(true, Ordering::SeqCst);
-                }
-                log::warn(line);
+                log::warn(&line);
+                said.push(line);
             }
         }
+        said
     });
     let mut lines = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -896,29 +961,29 @@ fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
     }
     let status = child.wait();
     signals::clear_child();
-    let _ = err_thread.join();
+    let said = err_thread.join().unwrap_or_default();
     let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
-    Ok((
-        Finished {
+    Ok(Ran {
+        finished: Finished {
             code: status.code(),
             interrupted: signals::stop_requested(),
             stdout: lines,
         },
-        locked.load(Ordering::SeqCst),
-    ))
+        exit: Exit::of(&status),
+        said,
+    })
 }
 
-fn expect_success(f: Finished) -> Result<(), EngineError> {
-    if f.interrupted {
-        return Err(EngineError::Interrupted);
+/// Sleeps `delay`, waking early (with [`EngineError::Interrupted`]) on a stop signal.
+fn sleep_unless_stopped(delay: std::time::Duration) -> Result<(), EngineError> {
+    let until = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < until {
+        if signals::stop_requested() {
+            return Err(EngineError::Interrupted);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    match f.code {
-        Some(0) => Ok(()),
-        other => Err(EngineError::Failed {
-            program: "restic".into(),
-            status: other.map_or("a signal".into(), |c| format!("exit code {c}")),
-        }),
-    }
+    Ok(())
 }
 
 fn status_text(f: &Finished) -> String {
@@ -968,9 +1033,9 @@ impl Engine for Restic {
         let result = self.backup_at(exec, view, time);
         let listed = match listing.join() {
             Ok(Ok(out)) if out.status.success() => parse_listing(&out.stdout),
-            Ok(Ok(out)) => Err(self.classify(
-                &out.status.to_string(),
-                &String::from_utf8_lossy(&out.stderr),
+            Ok(Ok(out)) => Err(self.failure(
+                Exit::of(&out.status),
+                &Said::from_text(&String::from_utf8_lossy(&out.stderr)),
             )),
             Ok(Err(source)) => Err(EngineError::Command(crate::command::CommandError::Spawn {
                 program: "restic".into(),
@@ -981,7 +1046,7 @@ impl Engine for Restic {
         match (result, listed) {
             // The listing says why better than the backup's exit code (wrong password,
             // missing repository, unreachable).
-            (Err(EngineError::Failed { .. }), Err(e)) => Err(e),
+            (Err(EngineError::Restic(ResticFailure::Exit { .. })), Err(e)) => Err(e),
             (Err(e), _) => Err(e),
             (Ok(outcome), Ok(mut list)) => {
                 let (made, all_known) = self.made.borrow().clone();
@@ -1101,7 +1166,7 @@ impl Engine for Restic {
                 .arg(&staging)
                 .arg("--include")
                 .arg(include);
-            expect_success(self.run(exec, &cmd)?)?;
+            self.succeeded(self.run(exec, &cmd)?)?;
         }
         if exec.dry_run {
             exec.note(format!(
@@ -1183,49 +1248,6 @@ fn complete(members: &[ResticSnapshot]) -> bool {
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
-}
-
-/// What restic prints under a repository it cannot open, missing or unreachable.
-const NO_REPOSITORY: &str = "Is there a repository at the following location?";
-
-/// restic's complaint without its "Is there a repository…" hint and the location after
-/// it (said by bakrun's own message), one line.
-fn restic_reason(stderr: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
-    while let Some(line) = lines.next() {
-        if line == NO_REPOSITORY {
-            // The next line is the repository's location.
-            lines.next();
-            continue;
-        }
-        out.push(line.strip_prefix("Fatal: ").unwrap_or(line));
-    }
-    if out.is_empty() {
-        "no reason given".into()
-    } else {
-        out.join("; ")
-    }
-}
-
-/// Whether restic's (lower-cased) standard error says the server could not be reached,
-/// as opposed to reached and found without a repository.
-fn looks_unreachable(lower: &str) -> bool {
-    [
-        "connection refused",
-        "dial tcp",
-        "no such host",
-        "i/o timeout",
-        "network is unreachable",
-        "no route to host",
-        "connection reset",
-        "tls handshake",
-        "x509:",
-        "subprocess ssh",
-        "unable to start the sftp session",
-    ]
-    .iter()
-    .any(|m| lower.contains(m))
 }
 
 /// User, host and port of an `sftp:` repository, read as restic 0.14 reads them
@@ -1580,23 +1602,5 @@ mod tests {
         assert!(restic_quote("a'\"b").is_err());
         assert!(restic_quote("a\\b").is_err());
         assert!(restic_quote("").is_err());
-    }
-
-    #[test]
-    fn names_restics_failure_to_open_a_repository() {
-        let missing = "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository at the following location?\n/r\n";
-        assert_eq!(
-            restic_reason(missing),
-            "unable to open config file: stat /r/config: no such file or directory"
-        );
-        assert!(!looks_unreachable(&missing.to_lowercase()));
-        let refused = "Fatal: unable to open config file: client.Head: Head \"http://127.0.0.1:1/x/config\": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?\nrest:http://127.0.0.1:1/x/\n";
-        assert!(looks_unreachable(&refused.to_lowercase()));
-        let ssh = "subprocess ssh: Host key verification failed.\nFatal: unable to open repository at sftp:h:/r: unable to start the sftp session, error: EOF\n";
-        assert!(looks_unreachable(&ssh.to_lowercase()));
-        assert_eq!(
-            restic_reason(ssh),
-            "subprocess ssh: Host key verification failed.; unable to open repository at sftp:h:/r: unable to start the sftp session, error: EOF"
-        );
     }
 }

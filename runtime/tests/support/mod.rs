@@ -344,7 +344,8 @@ pub fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
     v
 }
 
-fn runs_of(spec: &str) -> Vec<Value> {
+/// The runs `bakrun snapshots SPEC --format json` lists, oldest first.
+pub fn runs_of(spec: &str) -> Vec<Value> {
     let out = bakrun(&["snapshots", spec, "--format", "json"]);
     assert_code(&out, 0);
     serde_json::from_slice(&out.stdout).unwrap()
@@ -443,4 +444,62 @@ pub fn full_cycle(backend: &str, root: &Path, spec: &Path) -> String {
     assert_code(&out, 0);
     assert_eq!(differences(&src, &to.join("source tree")), "");
     first
+}
+
+/// Starts `restic ARGS` on the local `repository` (through `wrap`, e.g. `unshare --uts …`,
+/// when not empty) and stops it with `signal` as soon as it holds a lock (restic waits
+/// 200 ms after making its lock before it checks for others). With SIGKILL this leaves the
+/// lock of a dead process, as the OOM killer or a power loss does; with SIGSTOP a live
+/// restic holding it. Returns the process and the lock files restic made.
+pub fn signal_while_locked(
+    repository: &Path,
+    password_file: &Path,
+    wrap: &[&str],
+    args: &[&str],
+    signal: i32,
+) -> (Child, Vec<String>) {
+    let locks = repository.join("locks");
+    let before = crate::common::entries(&locks);
+    let mut words: Vec<&str> = wrap.to_vec();
+    words.push("restic");
+    words.extend_from_slice(args);
+    let mut child = Command::new(words[0])
+        .args(&words[1..])
+        .env("RESTIC_REPOSITORY", repository)
+        .env("RESTIC_PASSWORD_FILE", password_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("restic must be installed");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let made = loop {
+        // restic's local backend writes the file in place and makes it read-only when
+        // complete: a lock killed half-written is ignored by restic.
+        let now: Vec<String> = crate::common::entries(&locks)
+            .into_iter()
+            .filter(|l| !before.contains(l))
+            .filter(|l| {
+                fs::metadata(locks.join(l))
+                    .is_ok_and(|m| m.len() > 0 && m.permissions().mode() & 0o222 == 0)
+            })
+            .collect();
+        if !now.is_empty() {
+            break now;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "restic {args:?} ended before it was seen holding a lock"
+        );
+        assert!(Instant::now() < deadline, "restic {args:?} never locked");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    // SAFETY: kill(2) of a child this function started and has not reaped.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    if signal == libc::SIGKILL {
+        let _ = child.wait();
+    }
+    (child, made)
 }
