@@ -27,7 +27,7 @@ impl PipeFinished {
 pub(crate) fn process(cmd: &Command) -> std::process::Command {
     let mut p = std::process::Command::new(&cmd.program);
     p.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
-    super::configure(&mut p);
+    super::configure(&mut p, cmd);
     p
 }
 

@@ -29,7 +29,7 @@ use super::rsync::{parse_snapshot_name, snapshot_name};
 use super::{BackupOutcome, Engine, EngineError, Snapshot, TransferStats};
 use crate::command::{shell_quote, Command, Exec, Finished};
 use crate::dump::{self, pipe};
-use crate::secret::{self, PrivateDir, SecretError};
+use crate::secret::{self, PrivateFile, SecretError};
 use crate::spec::{Destination, JobSpec, SecretRef, SftpSsh};
 use crate::step::SourceView;
 use crate::{log, signals};
@@ -57,8 +57,8 @@ pub struct Restic {
     /// The environment restic gets, read once per bakrun process (a password manager
     /// behind a command secret is asked once, not per restic call).
     env: OnceCell<Vec<(OsString, OsString)>>,
-    /// The private folder of the S3 credentials file, removed with the engine.
-    aws_dir: OnceCell<PrivateDir>,
+    /// The S3 credentials file (in memory, see [`PrivateFile`]), closed with the engine.
+    aws_file: OnceCell<PrivateFile>,
     /// The job's restic snapshots as this process last listed them, kept up to date with
     /// the snapshots it makes and forgets itself: a run lists the repository once, not
     /// before the backup, for retention and for the status file again (each restic
@@ -210,7 +210,7 @@ impl Restic {
             cache_dir: cache_dir.clone(),
             sftp_command,
             env: OnceCell::new(),
-            aws_dir: OnceCell::new(),
+            aws_file: OnceCell::new(),
             listed: RefCell::new(None),
             made: RefCell::new((Vec::new(), true)),
         })
@@ -266,8 +266,8 @@ impl Restic {
                 ));
             }
         }
-        // S3 keys go into a private 0600 credentials file, so that they are in no
-        // process's environment; any other variable (B2, Azure, Swift keys) restic only
+        // S3 keys go into a private 0600 credentials file in memory, so that they are in
+        // no process's environment and on no disk; any other variable (B2, Azure, Swift keys) restic only
         // reads from its environment.
         let mut aws_file = String::new();
         for (variable, r) in &self.environment {
@@ -289,17 +289,15 @@ impl Restic {
             let io = |e: std::io::Error| {
                 EngineError::Invalid(format!("cannot write the private S3 credentials file: {e}"))
             };
-            let dir = PrivateDir::new("aws").map_err(io)?;
-            let path = dir
-                .write("credentials", &format!("[{AWS_PROFILE}]\n{aws_file}"))
+            let file = PrivateFile::new("aws-credentials", &format!("[{AWS_PROFILE}]\n{aws_file}"))
                 .map_err(io)?;
-            env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), path.into()));
+            env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), file.path().into()));
             env.push(("AWS_PROFILE".into(), AWS_PROFILE.into()));
             // Set empty: restic would take inherited ones before the file.
             for (variable, _) in AWS_FILE_KEYS {
                 env.push((variable.into(), OsString::new()));
             }
-            let _ = self.aws_dir.set(dir);
+            let _ = self.aws_file.set(file);
         }
         let _ = self.env.set(env);
         Ok(self.env.get().map(Vec::as_slice).unwrap_or(&[]))
