@@ -196,41 +196,6 @@ fn setup(pg: &Postgres) -> Job {
     job
 }
 
-/// Every process below `pid`, with its command line.
-fn descendants(pid: u32) -> Vec<(u32, String)> {
-    let mut parent_of: Vec<(u32, u32, String)> = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
-            continue;
-        };
-        let ppid: u32 = after
-            .split_whitespace()
-            .nth(1)
-            .and_then(|x| x.parse().ok())
-            .unwrap_or(0);
-        let cmdline = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        parent_of.push((p, ppid, cmdline));
-    }
-    let mut out = Vec::new();
-    let mut frontier = vec![pid];
-    while let Some(parent) = frontier.pop() {
-        for (p, pp, cmd) in &parent_of {
-            if *pp == parent {
-                out.push((*p, cmd.clone()));
-                frontier.push(*p);
-            }
-        }
-    }
-    out
-}
-
 /// Processes started with `TMPDIR=tmp` (bakrun and its children) that hold one of
 /// bakrun's private files (memfds named `bakrun-…`).
 fn memfd_holders(tmp: &Path) -> Vec<String> {
@@ -298,17 +263,9 @@ fn strike(job: &Job, rng: &mut Rng, args: &[&str], fault: Fault, signal: i32) ->
                 Fault::Restic(w) => w,
                 _ => " prune",
             };
-            let mut found = None;
-            while found.is_none() && child.try_wait().unwrap().is_none() {
-                found = descendants(pid)
-                    .into_iter()
-                    .find(|(_, cmd)| cmd.starts_with("restic ") && cmd.contains(words));
-                if found.is_none() {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
+            let found = restic_below(&mut child, words);
             match found {
-                Some((restic, _)) => {
+                Some(restic) => {
                     let delay = rng.below(400);
                     std::thread::sleep(Duration::from_millis(delay));
                     kill(restic, signal);
@@ -490,21 +447,7 @@ fn a_bakrun_killed_mid_run_leaves_no_secret_behind() {
     assert_code(&bakrun(&["init", p]).output().unwrap(), 0);
 
     let mut child = bakrun(&["run", p]).stderr(Stdio::null()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let restic = loop {
-        if let Some((pid, _)) = descendants(child.id())
-            .into_iter()
-            .find(|(_, cmd)| cmd.starts_with("restic ") && cmd.contains(" backup "))
-        {
-            break pid;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before its backup was seen"
-        );
-        assert!(Instant::now() < deadline, "no restic backup");
-        std::thread::sleep(Duration::from_millis(2));
-    };
+    let restic = restic_below(&mut child, " backup ").expect("the run ended before its backup");
     // restic reads the keys from its own descriptor, a memfd, named in its environment.
     let environ = fs::read(format!("/proc/{restic}/environ")).unwrap();
     let environ = String::from_utf8_lossy(&environ).into_owned();

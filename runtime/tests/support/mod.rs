@@ -503,3 +503,60 @@ pub fn signal_while_locked(
     }
     (child, made)
 }
+
+/// Every process below `pid`, with its command line (words joined by spaces).
+pub fn descendants(pid: u32) -> Vec<(u32, String)> {
+    let mut parent_of: Vec<(u32, u32, String)> = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
+            continue;
+        };
+        let ppid: u32 = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        let cmdline = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        parent_of.push((p, ppid, cmdline));
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for (p, pp, cmd) in &parent_of {
+            if *pp == parent {
+                out.push((*p, cmd.clone()));
+                frontier.push(*p);
+            }
+        }
+    }
+    out
+}
+
+/// The PID of the restic below `bakrun` whose command line holds `words`, polled for until
+/// it appears; `None` when bakrun ends first. Gives up after a minute.
+pub fn restic_below(bakrun: &mut Child, words: &str) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = descendants(bakrun.id())
+            .into_iter()
+            .find(|(_, cmd)| cmd.starts_with("restic ") && cmd.contains(words));
+        if let Some((pid, _)) = found {
+            return Some(pid);
+        }
+        if bakrun.try_wait().unwrap().is_some() {
+            return None;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no restic `{words}` within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
