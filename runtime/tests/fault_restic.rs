@@ -31,30 +31,6 @@ use serde_json::{json, Value};
 use common::{assert_code, TempDir};
 use support::*;
 
-/// splitmix64: small, seedable, good enough to pick faults.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-}
-
 /// Where a fault strikes.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
@@ -75,20 +51,20 @@ const FAULTS: &[Fault] = &[
     Fault::Bakrun(0),
 ];
 
+/// A [`LocalJob`] whose bakrun gets its own `TMPDIR`, where no secret may be left.
 struct Job {
-    _t: TempDir,
-    root: PathBuf,
-    repo: PathBuf,
-    pw: PathBuf,
-    src: PathBuf,
-    spec: PathBuf,
+    base: LocalJob,
     tmp: PathBuf,
 }
 
-impl Job {
-    fn p(&self) -> &str {
-        self.spec.to_str().unwrap()
+impl std::ops::Deref for Job {
+    type Target = LocalJob;
+    fn deref(&self) -> &LocalJob {
+        &self.base
     }
+}
+
+impl Job {
     fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(common::BAKRUN);
         c.args(args)
@@ -123,9 +99,6 @@ impl Job {
             started.elapsed()
         );
     }
-    fn runs(&self) -> Vec<Value> {
-        runs_of(self.p())
-    }
     /// The job's restic snapshots grouped by run, with the parts each run should have.
     fn restic_runs(&self) -> BTreeMap<String, (usize, Vec<String>)> {
         let text = restic(
@@ -155,43 +128,27 @@ impl Job {
         }
         runs
     }
-    fn locks(&self) -> Vec<String> {
-        common::entries(&self.repo.join("locks"))
-    }
 }
 
 fn setup(pg: &Postgres) -> Job {
-    let t = TempDir::new("fault-restic");
-    let root = t.path().to_owned();
-    let pw = secret_file(&root, "password", PASSWORD);
-    let pgpw = secret_file(&root, "pg-password", "pg secret");
-    let key_id = secret_file(&root, "s3-id", "AKIDFAULT");
-    let key = secret_file(&root, "s3-key", "s3 fault secret");
-    let src = root.join("src");
-    let tmp = root.join("tmp");
-    fs::create_dir_all(&src).unwrap();
+    let base = LocalJob::new("fault-restic", |root, spec| {
+        let pgpw = secret_file(root, "pg-password", "pg secret");
+        let key_id = secret_file(root, "s3-id", "AKIDFAULT");
+        let key = secret_file(root, "s3-key", "s3 fault secret");
+        spec["steps"] = json!([{
+            "step": "postgres", "databases": ["app"], "host": "127.0.0.1", "port": pg.port,
+            "user": "postgres", "password": {"from": "file", "path": pgpw.to_string_lossy()}
+        }]);
+        // A local repository ignores S3 keys, but bakrun still makes their credentials
+        // file.
+        spec["destination"]["environment"] = json!([
+            {"variable": "AWS_ACCESS_KEY_ID", "secret": {"from": "file", "path": key_id.to_string_lossy()}},
+            {"variable": "AWS_SECRET_ACCESS_KEY", "secret": {"from": "file", "path": key.to_string_lossy()}},
+        ]);
+    });
+    let tmp = base.root.join("tmp");
     fs::create_dir_all(&tmp).unwrap();
-    let repo = root.join("repo");
-    let mut spec = restic_spec(&root, "files", repo.to_str().unwrap(), &pw, &[&src]);
-    spec["steps"] = json!([{
-        "step": "postgres", "databases": ["app"], "host": "127.0.0.1", "port": pg.port,
-        "user": "postgres", "password": {"from": "file", "path": pgpw.to_string_lossy()}
-    }]);
-    // A local repository ignores S3 keys, but bakrun still writes their credentials file.
-    spec["destination"]["environment"] = json!([
-        {"variable": "AWS_ACCESS_KEY_ID", "secret": {"from": "file", "path": key_id.to_string_lossy()}},
-        {"variable": "AWS_SECRET_ACCESS_KEY", "secret": {"from": "file", "path": key.to_string_lossy()}},
-    ]);
-    let spec = write_spec_named(&root, "files", &spec);
-    let job = Job {
-        _t: t,
-        root,
-        repo,
-        pw,
-        src,
-        spec,
-        tmp,
-    };
+    let job = Job { base, tmp };
     job.run_ok(&["init", job.p()], "init");
     job
 }

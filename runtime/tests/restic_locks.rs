@@ -9,45 +9,24 @@ mod common;
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use serde_json::Value;
-
-use common::{assert_code, bakrun, entries, TempDir};
+use common::{assert_code, bakrun};
 use support::*;
 
-struct Job {
-    _t: TempDir,
-    root: PathBuf,
-    repo: PathBuf,
-    pw: PathBuf,
-    src: PathBuf,
-    spec: PathBuf,
+struct Job(LocalJob);
+
+impl std::ops::Deref for Job {
+    type Target = LocalJob;
+    fn deref(&self) -> &LocalJob {
+        &self.0
+    }
 }
 
 /// An initialised repository and a keep-last 2 job that has run three times.
 fn job_with_runs(tag: &str) -> Job {
-    let t = TempDir::new(tag);
-    let root = t.path().to_owned();
-    let pw = secret_file(&root, "password", PASSWORD);
-    let src = root.join("src");
-    fs::create_dir_all(&src).unwrap();
-    let repo = root.join("repo");
-    let spec = write_spec_named(
-        &root,
-        "files",
-        &restic_spec(&root, "files", repo.to_str().unwrap(), &pw, &[&src]),
-    );
-    assert_code(&bakrun(&["init", spec.to_str().unwrap()]), 0);
-    let job = Job {
-        _t: t,
-        root,
-        repo,
-        pw,
-        src,
-        spec,
-    };
+    let job = Job(LocalJob::new(tag, |_, _| {}));
+    assert_code(&bakrun(&["init", job.p()]), 0);
     for i in 0..3 {
         fs::write(job.src.join("f"), format!("version {i}\n")).unwrap();
         assert_code(&job.run(&[]), 0);
@@ -57,21 +36,8 @@ fn job_with_runs(tag: &str) -> Job {
 }
 
 impl Job {
-    fn p(&self) -> &str {
-        self.spec.to_str().unwrap()
-    }
     fn run(&self, env: &[(&str, &str)]) -> Output {
         bakrun_env(&["run", self.p(), "-v"], env)
-    }
-    fn runs(&self) -> Vec<Value> {
-        runs_of(self.p())
-    }
-    fn locks(&self) -> Vec<String> {
-        entries(&self.repo.join("locks"))
-    }
-    fn status(&self) -> Value {
-        let text = fs::read_to_string(self.root.join("state/status/files.json")).unwrap();
-        serde_json::from_str(&text).unwrap()
     }
     /// Leaves the lock of a restic killed with SIGKILL while running `args`, made under
     /// `wrap`. Returns the lock files.

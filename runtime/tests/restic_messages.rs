@@ -10,18 +10,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
-use common::{assert_code, bakrun, sh, TempDir};
+use common::{assert_code, bakrun, sh};
 use support::*;
 
-fn status(root: &Path) -> Value {
-    let text = fs::read_to_string(root.join("state/status/files.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn message(root: &Path) -> String {
-    status(root)["message"]
+fn message(job: &LocalJob) -> String {
+    job.status()["message"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
@@ -48,62 +41,44 @@ impl Drop for SmallDisk {
 }
 
 fn random_file(path: &Path, mib: usize) {
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut bytes = Vec::with_capacity(mib << 20);
-    while bytes.len() < mib << 20 {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        bytes.extend_from_slice(&state.to_le_bytes());
-    }
-    fs::write(path, bytes).unwrap();
+    fs::write(path, Rng(mib as u64).bytes(mib << 20)).unwrap();
+}
+
+/// An initialised job whose `src` holds `mib` MiB that do not compress, with its
+/// repository at `repository` (under the job's root) when given.
+fn job(tag: &str, mib: usize, repository: Option<&str>) -> LocalJob {
+    let job = LocalJob::new(tag, |root, spec| {
+        if let Some(r) = repository {
+            spec["destination"]["repository"] = root.join(r).to_string_lossy().into();
+        }
+    });
+    random_file(&job.src.join("big"), mib);
+    job
 }
 
 #[test]
 fn a_full_disk_is_named_as_such() {
     common::require_root();
-    let t = TempDir::new("restic-full");
-    let root = t.path();
-    let _disk = SmallDisk::mount(&root.join("disk"));
-    let pw = secret_file(root, "password", PASSWORD);
-    let src = root.join("src");
-    fs::create_dir_all(&src).unwrap();
-    random_file(&src.join("big"), 48);
-    let repo = root.join("disk/repo");
-    let spec = write_spec_named(
-        root,
-        "files",
-        &restic_spec(root, "files", repo.to_str().unwrap(), &pw, &[&src]),
-    );
-    assert_code(&bakrun(&["init", spec.to_str().unwrap()]), 0);
-    let out = bakrun(&["run", spec.to_str().unwrap()]);
+    let job = job("restic-full", 48, Some("disk/repo"));
+    let _disk = SmallDisk::mount(&job.root.join("disk"));
+    assert_code(&bakrun(&["init", job.p()]), 0);
+    let out = bakrun(&["run", job.p()]);
     assert_code(&out, 1);
-    let message = message(root);
+    let message = message(&job);
     assert!(
         message.starts_with("restic ran out of disk space (no space left on device): ")
-            && message.contains(&repo.display().to_string()),
+            && message.contains(&job.root.join("disk/repo").display().to_string()),
         "{message}"
     );
-    assert_eq!(status(root)["result"], "failed");
+    assert_eq!(job.status()["result"], "failed");
 }
 
 #[test]
 fn a_restic_killed_by_sigkill_is_named_with_the_likely_cause() {
-    let t = TempDir::new("restic-oom");
-    let root = t.path();
-    let pw = secret_file(root, "password", PASSWORD);
-    let src = root.join("src");
-    fs::create_dir_all(&src).unwrap();
-    random_file(&src.join("big"), 64);
-    let repo = root.join("repo");
-    let spec = write_spec_named(
-        root,
-        "files",
-        &restic_spec(root, "files", repo.to_str().unwrap(), &pw, &[&src]),
-    );
-    assert_code(&bakrun(&["init", spec.to_str().unwrap()]), 0);
+    let job = job("restic-oom", 64, None);
+    assert_code(&bakrun(&["init", job.p()]), 0);
     let mut child = Command::new(common::BAKRUN)
-        .args(["run", spec.to_str().unwrap()])
+        .args(["run", job.p()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -116,11 +91,10 @@ fn a_restic_killed_by_sigkill_is_named_with_the_likely_cause() {
     }
     let out: Output = child.wait_with_output().unwrap();
     assert_code(&out, 1);
-    let message = message(root);
     assert_eq!(
-        message,
+        message(&job),
         "restic was killed by SIGKILL (often the kernel's out-of-memory killer: see `journalctl -k`)"
     );
     // Its lock is stale: the next run removes it and succeeds.
-    assert_code(&bakrun(&["run", spec.to_str().unwrap()]), 0);
+    assert_code(&bakrun(&["run", job.p()]), 0);
 }

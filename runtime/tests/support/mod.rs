@@ -560,3 +560,76 @@ pub fn restic_below(bakrun: &mut Child, words: &str) -> Option<u32> {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
+
+/// SplitMix64: small and seedable, for tests that pick at random or need incompressible
+/// data.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next().to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+}
+
+/// A restic job `files` of host `h1` in a fresh folder: `<root>/src` backed up into the
+/// local repository `<root>/repo` with keep-last 2, its spec changed by `edit` and written
+/// to `<root>/files.json`. The repository is not initialised.
+pub struct LocalJob {
+    _t: TempDir,
+    pub root: PathBuf,
+    pub repo: PathBuf,
+    pub pw: PathBuf,
+    pub src: PathBuf,
+    pub spec: PathBuf,
+}
+
+impl LocalJob {
+    pub fn new(tag: &str, edit: impl FnOnce(&Path, &mut Value)) -> Self {
+        let t = TempDir::new(tag);
+        let root = t.path().to_owned();
+        let pw = secret_file(&root, "password", PASSWORD);
+        let src = root.join("src");
+        fs::create_dir_all(&src).unwrap();
+        let repo = root.join("repo");
+        let mut spec = restic_spec(&root, "files", repo.to_str().unwrap(), &pw, &[&src]);
+        edit(&root, &mut spec);
+        let spec = write_spec_named(&root, "files", &spec);
+        LocalJob {
+            _t: t,
+            root,
+            repo,
+            pw,
+            src,
+            spec,
+        }
+    }
+    pub fn p(&self) -> &str {
+        self.spec.to_str().unwrap()
+    }
+    pub fn runs(&self) -> Vec<Value> {
+        runs_of(self.p())
+    }
+    pub fn locks(&self) -> Vec<String> {
+        crate::common::entries(&self.repo.join("locks"))
+    }
+    /// The job's status file.
+    pub fn status(&self) -> Value {
+        let text = fs::read_to_string(self.root.join("state/status/files.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+}
