@@ -13,7 +13,8 @@
 //!   runs and no snapshot of a cut-short run; after a prune fault the next prune and a
 //!   `restic check` succeed.
 //!
-//! The seed is printed. `BAKRUN_FAULT_SEED=N` replays a seed's choices (process timing
+//! The first pass strikes each restic fault once restic holds its lock, so stale locks
+//! are surely left; later rounds strike at random moments. The seed is printed. `BAKRUN_FAULT_SEED=N` replays a seed's choices (process timing
 //! still varies), `BAKRUN_FAULT_ROUNDS=N` runs more rounds (default 10, about a minute and
 //! a half on 2 cores).
 
@@ -205,7 +206,24 @@ fn kill(pid: u32, signal: i32) {
 }
 
 /// Runs `bakrun ARGS` and strikes `fault` with `signal`. Returns what happened, for the log.
-fn strike(job: &Job, rng: &mut Rng, args: &[&str], fault: Fault, signal: i32) -> String {
+/// Kills `pid` if it is still a restic (not a PID reused since it ended).
+fn kill_if_restic(pid: u32, signal: i32) {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if cmdline.starts_with(b"restic\0") {
+        kill(pid, signal);
+    }
+}
+
+/// A restic fault strikes once restic holds its lock when `at_lock` (so that it surely
+/// leaves a stale one), else at a random moment of its life (restic spends its first half
+/// second or so opening the repository, before it locks).
+fn strike(
+    job: &Job,
+    rng: &mut Rng,
+    args: &[&str],
+    (fault, signal, at_lock): (Fault, i32, bool),
+) -> String {
+    let before = job.locks();
     let mut child = job.spawn(args);
     let pid = child.id();
     let started = Instant::now();
@@ -222,10 +240,18 @@ fn strike(job: &Job, rng: &mut Rng, args: &[&str], fault: Fault, signal: i32) ->
             };
             let found = restic_below(&mut child, words);
             match found {
+                Some(restic) if at_lock => {
+                    let alive = || Path::new(&format!("/proc/{restic}")).exists();
+                    while new_locks(&job.repo, &before).is_empty() && alive() {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    kill_if_restic(restic, signal);
+                    format!("restic `{words}` once it held a lock")
+                }
                 Some(restic) => {
-                    let delay = rng.below(400);
+                    let delay = rng.below(1200);
                     std::thread::sleep(Duration::from_millis(delay));
-                    kill(restic, signal);
+                    kill_if_restic(restic, signal);
                     format!("restic `{words}` {delay} ms after it started")
                 }
                 None => format!("nothing: bakrun ended before restic `{words}` ran"),
@@ -350,7 +376,8 @@ fn restic_and_bakrun_killed_at_random_points() {
             Fault::Prune => &["prune", job.p(), "--repository-only"],
             _ => &["run", job.p()],
         };
-        let struck = strike(&job, &mut rng, args, fault, signal);
+        let at_lock = round < 2 + FAULTS.len() as u64;
+        let struck = strike(&job, &mut rng, args, (fault, signal, at_lock));
         let what = format!(
             "round {round} (seed {seed}): {} to {struck}",
             if signal == libc::SIGKILL {
@@ -359,7 +386,7 @@ fn restic_and_bakrun_killed_at_random_points() {
                 "SIGTERM"
             }
         );
-        eprintln!("fault_restic: {what}");
+        eprintln!("fault_restic: {what}; {} lock(s) left", job.locks().len());
         check_after_fault(&job, &newest, &what);
         check_recovery(&job, &what, matches!(fault, Fault::Prune));
         log.push(what);

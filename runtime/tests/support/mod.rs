@@ -446,6 +446,21 @@ pub fn full_cycle(backend: &str, root: &Path, spec: &Path) -> String {
     first
 }
 
+/// The complete lock files in the local `repository` that are not in `before`. restic's
+/// local backend writes a file in place and makes it read-only when complete: a lock
+/// killed half-written is ignored by restic, so it does not count.
+pub fn new_locks(repository: &Path, before: &[String]) -> Vec<String> {
+    let locks = repository.join("locks");
+    crate::common::entries(&locks)
+        .into_iter()
+        .filter(|l| !before.contains(l))
+        .filter(|l| {
+            fs::metadata(locks.join(l))
+                .is_ok_and(|m| m.len() > 0 && m.permissions().mode() & 0o222 == 0)
+        })
+        .collect()
+}
+
 /// Starts `restic ARGS` on the local `repository` (through `wrap`, e.g. `unshare --uts …`,
 /// when not empty) and stops it with `signal` as soon as it holds a lock (restic waits
 /// 200 ms after making its lock before it checks for others). With SIGKILL this leaves the
@@ -458,8 +473,7 @@ pub fn signal_while_locked(
     args: &[&str],
     signal: i32,
 ) -> (Child, Vec<String>) {
-    let locks = repository.join("locks");
-    let before = crate::common::entries(&locks);
+    let before = crate::common::entries(&repository.join("locks"));
     let mut words: Vec<&str> = wrap.to_vec();
     words.push("restic");
     words.extend_from_slice(args);
@@ -474,16 +488,7 @@ pub fn signal_while_locked(
         .expect("restic must be installed");
     let deadline = Instant::now() + Duration::from_secs(30);
     let made = loop {
-        // restic's local backend writes the file in place and makes it read-only when
-        // complete: a lock killed half-written is ignored by restic.
-        let now: Vec<String> = crate::common::entries(&locks)
-            .into_iter()
-            .filter(|l| !before.contains(l))
-            .filter(|l| {
-                fs::metadata(locks.join(l))
-                    .is_ok_and(|m| m.len() > 0 && m.permissions().mode() & 0o222 == 0)
-            })
-            .collect();
+        let now = new_locks(repository, &before);
         if !now.is_empty() {
             break now;
         }
