@@ -173,6 +173,12 @@ impl PrivateFile {
         Ok(Self { file })
     }
 
+    /// Its descriptor, the same number in bakrun and in the child that inherits it.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.file.as_raw_fd()
+    }
+
     /// `/proc/self/fd/N`: the same file in bakrun and in the child that inherits it.
     pub fn path(&self) -> PathBuf {
         use std::os::fd::AsRawFd;

@@ -419,6 +419,14 @@ fn a_bakrun_killed_mid_run_leaves_no_secret_behind() {
         {"variable": "AWS_ACCESS_KEY_ID", "secret": {"from": "file", "path": key_id.to_string_lossy()}},
         {"variable": "AWS_SECRET_ACCESS_KEY", "secret": {"from": "file", "path": key.to_string_lossy()}},
     ]);
+    // The password comes from a command, which writes down what it can see: restic's
+    // environment and descriptors, minus what bakrun takes away.
+    let seen = root.join("seen by the password command");
+    spec["destination"]["password"] = json!({"from": "command", "command": format!(
+        "{{ env; ls -l /proc/$$/fd; }} >> '{}'; cat '{}'",
+        seen.display(),
+        pw.display()
+    )});
     let spec = write_spec_named(root, "files", &spec);
     let bakrun = |args: &[&str]| {
         let mut c = Command::new(common::BAKRUN);
@@ -460,4 +468,12 @@ fn a_bakrun_killed_mid_run_leaves_no_secret_behind() {
     let out = bakrun(&["run", p]).output().unwrap();
     assert_code(&out, 0);
     assert_eq!(runs_of(p).len(), 1);
+    let seen = fs::read_to_string(&seen).unwrap();
+    assert!(seen.contains("PATH="), "{seen}");
+    for hidden in ["memfd:bakrun", "AWS_SHARED_CREDENTIALS_FILE=", S3_SECRET] {
+        assert!(
+            !seen.contains(hidden),
+            "the password command saw {hidden}:\n{seen}"
+        );
+    }
 }

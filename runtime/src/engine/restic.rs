@@ -242,33 +242,21 @@ impl Restic {
         ] {
             env.push((other.into(), OsString::new()));
         }
-        match secret::file_of(&self.password)? {
-            Some(path) => env.push(("RESTIC_PASSWORD_FILE".into(), path.into())),
+        let password_command = match secret::file_of(&self.password)? {
+            Some(path) => {
+                env.push(("RESTIC_PASSWORD_FILE".into(), path.into()));
+                None
+            }
             None => {
                 let SecretRef::Command { command } = &self.password else {
                     return Err(SecretError::Empty(secret::describe(&self.password)).into());
                 };
-                // restic splits RESTIC_PASSWORD_COMMAND into words itself and knows no
-                // escapes inside quotes; handing the command text over in a variable and
-                // eval-ing it gives exactly `/bin/sh -c COMMAND`, whatever it contains.
-                // The command inherits restic's environment: the destination's secret
-                // variables (S3 keys) are unset first, a password manager has no use
-                // for them. Their names were checked to be identifiers.
-                let unset: String = self
-                    .environment
-                    .iter()
-                    .map(|(variable, _)| format!("unset {variable}; "))
-                    .collect();
-                env.push(("BAKGEN_PASSWORD_COMMAND".into(), command.clone().into()));
-                env.push((
-                    "RESTIC_PASSWORD_COMMAND".into(),
-                    format!("/bin/sh -c '{unset}eval \"$BAKGEN_PASSWORD_COMMAND\"'").into(),
-                ));
+                Some(command)
             }
-        }
+        };
         // S3 keys go into a private 0600 credentials file in memory, so that they are in
-        // no process's environment and on no disk; any other variable (B2, Azure, Swift keys) restic only
-        // reads from its environment.
+        // no process's environment and on no disk; any other variable (B2, Azure, Swift
+        // keys) restic only reads from its environment.
         let mut aws_file = String::new();
         for (variable, r) in &self.environment {
             let value = secret::read(r)?;
@@ -298,6 +286,31 @@ impl Restic {
                 env.push((variable.into(), OsString::new()));
             }
             let _ = self.aws_file.set(file);
+        }
+        if let Some(command) = password_command {
+            // restic splits RESTIC_PASSWORD_COMMAND into words itself and knows no escapes
+            // inside quotes; handing the command text over in a variable and eval-ing it
+            // gives exactly `/bin/sh -c COMMAND`, whatever it contains. The command
+            // inherits restic's environment and descriptors: the destination's secret
+            // variables (S3 keys; names checked to be identifiers) and the credentials
+            // file's name are unset first, and its descriptor closed when sh can name it
+            // (one digit), since a password manager has no use for them.
+            let mut unset: String = self
+                .environment
+                .iter()
+                .map(|(variable, _)| format!("unset {variable}; "))
+                .collect();
+            if let Some(file) = self.aws_file.get() {
+                unset.push_str("unset AWS_SHARED_CREDENTIALS_FILE AWS_PROFILE; ");
+                if (0..10).contains(&file.fd()) {
+                    unset.push_str(&format!("exec {}<&-; ", file.fd()));
+                }
+            }
+            env.push(("BAKGEN_PASSWORD_COMMAND".into(), command.clone().into()));
+            env.push((
+                "RESTIC_PASSWORD_COMMAND".into(),
+                format!("/bin/sh -c '{unset}eval \"$BAKGEN_PASSWORD_COMMAND\"'").into(),
+            ));
         }
         let _ = self.env.set(env);
         Ok(self.env.get().map(Vec::as_slice).unwrap_or(&[]))
