@@ -125,7 +125,7 @@ fn locks_that_may_be_live_are_left_and_the_status_names_their_holder() {
         "--uts",
         "sh",
         "-c",
-        "hostname elsewhere && exec \"$@\"",
+        "echo elsewhere > /proc/sys/kernel/hostname && exec \"$@\"",
         "sh",
     ];
     let lock = job.killed_holding_lock(&elsewhere, &["forget", "--keep-last", "100"]);
