@@ -116,13 +116,22 @@ pub(crate) fn stop_sharing(slot: usize) {
 ///   the thread that started it (all of bakrun's are). It reaches only the direct child;
 ///   its own children (rsync's receiver, ssh) end when their pipes to it close, and
 /// - the job's lock descriptors are inherited by the child and everything it starts, so
-///   the lock stays taken until all of them are gone.
+///   the lock stays taken until all of them are gone, and
+/// - the in-memory secret files the command names (`/proc/self/fd/N`, see
+///   [`crate::secret::named_by`]) are inherited by this child alone.
 ///
 /// A bakrun that died between fork and `prctl` would never send the signal: the child
 /// checks its parent and gives up.
 pub fn process(cmd: &Command) -> std::process::Command {
     let mut p = std::process::Command::new(&cmd.program);
     p.args(&cmd.args).envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    // The in-memory secret files (`/proc/self/fd/N`) this command names, and no others.
+    let words = cmd
+        .args
+        .iter()
+        .chain(cmd.env.iter().map(|(_, v)| v))
+        .map(|w| w.as_os_str());
+    let secrets = crate::secret::named_by(words);
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     // SAFETY: prctl, getppid and fcntl are async-signal-safe and the closure only reads
@@ -141,6 +150,12 @@ pub fn process(cmd: &Command) -> std::process::Command {
             }
             if libc::getppid() != parent {
                 return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            // Clearing close-on-exec between fork and exec affects this child alone.
+            for fd in &secrets {
+                if libc::fcntl(*fd, libc::F_SETFD, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
             for slot in &SHARED_FDS {
                 let fd = slot.load(Ordering::SeqCst);

@@ -4,7 +4,8 @@
 //!
 //! The script never holds a password: it asks for each repository's once (or takes
 //! `RESTIC_PASSWORD_FILE`/`RESTIC_PASSWORD`/`RESTIC_PASSWORD_COMMAND` from the environment)
-//! and keeps the answer in a private temporary file that it removes on exit. Other
+//! and keeps the answer in a shell variable, handed to restic alone as `RESTIC_PASSWORD`:
+//! no file holds it, so a script killed with SIGKILL leaves none behind. Other
 //! credentials (S3 keys) are named, and must be exported by whoever runs it.
 //!
 //! A run of a job is the group of restic snapshots sharing a `run=` tag (see
@@ -186,6 +187,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 trap 'stty echo 2>/dev/null || :; exit 130' INT TERM
 GIVEN_PASSWORD=${RESTIC_PASSWORD_FILE:-}${RESTIC_PASSWORD:-}${RESTIC_PASSWORD_COMMAND:-}
+TYPED=
 FAILED=
 JOB=
 SFTP_COMMAND=
@@ -197,8 +199,11 @@ begin_job() {
 
 # restic, through the job's ssh for an sftp: repository (BAKGEN_SFTP_COMMAND overrides it:
 # the key and known_hosts the job used may live elsewhere on this machine).
+# A typed password reaches restic alone, in its environment: never a file a killed script
+# would leave behind.
 restic_() {
-  if [ -n "$SFTP_COMMAND" ]; then restic -o "sftp.command=$SFTP_COMMAND" "$@"; else restic "$@"; fi
+  if [ -n "$SFTP_COMMAND" ]; then set -- -o "sftp.command=$SFTP_COMMAND" "$@"; fi
+  if [ -n "$GIVEN_PASSWORD" ]; then restic "$@"; else RESTIC_PASSWORD=$TYPED restic "$@"; fi
 }
 
 # use_repository N URL [SFTP_COMMAND]: restic works on repository N; its password is asked
@@ -209,18 +214,19 @@ use_repository() {
   SFTP_COMMAND=
   if [ -n "${3:-}" ]; then SFTP_COMMAND=${BAKGEN_SFTP_COMMAND:-$3}; fi
   [ -z "$GIVEN_PASSWORD" ] || return 0
-  if [ ! -f "$WORK/password-$1" ]; then
+  # N is a number: PASSWORD_N is a plain variable name.
+  eval "asked=\${ASKED_$1:-}"
+  if [ -z "$asked" ]; then
     printf 'Password of restic repository %s: ' "$2" >&2
     if [ -t 0 ]; then stty -echo; fi
     password=
     IFS= read -r password || :
     if [ -t 0 ]; then stty echo; fi
     echo >&2
-    printf '%s\n' "$password" > "$WORK/password-$1"
+    eval "PASSWORD_$1=\$password; ASKED_$1=1"
     password=
   fi
-  RESTIC_PASSWORD_FILE=$WORK/password-$1
-  export RESTIC_PASSWORD_FILE
+  eval "TYPED=\$PASSWORD_$1"
 }
 
 # pick_run JOB: the snapshots of the job's newest complete run, one "ID<TAB>TAGS" line

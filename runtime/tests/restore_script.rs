@@ -2,13 +2,14 @@
 //! run with a clean environment into an empty target root, reproduces the backed-up trees
 //! (compared by rsync, checksums, owners, modes, ACLs, xattrs, hard links) and the
 //! databases in fresh servers (rows compared); it asks for each repository's password
-//! and keeps none; a wrong password fails it loudly.
+//! and writes none to a file; a wrong password fails it loudly.
 
 mod common;
 mod support;
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -145,6 +146,24 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
     fs::create_dir_all(&tmp).unwrap();
     // Passwords typed in, in the order of the jobs (etc, files-db, remote).
     let typed = format!("{OTHER_PASSWORD}\n{PASSWORD}\n{PASSWORD}\n");
+    // A restic in front of the real one looks in TMPDIR for a typed password each time
+    // the script runs restic: a script killed at that moment would leave any it finds.
+    let spy = root.join("spy");
+    fs::create_dir_all(&spy).unwrap();
+    let found = root.join("passwords found in TMPDIR");
+    let calls = root.join("restic calls");
+    fs::write(
+        spy.join("restic"),
+        format!(
+            "#!/bin/sh\necho >> '{}'\ngrep -rlF -e '{PASSWORD}' -e \"{OTHER_PASSWORD}\" '{}' >> '{}'\nexec /usr/bin/restic \"$@\"\n",
+            calls.display(),
+            tmp.display(),
+            found.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(spy.join("restic"), fs::Permissions::from_mode(0o755)).unwrap();
+    let spy_path = format!("{}:/usr/bin:/bin", spy.display());
     let out = timed("restore script --databases", || {
         run_script(
             &script,
@@ -154,6 +173,7 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
                 ("MYSQL", &mysql),
                 ("MYSQL_PWD", MYSQL_ROOT_PASSWORD),
                 ("TMPDIR", tmp.to_str().unwrap()),
+                ("PATH", &spy_path),
             ],
             &typed,
         )
@@ -195,8 +215,10 @@ fn the_restore_script_rebuilds_files_and_databases_in_an_empty_root() {
         stdout.contains("job local: from the backup disk") && stdout.contains("rsync -aHAXS"),
         "{stdout}"
     );
-    // The typed passwords were kept only while it ran.
+    // The typed passwords were in no file, even while restic ran.
     assert_eq!(common::entries(&tmp), Vec::<String>::new());
+    assert!(fs::read_to_string(&calls).unwrap().lines().count() >= 4);
+    assert_eq!(fs::read_to_string(&found).unwrap(), "");
 
     // Without --databases: the dumps are saved and the exact commands printed.
     let target2 = root.join("second-root");

@@ -7,15 +7,15 @@
 //! fails or dies half way fails the run and leaves no snapshot behind.
 //!
 //! Passwords never reach an argument: PostgreSQL reads them from a 0600 `PGPASSFILE`,
-//! MySQL/MariaDB from a 0600 `--defaults-extra-file`, both in a private 0700 folder that
-//! is removed when the [`Dump`] is dropped.
+//! MySQL/MariaDB from a 0600 `--defaults-extra-file`, both [`PrivateFile`]s: in memory,
+//! gone when the [`Dump`] is dropped or bakrun dies.
 
 use std::path::Path;
 use std::process::Stdio;
 
 use crate::command::{shell_quote, Command, CommandError, Exec, Finished};
 use crate::engine::EngineError;
-use crate::secret::{self, PrivateDir, SecretError};
+use crate::secret::{self, PrivateFile, SecretError};
 use crate::spec::{JobSpec, SecretRef, Step};
 use crate::{log, signals};
 
@@ -28,8 +28,8 @@ pub struct Dump {
     /// `app.sql`, `postgres-all.sql`, `mysql-all.sql`.
     pub file_name: String,
     pub command: Command,
-    /// Holds the password file; removed on drop.
-    _private: Option<PrivateDir>,
+    /// Holds the password file; closed on drop.
+    _private: Option<PrivateFile>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,22 +187,20 @@ fn postgres(
         c
     };
     let private =
-        |password: &Option<SecretRef>| -> Result<Option<(PrivateDir, String)>, DumpError> {
+        |password: &Option<SecretRef>| -> Result<Option<(PrivateFile, String)>, DumpError> {
             let Some(r) = password else { return Ok(None) };
             let value = secret::read(r)?;
             let io = |source| DumpError::PasswordFile {
                 what: "PostgreSQL",
                 source,
             };
-            let dir = PrivateDir::new("pgpass").map_err(io)?;
             // .pgpass fields escape `:` and `\`; libpq ignores the file unless it is 0600.
             let escaped = value.expose().replace('\\', "\\\\").replace(':', "\\:");
-            let path = dir
-                .write("pgpass", &format!("*:*:*:*:{escaped}\n"))
-                .map_err(io)?;
-            Ok(Some((dir, path.to_string_lossy().into_owned())))
+            let file = PrivateFile::new("pgpass", &format!("*:*:*:*:{escaped}\n")).map_err(io)?;
+            let path = file.path().to_string_lossy().into_owned();
+            Ok(Some((file, path)))
         };
-    let with_password = |mut c: Command| -> Result<(Command, Option<PrivateDir>), DumpError> {
+    let with_password = |mut c: Command| -> Result<(Command, Option<PrivateFile>), DumpError> {
         match private(password)? {
             Some((dir, path)) => {
                 c = c.env("PGPASSFILE", path);
@@ -260,7 +258,7 @@ fn mysql(
     user: Option<&str>,
     password: &Option<SecretRef>,
 ) -> Result<Vec<Dump>, DumpError> {
-    let base = || -> Result<(Command, Option<PrivateDir>), DumpError> {
+    let base = || -> Result<(Command, Option<PrivateFile>), DumpError> {
         let mut c = Command::new("mysqldump");
         let mut dir = None;
         if let Some(r) = password {
@@ -269,12 +267,14 @@ fn mysql(
                 what: "MySQL",
                 source,
             };
-            let d = PrivateDir::new("mysql").map_err(io)?;
             // Option-file values in double quotes take backslash escapes.
             let quoted = value.expose().replace('\\', "\\\\").replace('"', "\\\"");
-            let path = d
-                .write("client.cnf", &format!("[client]\npassword=\"{quoted}\"\n"))
-                .map_err(io)?;
+            let d = PrivateFile::new(
+                "mysql-client.cnf",
+                &format!("[client]\npassword=\"{quoted}\"\n"),
+            )
+            .map_err(io)?;
+            let path = d.path();
             // mysqldump only honours --defaults-extra-file as its very first option.
             c = c.arg(format!("--defaults-extra-file={}", path.display()));
             dir = Some(d);
@@ -429,13 +429,12 @@ pub fn to_file(exec: &Exec, dump: &Dump, path: &Path) -> Result<Finished, Comman
 mod tests {
     use super::*;
 
-    fn secret_file(value: &str) -> (PrivateDir, SecretRef) {
-        let dir = PrivateDir::new("dump-test").unwrap();
-        let path = dir.write("pw", value).unwrap();
+    fn secret_file(value: &str) -> (PrivateFile, SecretRef) {
+        let file = PrivateFile::new("dump-test", value).unwrap();
         let r = SecretRef::File {
-            path: path.to_string_lossy().into_owned(),
+            path: file.path().to_string_lossy().into_owned(),
         };
-        (dir, r)
+        (file, r)
     }
 
     #[test]
@@ -484,10 +483,11 @@ mod tests {
             "[client]\npassword=\"pa:ss\\\\w\\\"rd\"\n"
         );
         assert_eq!(my[0].file_name, "mysql-all.sql");
-        // The private folder goes with the dump.
-        let dir = std::path::Path::new(cnf).parent().unwrap().to_owned();
-        drop(my);
-        assert!(!dir.exists());
+        // Only the dump's own child gets the file.
+        let words = my[0].command.args.iter().map(|a| a.as_os_str());
+        assert_eq!(secret::named_by(words).len(), 1);
+        let words = pg[0].command.env.iter().map(|(_, v)| v.as_os_str());
+        assert_eq!(secret::named_by(words).len(), 1);
     }
 
     #[test]

@@ -12,6 +12,10 @@ use crate::{log, signals};
 pub struct PipeFinished {
     pub producer: Finished,
     pub consumer: Finished,
+    /// The consumer's last lines of standard error (restic's reasons), as well as logged.
+    pub consumer_stderr: String,
+    /// The signal that killed the consumer, if one did.
+    pub consumer_signal: Option<i32>,
 }
 
 impl PipeFinished {
@@ -23,17 +27,25 @@ impl PipeFinished {
 pub(crate) use crate::command::process;
 
 /// Logs a child's standard error as warnings prefixed with `name`, in a thread of its own
-/// so that waiting for the child never depends on it.
+/// so that waiting for the child never depends on it; the thread returns the last
+/// [`STDERR_KEPT`] lines (restic's `Fatal:` explains its failure).
 pub(crate) fn log_stderr(
     stream: Option<std::process::ChildStderr>,
     name: String,
-) -> std::thread::JoinHandle<()> {
+) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {
+        let mut last = std::collections::VecDeque::new();
         if let Some(s) = stream {
             for line in BufReader::new(s).split(b'\n').map_while(Result::ok) {
-                log::warn(format!("{name}: {}", String::from_utf8_lossy(&line)));
+                let line = String::from_utf8_lossy(&line).into_owned();
+                log::warn(format!("{name}: {line}"));
+                if last.len() == STDERR_KEPT {
+                    last.pop_front();
+                }
+                last.push_back(line);
             }
         }
+        Vec::from(last).join("\n")
     })
 }
 
@@ -56,6 +68,8 @@ pub fn run(
         return Ok(PipeFinished {
             producer: ok.clone(),
             consumer: ok,
+            consumer_stderr: String::new(),
+            consumer_signal: None,
         });
     }
     log::debug(format!(
@@ -114,7 +128,7 @@ pub fn run(
     }
     let p_status = p_child.wait();
     let _ = p_err.join();
-    let _ = c_err.join();
+    let consumer_stderr = c_err.join().unwrap_or_default();
     let c_status = c_status.map_err(|source| CommandError::Wait {
         program: c_name,
         source,
@@ -123,6 +137,7 @@ pub fn run(
         program: p_name,
         source,
     })?;
+    let c_signal = std::os::unix::process::ExitStatusExt::signal(&c_status);
     let interrupted = signals::stop_requested();
     Ok(PipeFinished {
         producer: Finished {
@@ -135,5 +150,10 @@ pub fn run(
             interrupted,
             stdout: lines,
         },
+        consumer_stderr,
+        consumer_signal: c_signal,
     })
 }
+
+/// How many of the consumer's last standard-error lines [`PipeFinished`] keeps.
+const STDERR_KEPT: usize = 40;

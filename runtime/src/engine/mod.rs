@@ -86,6 +86,9 @@ pub enum EngineError {
     },
     #[error("cannot reach the restic repository {repository}: {reason}")]
     Unreachable { repository: String, reason: String },
+    /// restic failed; what happened, in words (engine/restic/failure.rs).
+    #[error(transparent)]
+    Restic(#[from] restic::ResticFailure),
     #[error(transparent)]
     Secret(#[from] crate::secret::SecretError),
     #[error("the {0} engine is not supported by this bakrun yet")]

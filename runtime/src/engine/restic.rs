@@ -29,14 +29,18 @@ use super::rsync::{parse_snapshot_name, snapshot_name};
 use super::{BackupOutcome, Engine, EngineError, Snapshot, TransferStats};
 use crate::command::{shell_quote, Command, Exec, Finished};
 use crate::dump::{self, pipe};
-use crate::secret::{self, PrivateDir, SecretError};
+use crate::secret::{self, PrivateFile, SecretError};
 use crate::spec::{Destination, JobSpec, SecretRef, SftpSsh};
 use crate::step::SourceView;
 use crate::{log, signals};
 
-/// restic's exit code when some source files could not be read: the snapshot exists but
-/// lacks them, like rsync's "files vanished".
-const RESTIC_PARTIAL: i32 = 3;
+mod failure;
+mod lock;
+mod locked;
+
+pub use failure::ResticFailure;
+use failure::{Exit, Said};
+use locked::Ran;
 
 /// Where restic is looked up (`PATH`); a test may point `BAKRUN_RESTIC` elsewhere.
 fn restic_program() -> OsString {
@@ -55,8 +59,8 @@ pub struct Restic {
     /// The environment restic gets, read once per bakrun process (a password manager
     /// behind a command secret is asked once, not per restic call).
     env: OnceCell<Vec<(OsString, OsString)>>,
-    /// The private folder of the S3 credentials file, removed with the engine.
-    aws_dir: OnceCell<PrivateDir>,
+    /// The S3 credentials file (in memory, see [`PrivateFile`]), closed with the engine.
+    aws_file: OnceCell<PrivateFile>,
     /// The job's restic snapshots as this process last listed them, kept up to date with
     /// the snapshots it makes and forgets itself: a run lists the repository once, not
     /// before the backup, for retention and for the status file again (each restic
@@ -208,7 +212,7 @@ impl Restic {
             cache_dir: cache_dir.clone(),
             sftp_command,
             env: OnceCell::new(),
-            aws_dir: OnceCell::new(),
+            aws_file: OnceCell::new(),
             listed: RefCell::new(None),
             made: RefCell::new((Vec::new(), true)),
         })
@@ -240,33 +244,21 @@ impl Restic {
         ] {
             env.push((other.into(), OsString::new()));
         }
-        match secret::file_of(&self.password)? {
-            Some(path) => env.push(("RESTIC_PASSWORD_FILE".into(), path.into())),
+        let password_command = match secret::file_of(&self.password)? {
+            Some(path) => {
+                env.push(("RESTIC_PASSWORD_FILE".into(), path.into()));
+                None
+            }
             None => {
                 let SecretRef::Command { command } = &self.password else {
                     return Err(SecretError::Empty(secret::describe(&self.password)).into());
                 };
-                // restic splits RESTIC_PASSWORD_COMMAND into words itself and knows no
-                // escapes inside quotes; handing the command text over in a variable and
-                // eval-ing it gives exactly `/bin/sh -c COMMAND`, whatever it contains.
-                // The command inherits restic's environment: the destination's secret
-                // variables (S3 keys) are unset first, a password manager has no use
-                // for them. Their names were checked to be identifiers.
-                let unset: String = self
-                    .environment
-                    .iter()
-                    .map(|(variable, _)| format!("unset {variable}; "))
-                    .collect();
-                env.push(("BAKGEN_PASSWORD_COMMAND".into(), command.clone().into()));
-                env.push((
-                    "RESTIC_PASSWORD_COMMAND".into(),
-                    format!("/bin/sh -c '{unset}eval \"$BAKGEN_PASSWORD_COMMAND\"'").into(),
-                ));
+                Some(command)
             }
-        }
-        // S3 keys go into a private 0600 credentials file, so that they are in no
-        // process's environment; any other variable (B2, Azure, Swift keys) restic only
-        // reads from its environment.
+        };
+        // S3 keys go into a private 0600 credentials file in memory, so that they are in
+        // no process's environment and on no disk; any other variable (B2, Azure, Swift
+        // keys) restic only reads from its environment.
         let mut aws_file = String::new();
         for (variable, r) in &self.environment {
             let value = secret::read(r)?;
@@ -287,17 +279,40 @@ impl Restic {
             let io = |e: std::io::Error| {
                 EngineError::Invalid(format!("cannot write the private S3 credentials file: {e}"))
             };
-            let dir = PrivateDir::new("aws").map_err(io)?;
-            let path = dir
-                .write("credentials", &format!("[{AWS_PROFILE}]\n{aws_file}"))
+            let file = PrivateFile::new("aws-credentials", &format!("[{AWS_PROFILE}]\n{aws_file}"))
                 .map_err(io)?;
-            env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), path.into()));
+            env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), file.path().into()));
             env.push(("AWS_PROFILE".into(), AWS_PROFILE.into()));
             // Set empty: restic would take inherited ones before the file.
             for (variable, _) in AWS_FILE_KEYS {
                 env.push((variable.into(), OsString::new()));
             }
-            let _ = self.aws_dir.set(dir);
+            let _ = self.aws_file.set(file);
+        }
+        if let Some(command) = password_command {
+            // restic splits RESTIC_PASSWORD_COMMAND into words itself and knows no escapes
+            // inside quotes; handing the command text over in a variable and eval-ing it
+            // gives exactly `/bin/sh -c COMMAND`, whatever it contains. The command
+            // inherits restic's environment and descriptors: the destination's secret
+            // variables (S3 keys; names checked to be identifiers) and the credentials
+            // file's name are unset first, and its descriptor closed when sh can name it
+            // (one digit), since a password manager has no use for them.
+            let mut unset: String = self
+                .environment
+                .iter()
+                .map(|(variable, _)| format!("unset {variable}; "))
+                .collect();
+            if let Some(file) = self.aws_file.get() {
+                unset.push_str("unset AWS_SHARED_CREDENTIALS_FILE AWS_PROFILE; ");
+                if (0..10).contains(&file.fd()) {
+                    unset.push_str(&format!("exec {}<&-; ", file.fd()));
+                }
+            }
+            env.push(("BAKGEN_PASSWORD_COMMAND".into(), command.clone().into()));
+            env.push((
+                "RESTIC_PASSWORD_COMMAND".into(),
+                format!("/bin/sh -c '{unset}eval \"$BAKGEN_PASSWORD_COMMAND\"'").into(),
+            ));
         }
         let _ = self.env.set(env);
         Ok(self.env.get().map(Vec::as_slice).unwrap_or(&[]))
@@ -370,38 +385,30 @@ impl Restic {
         })?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            return Err(self.classify(&out.status.to_string(), &stderr));
+            return Err(self.failure(Exit::of(&out.status), &Said::from_text(&stderr)));
         }
         Ok(out.stdout)
     }
 
-    /// Names what went wrong when restic could not open the repository, so that the user
-    /// reads "wrong password", "cannot reach" or "run `bakrun init`" instead of restic's
-    /// "Is there a repository at the following location?", which it prints for a missing
-    /// repository and an unreachable server alike.
-    fn classify(&self, status: &str, stderr: &str) -> EngineError {
-        let reason = restic_reason(stderr);
-        let repository = self.repository.clone();
-        let lower = stderr.to_lowercase();
-        if lower.contains("wrong password or no key found") {
-            EngineError::WrongPassword {
-                repository,
-                password: secret::describe(&self.password),
-            }
-        } else if looks_unreachable(&lower) {
-            EngineError::Unreachable { repository, reason }
-        } else if stderr.contains(NO_REPOSITORY) {
-            EngineError::NoRepository {
-                repository,
-                job: self.spec.job.clone(),
-                reason,
-            }
-        } else {
-            EngineError::Failed {
-                program: "restic".into(),
-                status: format!("{status}: {}", stderr.trim()),
-            }
+    /// What a failed restic command means (see [`failure::classify`]).
+    fn failure(&self, exit: Exit, said: &Said) -> EngineError {
+        let ctx = failure::Context {
+            repository: &self.repository,
+            password: &self.password,
+            job: &self.spec.job,
+        };
+        failure::classify(&ctx, exit, said)
+    }
+
+    /// The command's output when it succeeded, else what went wrong.
+    fn succeeded(&self, ran: Ran) -> Result<Finished, EngineError> {
+        if ran.finished.interrupted {
+            return Err(EngineError::Interrupted);
         }
+        if ran.finished.success() {
+            return Ok(ran.finished);
+        }
+        Err(self.failure(ran.exit, &ran.said))
     }
 
     /// Every restic snapshot of this job on this host (listed once per process, see
@@ -510,7 +517,7 @@ impl Restic {
             return Ok(false);
         }
         let cmd = self.restic()?.arg("init");
-        expect_success(self.run(exec, &cmd)?)?;
+        self.succeeded(self.run(exec, &cmd)?)?;
         Ok(true)
     }
 
@@ -519,7 +526,7 @@ impl Restic {
     pub fn prune(&self, exec: &Exec) -> Result<(), EngineError> {
         self.note_env(exec);
         let cmd = self.restic()?.arg("prune");
-        expect_success(self.run(exec, &cmd)?)
+        self.succeeded(self.run(exec, &cmd)?).map(drop)
     }
 
     /// `restic check`, reading `read_data` (`5%`, `1/10`) of the pack files when given.
@@ -529,7 +536,7 @@ impl Restic {
         if let Some(subset) = read_data {
             cmd = cmd.arg(format!("--read-data-subset={subset}"));
         }
-        expect_success(self.run(exec, &cmd)?)
+        self.succeeded(self.run(exec, &cmd)?).map(drop)
     }
 
     /// `restic backup` with the job's tags, for sources or (with `--stdin`) a dump.
@@ -617,7 +624,10 @@ impl Restic {
 
     fn forget_ids(&self, exec: &Exec, ids: &[String]) -> Result<(), EngineError> {
         let cmd = self.restic()?.arg("forget").args(ids.iter().cloned());
-        let result = self.run(exec, &cmd).and_then(expect_success);
+        let result = self
+            .run(exec, &cmd)
+            .and_then(|ran| self.succeeded(ran))
+            .map(drop);
         if !exec.dry_run {
             // Ids may be short ones (restic takes any unique prefix).
             let same = |a: &str, b: &str| a.starts_with(b) || b.starts_with(a);
@@ -630,41 +640,6 @@ impl Restic {
             }
         }
         result
-    }
-
-    /// Runs a restic command that changes the repository (or prints it in a dry run),
-    /// like [`Exec::run`], and waits for restic's lock when another restic holds it:
-    /// restic 0.14 fails at once on a locked repository, and jobs sharing a repository
-    /// (or a prune running) would otherwise fail each other's runs. Gives up after
-    /// [`LOCK_WAIT`].
-    fn run(&self, exec: &Exec, cmd: &Command) -> Result<Finished, EngineError> {
-        if exec.dry_run {
-            return Ok(exec.run(cmd)?);
-        }
-        let started = std::time::Instant::now();
-        let mut delay = std::time::Duration::from_secs(1);
-        loop {
-            let (finished, locked) = run_capturing(cmd)?;
-            if !locked || finished.success() || finished.interrupted {
-                return Ok(finished);
-            }
-            if started.elapsed() + delay > lock_wait() {
-                log::error(format!(
-                    "the repository stayed locked for {}s; giving up",
-                    started.elapsed().as_secs()
-                ));
-                return Ok(finished);
-            }
-            log::info(format!(
-                "repository locked by another restic; retrying in {}s",
-                delay.as_secs()
-            ));
-            std::thread::sleep(delay);
-            if signals::stop_requested() {
-                return Err(EngineError::Interrupted);
-            }
-            delay = (delay * 2).min(std::time::Duration::from_secs(30));
-        }
     }
 
     /// The backup proper, as the run that starts at `time`.
@@ -703,11 +678,19 @@ impl Restic {
                 .arg(format!("dump={}", d.file_name))
                 .args(["--stdin", "--stdin-filename"])
                 .arg(&stdin_name);
-            let finished = match pipe::run(exec, &d.command, &consumer) {
+            // A dump stopped by restic's lock is taken again once the lock is gone:
+            // restic reads nothing before it has the lock, so nothing was stored.
+            let piped = self.until_unlocked(|| {
+                let f = pipe::run(exec, &d.command, &consumer)?;
+                let failed = !f.consumer.success() && !f.consumer.interrupted;
+                let said = failed.then(|| f.consumer_stderr.clone());
+                Ok((f, said))
+            });
+            let finished = match piped {
                 Ok(f) => f,
                 Err(e) => {
                     self.discard_run(exec, &run, None);
-                    return Err(e.into());
+                    return Err(e);
                 }
             };
             let summary = parse_summary(&finished.consumer.stdout);
@@ -719,16 +702,18 @@ impl Restic {
                 if finished.producer.interrupted || finished.consumer.interrupted {
                     return Err(EngineError::Interrupted);
                 }
+                if finished.producer.success() {
+                    let exit = match (finished.consumer_signal, finished.consumer.code) {
+                        (Some(signal), _) => Exit::Signal(signal),
+                        (None, code) => Exit::Code(code.unwrap_or(-1)),
+                    };
+                    return Err(self.failure(exit, &Said::from_text(&finished.consumer_stderr)));
+                }
                 let program = d.command.program.to_string_lossy().into_owned();
-                let (program, status) = if finished.producer.success() {
-                    ("restic".to_owned(), status_text(&finished.consumer))
-                } else {
-                    (
-                        format!("dump {} ({program})", d.file_name),
-                        status_text(&finished.producer),
-                    )
-                };
-                return Err(EngineError::Failed { program, status });
+                return Err(EngineError::Failed {
+                    program: format!("dump {} ({program})", d.file_name),
+                    status: status_text(&finished.producer),
+                });
             }
             let mut tags = self.run_tags(&run, parts);
             tags.push(format!("dump={}", d.file_name));
@@ -760,29 +745,26 @@ impl Restic {
             if !view.is_live() {
                 cmd = in_snapshot_view(cmd, view, &self.spec.sources);
             }
-            let finished = match self.run(exec, &cmd) {
+            let ran = match self.run(exec, &cmd) {
                 Ok(f) => f,
                 Err(e) => {
                     self.discard_run(exec, &run, None);
                     return Err(e);
                 }
             };
-            let summary = parse_summary(&finished.stdout);
-            match finished.code {
-                _ if finished.interrupted => {
+            let summary = parse_summary(&ran.finished.stdout);
+            match ran.exit {
+                _ if ran.finished.interrupted => {
                     self.discard_run(exec, &run, None);
                     return Err(EngineError::Interrupted);
                 }
-                Some(0) => {}
-                Some(RESTIC_PARTIAL) if summary.is_some() => warnings.push(
-                    "restic could not read some source files; the snapshot lacks them".into(),
-                ),
-                _ => {
+                Exit::Code(0) => {}
+                Exit::Code(failure::PARTIAL) if summary.is_some() => {
+                    warnings.push(failure::unreadable(&ran.said))
+                }
+                exit => {
                     self.discard_run(exec, &run, None);
-                    return Err(EngineError::Failed {
-                        program: "restic".into(),
-                        status: status_text(&finished),
-                    });
+                    return Err(self.failure(exit, &ran.said));
                 }
             }
             // A snapshot that stopped being faithful (an LVM snapshot that overflowed while
@@ -842,85 +824,6 @@ fn parse_listing(out: &[u8]) -> Result<Vec<ResticSnapshot>, EngineError> {
         .map_err(|e| EngineError::Invalid(format!("cannot read `restic snapshots --json`: {e}")))
 }
 
-/// How long a restic command waits for a locked repository: 30 minutes (a prune of a
-/// large repository), or `BAKRUN_RESTIC_LOCK_WAIT` seconds.
-fn lock_wait() -> std::time::Duration {
-    let secs = std::env::var("BAKRUN_RESTIC_LOCK_WAIT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1800);
-    std::time::Duration::from_secs(secs)
-}
-
-/// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
-/// signals forwarded) and also says whether restic failed because the repository was
-/// locked.
-fn run_capturing(cmd: &Command) -> Result<(Finished, bool), EngineError> {
-    use std::io::{BufRead, BufReader};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    log::debug(format!("running: {}", cmd.display()));
-    let program = cmd.program.to_string_lossy().into_owned();
-    let mut p = pipe::process(cmd);
-    p.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = p
-        .spawn()
-        .map_err(|source| crate::command::CommandError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    signals::set_child(child.id());
-    let locked = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&locked);
-    let stderr = child.stderr.take();
-    let err_thread = std::thread::spawn(move || {
-        if let Some(stderr) = stderr {
-            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line).into_owned();
-                if line.contains("repository is already locked") {
-                    seen.store(true, Ordering::SeqCst);
-                }
-                log::warn(line);
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
-            let line = String::from_utf8_lossy(&line).into_owned();
-            log::debug(&line);
-            lines.push(line);
-        }
-    }
-    let status = child.wait();
-    signals::clear_child();
-    let _ = err_thread.join();
-    let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
-    Ok((
-        Finished {
-            code: status.code(),
-            interrupted: signals::stop_requested(),
-            stdout: lines,
-        },
-        locked.load(Ordering::SeqCst),
-    ))
-}
-
-fn expect_success(f: Finished) -> Result<(), EngineError> {
-    if f.interrupted {
-        return Err(EngineError::Interrupted);
-    }
-    match f.code {
-        Some(0) => Ok(()),
-        other => Err(EngineError::Failed {
-            program: "restic".into(),
-            status: other.map_or("a signal".into(), |c| format!("exit code {c}")),
-        }),
-    }
-}
-
 fn status_text(f: &Finished) -> String {
     if f.interrupted {
         "a stop signal".into()
@@ -968,9 +871,9 @@ impl Engine for Restic {
         let result = self.backup_at(exec, view, time);
         let listed = match listing.join() {
             Ok(Ok(out)) if out.status.success() => parse_listing(&out.stdout),
-            Ok(Ok(out)) => Err(self.classify(
-                &out.status.to_string(),
-                &String::from_utf8_lossy(&out.stderr),
+            Ok(Ok(out)) => Err(self.failure(
+                Exit::of(&out.status),
+                &Said::from_text(&String::from_utf8_lossy(&out.stderr)),
             )),
             Ok(Err(source)) => Err(EngineError::Command(crate::command::CommandError::Spawn {
                 program: "restic".into(),
@@ -981,7 +884,7 @@ impl Engine for Restic {
         match (result, listed) {
             // The listing says why better than the backup's exit code (wrong password,
             // missing repository, unreachable).
-            (Err(EngineError::Failed { .. }), Err(e)) => Err(e),
+            (Err(EngineError::Restic(ResticFailure::Exit { .. })), Err(e)) => Err(e),
             (Err(e), _) => Err(e),
             (Ok(outcome), Ok(mut list)) => {
                 let (made, all_known) = self.made.borrow().clone();
@@ -1101,7 +1004,7 @@ impl Engine for Restic {
                 .arg(&staging)
                 .arg("--include")
                 .arg(include);
-            expect_success(self.run(exec, &cmd)?)?;
+            self.succeeded(self.run(exec, &cmd)?)?;
         }
         if exec.dry_run {
             exec.note(format!(
@@ -1183,49 +1086,6 @@ fn complete(members: &[ResticSnapshot]) -> bool {
 
 fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
-}
-
-/// What restic prints under a repository it cannot open, missing or unreachable.
-const NO_REPOSITORY: &str = "Is there a repository at the following location?";
-
-/// restic's complaint without its "Is there a repository…" hint and the location after
-/// it (said by bakrun's own message), one line.
-fn restic_reason(stderr: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    let mut lines = stderr.lines().map(str::trim).filter(|l| !l.is_empty());
-    while let Some(line) = lines.next() {
-        if line == NO_REPOSITORY {
-            // The next line is the repository's location.
-            lines.next();
-            continue;
-        }
-        out.push(line.strip_prefix("Fatal: ").unwrap_or(line));
-    }
-    if out.is_empty() {
-        "no reason given".into()
-    } else {
-        out.join("; ")
-    }
-}
-
-/// Whether restic's (lower-cased) standard error says the server could not be reached,
-/// as opposed to reached and found without a repository.
-fn looks_unreachable(lower: &str) -> bool {
-    [
-        "connection refused",
-        "dial tcp",
-        "no such host",
-        "i/o timeout",
-        "network is unreachable",
-        "no route to host",
-        "connection reset",
-        "tls handshake",
-        "x509:",
-        "subprocess ssh",
-        "unable to start the sftp session",
-    ]
-    .iter()
-    .any(|m| lower.contains(m))
 }
 
 /// User, host and port of an `sftp:` repository, read as restic 0.14 reads them
@@ -1580,23 +1440,5 @@ mod tests {
         assert!(restic_quote("a'\"b").is_err());
         assert!(restic_quote("a\\b").is_err());
         assert!(restic_quote("").is_err());
-    }
-
-    #[test]
-    fn names_restics_failure_to_open_a_repository() {
-        let missing = "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository at the following location?\n/r\n";
-        assert_eq!(
-            restic_reason(missing),
-            "unable to open config file: stat /r/config: no such file or directory"
-        );
-        assert!(!looks_unreachable(&missing.to_lowercase()));
-        let refused = "Fatal: unable to open config file: client.Head: Head \"http://127.0.0.1:1/x/config\": dial tcp 127.0.0.1:1: connect: connection refused\nIs there a repository at the following location?\nrest:http://127.0.0.1:1/x/\n";
-        assert!(looks_unreachable(&refused.to_lowercase()));
-        let ssh = "subprocess ssh: Host key verification failed.\nFatal: unable to open repository at sftp:h:/r: unable to start the sftp session, error: EOF\n";
-        assert!(looks_unreachable(&ssh.to_lowercase()));
-        assert_eq!(
-            restic_reason(ssh),
-            "subprocess ssh: Host key verification failed.; unable to open repository at sftp:h:/r: unable to start the sftp session, error: EOF"
-        );
     }
 }

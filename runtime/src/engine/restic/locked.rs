@@ -1,0 +1,188 @@
+//! Running the restic commands that change a repository, past other restics' locks:
+//! restic 0.14 fails at once on a locked repository, so bakrun waits out a lock that may be
+//! live and clears a stale one (see [`super::lock`]) with `restic unlock`, then tries again.
+
+use super::failure::{self, Exit, ResticFailure, Said};
+use super::lock;
+use super::Restic;
+use crate::command::{Command, Exec, Finished};
+use crate::dump::pipe;
+use crate::engine::EngineError;
+use crate::{log, signals};
+
+impl Restic {
+    /// Runs a restic command that changes the repository (or prints it in a dry run),
+    /// like [`Exec::run`], through [`Restic::until_unlocked`].
+    pub(super) fn run(&self, exec: &Exec, cmd: &Command) -> Result<Ran, EngineError> {
+        if exec.dry_run {
+            return Ok(Ran {
+                finished: exec.run(cmd)?,
+                exit: Exit::Code(0),
+                said: Said::default(),
+            });
+        }
+        self.until_unlocked(|| {
+            let ran = run_capturing(cmd)?;
+            let failed = !ran.finished.success() && !ran.finished.interrupted;
+            let said = failed.then(|| ran.said.text());
+            Ok((ran, said))
+        })
+    }
+
+    /// Runs `attempt` (which returns what restic said when it failed) until restic is not
+    /// stopped by another's lock. restic 0.14 fails at once on a locked repository: a lock
+    /// that may be live (a prune, another job sharing the repository) is waited for, with
+    /// backoff, for up to [`lock_wait`], and the run then fails naming the holder; a stale
+    /// one (see [`lock`]) is removed with `restic unlock` and the attempt made again at
+    /// once. So the unlock costs a restic call only when a lock stopped restic.
+    pub(super) fn until_unlocked<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<(T, Option<String>), EngineError>,
+    ) -> Result<T, EngineError> {
+        let started = std::time::Instant::now();
+        let mut delay = std::time::Duration::from_secs(1);
+        // The locks (storage ids) already unlocked: restic may disagree that one is stale.
+        let mut unlocked: Vec<Option<String>> = Vec::new();
+        loop {
+            let (result, said) = attempt()?;
+            let Some(said) = said.filter(|text| text.contains(lock::LOCKED)) else {
+                return Ok(result);
+            };
+            let holder = lock::Holder::parse(&said);
+            let key = holder.as_ref().and_then(|h| h.storage_id.clone());
+            let shown = holder
+                .as_ref()
+                .map_or_else(|| failure::restic_reason(&said), ToString::to_string);
+            let verdict = match &holder {
+                Some(h) => h.judge(&lock::this_host()),
+                None => lock::Verdict::Stale(
+                    "restic named no holder bakrun can read; `restic unlock` applies restic's own rule".into(),
+                ),
+            };
+            let why = match verdict {
+                lock::Verdict::Stale(why) if !unlocked.contains(&key) => {
+                    log::warn(format!(
+                        "removing the stale restic lock of {shown} ({why}): restic unlock"
+                    ));
+                    self.unlock()?;
+                    unlocked.push(key);
+                    continue;
+                }
+                lock::Verdict::Stale(_) => "`restic unlock` did not remove it".to_owned(),
+                lock::Verdict::Live(why) => why,
+            };
+            if started.elapsed() + delay > lock_wait() {
+                return Err(ResticFailure::Locked {
+                    repository: self.repository.clone(),
+                    holder: shown,
+                    waited_seconds: started.elapsed().as_secs(),
+                    why,
+                }
+                .into());
+            }
+            log::info(format!(
+                "repository locked by {shown} ({why}); retrying in {}s",
+                delay.as_secs()
+            ));
+            sleep_unless_stopped(delay)?;
+            delay = (delay * 2).min(std::time::Duration::from_secs(30));
+        }
+    }
+
+    /// `restic unlock`: removes the locks restic itself counts as stale, never live ones
+    /// (no `--remove-all`). Its failure is logged; the retried command then says more.
+    fn unlock(&self) -> Result<(), EngineError> {
+        let ran = run_capturing(&self.restic()?.arg("unlock"))?;
+        if ran.finished.interrupted {
+            return Err(EngineError::Interrupted);
+        }
+        if !ran.finished.success() {
+            log::warn(format!(
+                "restic unlock failed: {}",
+                self.failure(ran.exit, &ran.said)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How long a restic command waits for a locked repository: 30 minutes (a prune of a
+/// large repository), or `BAKRUN_RESTIC_LOCK_WAIT` seconds.
+fn lock_wait() -> std::time::Duration {
+    let secs = std::env::var("BAKRUN_RESTIC_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1800);
+    std::time::Duration::from_secs(secs)
+}
+
+/// How a restic command ended and what it said on standard error.
+pub(super) struct Ran {
+    pub finished: Finished,
+    pub exit: Exit,
+    pub said: Said,
+}
+
+/// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
+/// signals forwarded) and keeps what restic said on standard error.
+pub(super) fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
+    use std::io::{BufRead, BufReader};
+    log::debug(format!("running: {}", cmd.display()));
+    let program = cmd.program.to_string_lossy().into_owned();
+    let mut p = pipe::process(cmd);
+    p.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = p
+        .spawn()
+        .map_err(|source| crate::command::CommandError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    signals::set_child(child.id());
+    let stderr = child.stderr.take();
+    let err_thread = std::thread::spawn(move || {
+        let mut said = Said::default();
+        if let Some(stderr) = stderr {
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                log::warn(&line);
+                said.push(line);
+            }
+        }
+        said
+    });
+    let mut lines = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
+            let line = String::from_utf8_lossy(&line).into_owned();
+            log::debug(&line);
+            lines.push(line);
+        }
+    }
+    let status = child.wait();
+    signals::clear_child();
+    let said = err_thread.join().unwrap_or_default();
+    let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
+    Ok(Ran {
+        finished: Finished {
+            code: status.code(),
+            interrupted: signals::stop_requested(),
+            stdout: lines,
+        },
+        exit: Exit::of(&status),
+        said,
+    })
+}
+
+/// Sleeps `delay`, waking early (with [`EngineError::Interrupted`]) on a stop signal.
+fn sleep_unless_stopped(delay: std::time::Duration) -> Result<(), EngineError> {
+    let until = std::time::Instant::now() + delay;
+    while std::time::Instant::now() < until {
+        if signals::stop_requested() {
+            return Err(EngineError::Interrupted);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
+}
