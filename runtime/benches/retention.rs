@@ -161,6 +161,8 @@ fn main() {
         keep_monthly: Some(Count::from(24)),
         keep_yearly: Some(Count::from(5)),
         keep_within: Some("3D".into()),
+        keep_within_daily: Some("1M".into()),
+        ..Retention::default()
     };
     let mut newest_first = parsed.clone();
     newest_first.reverse();

@@ -261,12 +261,15 @@ fn duration(rule: &'static str, text: &Option<String>) -> Result<Option<Duration
     Ok((!d.is_zero()).then_some(d))
 }
 
+/// The start of a duration rule's span: snapshots strictly after it are within; `None`
+/// when everything is (the limit lies before any representable time).
+type After = Option<DateTime<FixedOffset>>;
+
 /// What limits one bucketed rule: a count, or a duration back from the newest snapshot.
 enum Limit {
     /// Buckets left; `None` is `all`.
     Left(Option<u32>),
-    /// Snapshots strictly after this time are within; `None` when everything is.
-    After(Option<DateTime<FixedOffset>>),
+    After(After),
 }
 
 /// One bucketed rule in force during the walk.
@@ -282,22 +285,27 @@ impl Rule {
     fn live(&self, t: &DateTime<FixedOffset>) -> bool {
         match &self.limit {
             Limit::Left(left) => *left != Some(0),
-            Limit::After(after) => after.as_ref().is_none_or(|a| t > a),
+            Limit::After(after) => is_after(t, after),
         }
     }
 }
 
 /// Whether `t` is strictly after `after`; `None` is before every time.
-fn is_after(t: &DateTime<FixedOffset>, after: &Option<DateTime<FixedOffset>>) -> bool {
+fn is_after(t: &DateTime<FixedOffset>, after: &After) -> bool {
     after.as_ref().is_none_or(|a| t > a)
 }
 
-/// The bucketed rules in force, in restic's order.
+/// The rules in force: `keep-within`'s span, and the bucketed rules in restic's order.
+struct InForce {
+    within: Option<After>,
+    rules: Vec<Rule>,
+}
+
 fn rules_in_force(
     rules: &Retention,
     times: &[DateTime<FixedOffset>],
     now: DateTime<Utc>,
-) -> Result<(Option<Option<DateTime<FixedOffset>>>, Vec<Rule>), RetentionError> {
+) -> Result<InForce, RetentionError> {
     let counts = [
         rules.keep_last,
         rules.keep_hourly,
@@ -343,7 +351,10 @@ fn rules_in_force(
             });
         }
     }
-    Ok((within, in_force))
+    Ok(InForce {
+        within,
+        rules: in_force,
+    })
 }
 
 /// The full evaluation: decisions in input order plus the newest-first walk order.
@@ -352,7 +363,10 @@ pub fn evaluate(
     rules: &Retention,
     now: DateTime<Utc>,
 ) -> Result<Evaluation, RetentionError> {
-    let (within, mut in_force) = rules_in_force(rules, times, now)?;
+    let InForce {
+        within,
+        rules: mut in_force,
+    } = rules_in_force(rules, times, now)?;
     let order = newest_first(times);
     if (within.is_none() && in_force.is_empty()) || times.is_empty() {
         return Ok(Evaluation {

@@ -582,10 +582,7 @@ fn bakrun_keeps_what_restic_forget_keeps() {
             r.keep.len(),
             r.remove.len()
         );
-        let want = match oldest {
-            None => None,
-            Some(reasons) => Some(with_oldest_kept(r, reasons)),
-        };
+        let want = oldest.map(|reasons| with_oldest_kept(r, reasons));
         let want = want.as_ref().unwrap_or(r);
         if want != b {
             failures.push(format!(
