@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bakrun::retention;
+use bakrun::retention::{self, Count};
 use bakrun::spec::Retention;
 use chrono::{DateTime, FixedOffset};
 
@@ -154,13 +154,15 @@ fn main() {
         .map(|t| DateTime::parse_from_rfc3339(t).unwrap_or_else(|e| panic!("{t}: {e}")))
         .collect();
     let r = Retention {
-        keep_last: Some(10),
-        keep_hourly: Some(48),
-        keep_daily: Some(14),
-        keep_weekly: Some(8),
-        keep_monthly: Some(24),
-        keep_yearly: Some(5),
+        keep_last: Some(Count::from(10)),
+        keep_hourly: Some(Count::from(48)),
+        keep_daily: Some(Count::from(14)),
+        keep_weekly: Some(Count::from(8)),
+        keep_monthly: Some(Count::from(24)),
+        keep_yearly: Some(Count::from(5)),
         keep_within: Some("3D".into()),
+        keep_within_daily: Some("1M".into()),
+        ..Retention::default()
     };
     let mut newest_first = parsed.clone();
     newest_first.reverse();
@@ -173,8 +175,8 @@ fn main() {
     // Worst case: rules that keep everything walk all 100k snapshots (the usual rules stop
     // early, once every counter is spent and keep-within is behind).
     let all = Retention {
-        keep_last: Some(N as u32),
-        keep_hourly: Some(N as u32),
+        keep_last: Some(Count::from(N as u32)),
+        keep_hourly: Some(Count::from(N as u32)),
         keep_within: Some("100Y".into()),
         ..r.clone()
     };

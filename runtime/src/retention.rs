@@ -1,36 +1,129 @@
-//! Retention with restic's `forget` semantics, exactly as restic 0.14 (Debian 12's) applies
-//! them in `internal/restic/snapshot_policy.go`, so that a policy means the same thing on
-//! rsync snapshots as on a restic repository.
+//! Retention with restic's `forget` semantics as restic 0.16 and later apply them
+//! (`internal/data/snapshot_policy.go`; unchanged in what it keeps up to restic 0.19), so
+//! that a policy means the same thing on rsync snapshots as on a restic repository, and a
+//! restic user reading restic's documentation gets what they read.
 //!
 //! What restic does, and therefore what this module does:
 //!
 //! - Snapshots are walked newest first. Equal times keep their input order (restic sorts
-//!   with `sort.Sort`, so its order among equal times is arbitrary; ours is stable).
+//!   with `sort.Stable`).
 //! - `keep-within D`: kept when strictly after `latest - D`, where `latest` is the newest
 //!   snapshot that is *not in the future* (restic skips future ones; when all are in the
 //!   future, `latest` is Go's zero time and everything is within). `latest - D` is Go's
 //!   `AddDate(-years, -months, -days)` then minus the hours: months are normalized, not
 //!   clamped (31 March minus 1 month is 2 March, not 28 February).
 //! - `keep-last/hourly/daily/weekly/monthly/yearly N`: each rule keeps the first snapshot
-//!   of each new bucket it meets while it has counts left. Buckets are computed in the
-//!   snapshot's own local time (the offset it carries, as Go's `time.Time` does); weekly
-//!   buckets are ISO year and week taken together. `keep-last` puts each snapshot in its
-//!   own bucket, so equal times are still separate snapshots.
+//!   of each new bucket it meets while it has counts left; `all` never runs out. Buckets
+//!   are computed in the snapshot's own local time (the offset it carries, as Go's
+//!   `time.Time` does); weekly buckets are ISO year and week taken together. `keep-last`
+//!   puts each snapshot in its own bucket, so equal times are still separate snapshots.
+//! - `keep-within-hourly/daily/weekly/monthly/yearly D`: the first snapshot of each bucket
+//!   among those within D (measured as for `keep-within`), without a count.
+//! - The oldest snapshot (the last of the walk) is also kept by every rule that still has
+//!   counts left when it gets there, or, for a `keep-within-<period>` rule, that it is
+//!   within: while buckets are not full, the history reaches back as far as it can
+//!   (restic 0.16, issue 3624). When that snapshot is not the first of a new bucket, the
+//!   reason is the rule's, marked "oldest" ([`Reason::Oldest`], restic ≥ 0.18's wording).
 //! - Rules are united: a snapshot is kept when any rule claims it, and its reasons are
-//!   listed in restic's order: within, last, hourly, daily, weekly, monthly, yearly.
-//! - A rule of 0 (or a zero keep-within) is no rule at all; with no rule left the policy
-//!   is empty and restic keeps everything. We do the same, with no reasons.
+//!   listed in restic's order: within, last, hourly, daily, weekly, monthly, yearly,
+//!   within-hourly, …, within-yearly.
+//! - A rule of 0 (or a zero duration) is no rule at all. With no rule left the policy is
+//!   empty and everything is kept, with no reasons: restic ≥ 0.17 refuses to `forget` with
+//!   an empty policy (0.14 kept everything); removing everything is never what was meant.
 //!
 //! The newest snapshot is never removed. Under these semantics that already holds (every
 //! count rule keeps the first snapshot of the walk; keep-within keeps everything from
 //! `latest` on), so [`Reason::Newest`] is only a safety net that should never appear.
 
+mod calendar;
+mod count;
+
 use std::cmp::Reverse;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::duration::Duration;
 use crate::spec::Retention;
+pub use calendar::within_limit;
+use calendar::{bucket, latest_not_in_future, Period};
+pub use count::{Count, CountError};
+
+/// A rule that keeps the newest snapshot of each bucket of a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bucketed {
+    Last,
+    Hourly,
+    Daily,
+    Weekly,
+    Monthly,
+    Yearly,
+    WithinHourly,
+    WithinDaily,
+    WithinWeekly,
+    WithinMonthly,
+    WithinYearly,
+}
+
+impl Bucketed {
+    /// The rules in restic's order of reasons.
+    const ALL: [Bucketed; 11] = [
+        Bucketed::Last,
+        Bucketed::Hourly,
+        Bucketed::Daily,
+        Bucketed::Weekly,
+        Bucketed::Monthly,
+        Bucketed::Yearly,
+        Bucketed::WithinHourly,
+        Bucketed::WithinDaily,
+        Bucketed::WithinWeekly,
+        Bucketed::WithinMonthly,
+        Bucketed::WithinYearly,
+    ];
+
+    fn period(self) -> Period {
+        match self {
+            Bucketed::Last => Period::Snapshot,
+            Bucketed::Hourly | Bucketed::WithinHourly => Period::Hour,
+            Bucketed::Daily | Bucketed::WithinDaily => Period::Day,
+            Bucketed::Weekly | Bucketed::WithinWeekly => Period::Week,
+            Bucketed::Monthly | Bucketed::WithinMonthly => Period::Month,
+            Bucketed::Yearly | Bucketed::WithinYearly => Period::Year,
+        }
+    }
+
+    /// The reason naming this rule marked "oldest".
+    fn oldest_name(self) -> &'static str {
+        match self {
+            Bucketed::Last => "oldest last",
+            Bucketed::Hourly => "oldest hourly",
+            Bucketed::Daily => "oldest daily",
+            Bucketed::Weekly => "oldest weekly",
+            Bucketed::Monthly => "oldest monthly",
+            Bucketed::Yearly => "oldest yearly",
+            Bucketed::WithinHourly => "oldest within-hourly",
+            Bucketed::WithinDaily => "oldest within-daily",
+            Bucketed::WithinWeekly => "oldest within-weekly",
+            Bucketed::WithinMonthly => "oldest within-monthly",
+            Bucketed::WithinYearly => "oldest within-yearly",
+        }
+    }
+
+    fn reason(self) -> Reason {
+        match self {
+            Bucketed::Last => Reason::Last,
+            Bucketed::Hourly => Reason::Hourly,
+            Bucketed::Daily => Reason::Daily,
+            Bucketed::Weekly => Reason::Weekly,
+            Bucketed::Monthly => Reason::Monthly,
+            Bucketed::Yearly => Reason::Yearly,
+            Bucketed::WithinHourly => Reason::WithinHourly,
+            Bucketed::WithinDaily => Reason::WithinDaily,
+            Bucketed::WithinWeekly => Reason::WithinWeekly,
+            Bucketed::WithinMonthly => Reason::WithinMonthly,
+            Bucketed::WithinYearly => Reason::WithinYearly,
+        }
+    }
+}
 
 /// Why a snapshot is kept: the rule that claimed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,12 +135,21 @@ pub enum Reason {
     Monthly,
     Yearly,
     Within,
+    WithinHourly,
+    WithinDaily,
+    WithinWeekly,
+    WithinMonthly,
+    WithinYearly,
+    /// The oldest snapshot, kept because the rule had buckets left when the walk reached
+    /// it, although it is not the first of a new bucket.
+    Oldest(Bucketed),
     /// The newest snapshot, which is never removed.
     Newest,
 }
 
 impl Reason {
-    /// The short name used in `bakrun retention` output (`"daily"`, `"within"`, …).
+    /// The short name used in `bakrun retention` output (`"daily"`, `"within"`,
+    /// `"oldest yearly"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Last => "last",
@@ -57,6 +159,12 @@ impl Reason {
             Reason::Monthly => "monthly",
             Reason::Yearly => "yearly",
             Reason::Within => "within",
+            Reason::WithinHourly => "within-hourly",
+            Reason::WithinDaily => "within-daily",
+            Reason::WithinWeekly => "within-weekly",
+            Reason::WithinMonthly => "within-monthly",
+            Reason::WithinYearly => "within-yearly",
+            Reason::Oldest(rule) => rule.oldest_name(),
             Reason::Newest => "newest",
         }
     }
@@ -77,8 +185,12 @@ pub struct Decision {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RetentionError {
-    #[error("keep-within `{0}` is not a duration: {1}")]
-    Within(String, crate::duration::DurationError),
+    #[error("{rule} `{text}` is not a duration: {source}")]
+    Within {
+        rule: &'static str,
+        text: String,
+        source: crate::duration::DurationError,
+    },
 }
 
 /// The result of one evaluation: the decisions in input order, and the order restic walks
@@ -137,30 +249,63 @@ pub fn newest_first(times: &[DateTime<FixedOffset>]) -> Vec<usize> {
     keys.into_iter().map(|(_, _, i)| i as usize).collect()
 }
 
-/// The count rules in restic's order; the index is also the reason's position.
-const COUNT_RULES: [Reason; 6] = [
-    Reason::Last,
-    Reason::Hourly,
-    Reason::Daily,
-    Reason::Weekly,
-    Reason::Monthly,
-    Reason::Yearly,
-];
+/// A duration rule's value; `None` when absent or zero (restic's `Duration.Zero()` means
+/// "not set").
+fn duration(rule: &'static str, text: &Option<String>) -> Result<Option<Duration>, RetentionError> {
+    let Some(text) = text else { return Ok(None) };
+    let d = Duration::parse(text).map_err(|source| RetentionError::Within {
+        rule,
+        text: text.clone(),
+        source,
+    })?;
+    Ok((!d.is_zero()).then_some(d))
+}
 
-/// The full evaluation: decisions in input order plus the newest-first walk order.
-pub fn evaluate(
-    times: &[DateTime<FixedOffset>],
-    rules: &Retention,
-    now: DateTime<Utc>,
-) -> Result<Evaluation, RetentionError> {
-    let within = match &rules.keep_within {
-        Some(text) => {
-            let d = Duration::parse(text).map_err(|e| RetentionError::Within(text.clone(), e))?;
-            // restic's `Duration.Zero()` means "not set".
-            (!d.is_zero()).then_some(d)
+/// The start of a duration rule's span: snapshots strictly after it are within; `None`
+/// when everything is (the limit lies before any representable time).
+type After = Option<DateTime<FixedOffset>>;
+
+/// What limits one bucketed rule: a count, or a duration back from the newest snapshot.
+enum Limit {
+    /// Buckets left; `None` is `all`.
+    Left(Option<u32>),
+    After(After),
+}
+
+/// One bucketed rule in force during the walk.
+struct Rule {
+    kind: Bucketed,
+    limit: Limit,
+    /// The bucket of the snapshot this rule kept last.
+    last: Option<i64>,
+}
+
+impl Rule {
+    /// Whether the rule may still claim `t` or anything older.
+    fn live(&self, t: &DateTime<FixedOffset>) -> bool {
+        match &self.limit {
+            Limit::Left(left) => *left != Some(0),
+            Limit::After(after) => is_after(t, after),
         }
-        None => None,
-    };
+    }
+}
+
+/// Whether `t` is strictly after `after`; `None` is before every time.
+fn is_after(t: &DateTime<FixedOffset>, after: &After) -> bool {
+    after.as_ref().is_none_or(|a| t > a)
+}
+
+/// The rules in force: `keep-within`'s span, and the bucketed rules in restic's order.
+struct InForce {
+    within: Option<After>,
+    rules: Vec<Rule>,
+}
+
+fn rules_in_force(
+    rules: &Retention,
+    times: &[DateTime<FixedOffset>],
+    now: DateTime<Utc>,
+) -> Result<InForce, RetentionError> {
     let counts = [
         rules.keep_last,
         rules.keep_hourly,
@@ -169,9 +314,61 @@ pub fn evaluate(
         rules.keep_monthly,
         rules.keep_yearly,
     ];
+    let durations = [
+        duration("keep-within-hourly", &rules.keep_within_hourly)?,
+        duration("keep-within-daily", &rules.keep_within_daily)?,
+        duration("keep-within-weekly", &rules.keep_within_weekly)?,
+        duration("keep-within-monthly", &rules.keep_within_monthly)?,
+        duration("keep-within-yearly", &rules.keep_within_yearly)?,
+    ];
+    let within = duration("keep-within", &rules.keep_within)?;
+    // Every duration is measured back from the newest snapshot not in the future.
+    let mut latest = None;
+    let mut limit = |d: &Duration| {
+        let latest = *latest.get_or_insert_with(|| latest_not_in_future(times, now));
+        within_limit(&latest, d)
+    };
+    let within = within.as_ref().map(&mut limit);
+    let mut in_force = Vec::new();
+    for (kind, count) in Bucketed::ALL[..6].iter().zip(counts) {
+        let left = match count {
+            Some(Count::All) => None,
+            Some(Count::Buckets(n)) if n > 0 => Some(n),
+            _ => continue,
+        };
+        in_force.push(Rule {
+            kind: *kind,
+            limit: Limit::Left(left),
+            last: None,
+        });
+    }
+    for (kind, d) in Bucketed::ALL[6..].iter().zip(&durations) {
+        if let Some(d) = d {
+            in_force.push(Rule {
+                kind: *kind,
+                limit: Limit::After(limit(d)),
+                last: None,
+            });
+        }
+    }
+    Ok(InForce {
+        within,
+        rules: in_force,
+    })
+}
+
+/// The full evaluation: decisions in input order plus the newest-first walk order.
+pub fn evaluate(
+    times: &[DateTime<FixedOffset>],
+    rules: &Retention,
+    now: DateTime<Utc>,
+) -> Result<Evaluation, RetentionError> {
+    let InForce {
+        within,
+        rules: mut in_force,
+    } = rules_in_force(rules, times, now)?;
     let order = newest_first(times);
-    let empty_policy = within.is_none() && counts.iter().all(|c| c.unwrap_or(0) == 0);
-    if empty_policy || times.is_empty() {
+    if (within.is_none() && in_force.is_empty()) || times.is_empty() {
         return Ok(Evaluation {
             decisions: vec![
                 Decision {
@@ -184,32 +381,6 @@ pub fn evaluate(
         });
     }
 
-    // Only the rules in force, each with its counter and the bucket it saw last.
-    struct Bucket {
-        rule: usize,
-        left: u32,
-        last: Option<i64>,
-    }
-    let mut buckets: Vec<Bucket> = counts
-        .iter()
-        .enumerate()
-        .filter_map(|(rule, c)| match c {
-            Some(n) if *n > 0 => Some(Bucket {
-                rule,
-                left: *n,
-                last: None,
-            }),
-            _ => None,
-        })
-        .collect();
-
-    // `None` threshold with keep-within set: everything is within (the limit lies before
-    // any representable time).
-    let threshold = within.map(|d| {
-        let latest = latest_not_in_future(times, now);
-        within_limit(&latest, &d)
-    });
-
     let mut decisions = vec![
         Decision {
             keep: false,
@@ -217,40 +388,34 @@ pub fn evaluate(
         };
         times.len()
     ];
+    let oldest = order.len() - 1;
     for (nr, &i) in order.iter().enumerate() {
         let t = &times[i];
-        let within = threshold
-            .as_ref()
-            .is_some_and(|limit| limit.as_ref().is_none_or(|l| t > l));
-        // The walk goes back in time: once every counter is spent and keep-within is behind
-        // us, nothing further can be kept, and the rest are already "remove".
-        if !within && buckets.iter().all(|b| b.left == 0) {
+        let is_within = within.as_ref().is_some_and(|after| is_after(t, after));
+        // The walk goes back in time: once every count is spent and every duration is
+        // behind us, nothing further can be kept, and the rest are already "remove".
+        if !is_within && !in_force.iter().any(|r| r.live(t)) {
             break;
         }
         let mut reasons = Vec::new();
-        if within {
+        if is_within {
             reasons.push(Reason::Within);
         }
-        if !buckets.is_empty() {
-            // Wall-clock fields in the snapshot's own offset, as Go's time methods give.
-            let local = t.naive_local();
-            for b in buckets.iter_mut().filter(|b| b.left > 0) {
-                let val = match b.rule {
-                    0 => nr as i64,
-                    1 => ymd(&local) * 100 + i64::from(local.hour()),
-                    2 => ymd(&local),
-                    3 => {
-                        let w = local.iso_week();
-                        i64::from(w.year()) * 100 + i64::from(w.week())
-                    }
-                    4 => i64::from(local.year()) * 100 + i64::from(local.month()),
-                    _ => i64::from(local.year()),
-                };
-                if b.last != Some(val) {
-                    b.last = Some(val);
-                    b.left -= 1;
-                    reasons.push(COUNT_RULES[b.rule]);
-                }
+        let local = t.naive_local();
+        for rule in in_force.iter_mut().filter(|r| r.live(t)) {
+            let val = bucket(rule.kind.period(), &local, nr);
+            if rule.last == Some(val) && nr != oldest {
+                continue;
+            }
+            // restic ≥ 0.16 also keeps the oldest snapshot while the rule has room.
+            reasons.push(if rule.last == Some(val) {
+                Reason::Oldest(rule.kind)
+            } else {
+                rule.kind.reason()
+            });
+            rule.last = Some(val);
+            if let Limit::Left(Some(n)) = &mut rule.limit {
+                *n -= 1;
             }
         }
         decisions[i] = Decision {
@@ -271,57 +436,4 @@ pub fn evaluate(
         decisions,
         newest_first: order,
     })
-}
-
-/// restic's `ymd`: YYYYMMDD as one integer.
-fn ymd(local: &chrono::NaiveDateTime) -> i64 {
-    i64::from(local.year()) * 10_000 + i64::from(local.month()) * 100 + i64::from(local.day())
-}
-
-/// restic's `findLatestTimestamp`: the newest time strictly before `now`, starting from
-/// Go's zero time (0001-01-01 UTC), which is what it returns when every snapshot is in
-/// the future.
-fn latest_not_in_future(
-    times: &[DateTime<FixedOffset>],
-    now: DateTime<Utc>,
-) -> DateTime<FixedOffset> {
-    // 0001-01-01T00:00:00Z; the fallback is unreachable but keeps this free of panics.
-    const GO_ZERO_TIME: i64 = -62_135_596_800;
-    let mut latest = DateTime::<Utc>::from_timestamp(GO_ZERO_TIME, 0)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
-        .fixed_offset();
-    for t in times {
-        if *t > latest && *t < now {
-            latest = *t;
-        }
-    }
-    latest
-}
-
-/// `latest.AddDate(-years, -months, -days).Add(-hours)` as Go computes it, extended to
-/// bakgen's weeks (as 7 days), minutes and seconds (as fixed time, like hours).
-///
-/// Not `Duration::before`: that clamps to the end of a short month as chrono does, while
-/// Go lets the day overflow (2024-03-31 minus 1 month is "2024-02-31", i.e. 2024-03-02),
-/// and the point of this module is to keep what restic keeps.
-///
-/// `None` when the limit lies outside chrono's calendar: nothing is that old.
-pub fn within_limit(latest: &DateTime<FixedOffset>, d: &Duration) -> Option<DateTime<FixedOffset>> {
-    let local = latest.naive_local();
-    // Go's Date normalizes the month into the year first, then adds the day offset to the
-    // first of that month.
-    let month_index = i64::from(local.year()) * 12 + i64::from(local.month0())
-        - i64::from(d.years) * 12
-        - i64::from(d.months);
-    let year = i32::try_from(month_index.div_euclid(12)).ok()?;
-    let month = u32::try_from(month_index.rem_euclid(12)).ok()? + 1;
-    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
-    let day_offset = i64::from(local.day()) - 1 - i64::from(d.days) - 7 * i64::from(d.weeks);
-    let date = first.checked_add_signed(TimeDelta::try_days(day_offset)?)?;
-    let shifted = latest
-        .offset()
-        .from_local_datetime(&date.and_time(local.time()))
-        .single()?;
-    let fixed = i64::from(d.hours) * 3_600 + i64::from(d.minutes) * 60 + i64::from(d.seconds);
-    shifted.checked_sub_signed(TimeDelta::try_seconds(fixed)?)
 }

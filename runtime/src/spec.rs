@@ -173,25 +173,37 @@ pub struct Schedule {
     pub late_after_seconds: u64,
 }
 
-/// Retention with restic's `forget` semantics; all `None` keeps everything.
+/// Retention with restic's (≥ 0.16) `forget` semantics; all `None` keeps everything.
+/// Counts are a number or `"all"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Retention {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_last: Option<u32>,
+    pub keep_last: Option<crate::retention::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_hourly: Option<u32>,
+    pub keep_hourly: Option<crate::retention::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_daily: Option<u32>,
+    pub keep_daily: Option<crate::retention::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_weekly: Option<u32>,
+    pub keep_weekly: Option<crate::retention::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_monthly: Option<u32>,
+    pub keep_monthly: Option<crate::retention::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_yearly: Option<u32>,
+    pub keep_yearly: Option<crate::retention::Count>,
     /// A duration in bakgen's grammar (`3D12h`), measured back from the newest snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_within: Option<String>,
+    /// The `keep-within-<period>` rules: durations like `keep-within`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_within_hourly: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_within_daily: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_within_weekly: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_within_monthly: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_within_yearly: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -195,12 +195,53 @@ fn bad_arguments_exit_2() {
     );
     assert!(o.stdout.is_empty());
     for args in [
-        &["--keep-last", "-1"][..],
+        &["--keep-last", "-2"][..],
         &["--keep-daily", "many"][..],
+        &["--keep-weekly", "ALL"][..],
+        &["--keep-within-daily", "7q"][..],
         &["--format", "xml"][..],
         &["--keep-everything"][..],
     ] {
         let o = bakrun(args, "");
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn counts_take_all_and_the_oldest_is_named() {
+    let input =
+        "2025-03-02T10:00:00Z\n2025-03-02T09:00:00Z\n2025-03-01T10:00:00Z\n2025-03-01T09:00:00Z\n";
+    // `all`, restic's `-1` and `unlimited` are one thing.
+    let outputs: Vec<String> = ["all", "-1", "unlimited"]
+        .iter()
+        .map(|all| {
+            let o = bakrun(&["--keep-daily", all, "--format", "json"], input);
+            assert!(o.status.success(), "{all}: {}", stderr(&o));
+            stdout(&o)
+        })
+        .collect();
+    assert!(outputs.iter().all(|o| *o == outputs[0]), "{outputs:?}");
+    let v: Value = serde_json::from_str(&outputs[0]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        v["reasons"],
+        serde_json::json!({
+            "2025-03-02T10:00:00Z": ["daily"],
+            "2025-03-01T10:00:00Z": ["daily"],
+            "2025-03-01T09:00:00Z": ["oldest daily"],
+        })
+    );
+    assert_eq!(v["remove"], serde_json::json!(["2025-03-02T09:00:00Z"]));
+    let o = bakrun(&["--keep-within-hourly", "1D", "--keep-yearly", "3"], input);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for line in [
+        // Reasons in restic's order: counts before keep-within-<period>.
+        "2025-03-02T10:00:00Z  keep    yearly, within-hourly",
+        "2025-03-02T09:00:00Z  keep    within-hourly",
+        // Exactly one day back from the newest: not within (strictly after only).
+        "2025-03-01T10:00:00Z  remove",
+        "2025-03-01T09:00:00Z  keep    oldest yearly",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in\n{text}");
     }
 }

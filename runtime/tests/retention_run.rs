@@ -82,3 +82,35 @@ fn a_restore_in_progress_postpones_retention_and_prune() {
     let after = snapshots(root.path());
     assert_eq!(after, vec![both[1].clone()], "the newest stays");
 }
+
+#[test]
+fn a_run_keeps_the_oldest_while_buckets_are_short() {
+    require_root();
+    let root = TempDir::new("retention-oldest");
+    let src = root.join("src");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    let mut s = spec(root.path(), &[&src]);
+    // Every run falls on one day and one year: each rule has buckets left, so restic ≥ 0.16
+    // keeps the first run as well as the newest (0.14 kept the newest alone).
+    s["retention"] = serde_json::json!({"keep-daily": 7, "keep-yearly": "all"});
+    let spec_path = write_spec(root.path(), &s);
+    let mut made = Vec::new();
+    for round in 0..3 {
+        std::fs::write(src.join("f"), format!("round {round}")).expect("write");
+        assert_code(&run_job(&spec_path), 0);
+        let now = snapshots(root.path());
+        made.extend(
+            now.iter()
+                .filter(|n| !made.contains(*n))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(made.len(), 3, "three runs, three snapshots: {made:?}");
+    let kept = snapshots(root.path());
+    assert_eq!(
+        kept,
+        vec![made[0].clone(), made[2].clone()],
+        "the first run (oldest) and the last (newest) are kept"
+    );
+}

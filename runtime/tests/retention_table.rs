@@ -2,7 +2,7 @@
 //! offsets and DST, duplicates, unsorted input, keep-within's calendar arithmetic.
 //! The real-restic comparison lives in `retention_restic.rs`.
 
-use bakrun::retention::{decide_at, Decision, Reason, Reason::*};
+use bakrun::retention::{decide_at, Bucketed, Count, Decision, Reason, Reason::*};
 use bakrun::spec::Retention;
 use chrono::{DateTime, FixedOffset, Utc};
 
@@ -59,7 +59,7 @@ fn each_rule_alone() {
     let cases = [
         Case {
             name: "keep-last 3",
-            rules: rules(|r| r.keep_last = Some(3)),
+            rules: rules(|r| r.keep_last = Some(3.into())),
             times: &[
                 "2025-01-05T10:00:00Z",
                 "2025-01-04T10:00:00Z",
@@ -71,7 +71,7 @@ fn each_rule_alone() {
         },
         Case {
             name: "keep-hourly 2: newest of each hour",
-            rules: rules(|r| r.keep_hourly = Some(2)),
+            rules: rules(|r| r.keep_hourly = Some(2.into())),
             times: &[
                 "2025-01-01T12:59:00Z",
                 "2025-01-01T12:00:00Z",
@@ -83,7 +83,7 @@ fn each_rule_alone() {
         },
         Case {
             name: "keep-daily 2 across midnight",
-            rules: rules(|r| r.keep_daily = Some(2)),
+            rules: rules(|r| r.keep_daily = Some(2.into())),
             times: &[
                 "2025-01-02T00:00:00Z",
                 "2025-01-01T23:59:59Z",
@@ -95,7 +95,7 @@ fn each_rule_alone() {
         Case {
             // 2024-12-30 and 2025-01-05 are both 2025-W01; 2024-12-29 is 2024-W52.
             name: "keep-weekly 3 across an ISO year boundary",
-            rules: rules(|r| r.keep_weekly = Some(3)),
+            rules: rules(|r| r.keep_weekly = Some(3.into())),
             times: &[
                 "2025-01-06T08:00:00Z",
                 "2025-01-05T08:00:00Z",
@@ -107,7 +107,7 @@ fn each_rule_alone() {
         },
         Case {
             name: "keep-monthly 2",
-            rules: rules(|r| r.keep_monthly = Some(2)),
+            rules: rules(|r| r.keep_monthly = Some(2.into())),
             times: &[
                 "2025-03-01T00:00:00Z",
                 "2025-02-28T23:00:00Z",
@@ -118,7 +118,7 @@ fn each_rule_alone() {
         },
         Case {
             name: "keep-yearly 2",
-            rules: rules(|r| r.keep_yearly = Some(2)),
+            rules: rules(|r| r.keep_yearly = Some(2.into())),
             times: &[
                 "2025-06-01T00:00:00Z",
                 "2025-01-01T00:00:00Z",
@@ -160,12 +160,12 @@ fn rules_are_united_and_reasons_in_restics_order() {
         Case {
             name: "within, last, daily, weekly, monthly, yearly on the newest",
             rules: rules(|r| {
-                r.keep_yearly = Some(5);
-                r.keep_monthly = Some(5);
-                r.keep_weekly = Some(5);
-                r.keep_daily = Some(2);
-                r.keep_hourly = Some(1);
-                r.keep_last = Some(1);
+                r.keep_yearly = Some(5.into());
+                r.keep_monthly = Some(5.into());
+                r.keep_weekly = Some(5.into());
+                r.keep_daily = Some(2.into());
+                r.keep_hourly = Some(1.into());
+                r.keep_last = Some(1.into());
                 r.keep_within = Some("1h".into());
             }),
             times: &[
@@ -189,9 +189,9 @@ fn rules_are_united_and_reasons_in_restics_order() {
         Case {
             name: "daily 3 weekly 2 monthly 2 over a fortnight",
             rules: rules(|r| {
-                r.keep_daily = Some(3);
-                r.keep_weekly = Some(2);
-                r.keep_monthly = Some(2);
+                r.keep_daily = Some(3.into());
+                r.keep_weekly = Some(2.into());
+                r.keep_monthly = Some(2.into());
             }),
             times: &[
                 "2025-02-03T01:00:00Z", // Mon W06
@@ -223,8 +223,8 @@ fn buckets_use_each_timestamps_own_offset() {
             // Both are 2024-12-31 in UTC; in its own offset the older one is 2025-01-01.
             name: "offset moves a snapshot to another day and year",
             rules: rules(|r| {
-                r.keep_daily = Some(2);
-                r.keep_yearly = Some(2);
+                r.keep_daily = Some(2.into());
+                r.keep_yearly = Some(2.into());
             }),
             times: &["2025-01-01T00:30:00+01:00", "2024-12-31T23:45:00Z"],
             expect: &[&[Daily, Yearly], &[Daily, Yearly]],
@@ -233,26 +233,36 @@ fn buckets_use_each_timestamps_own_offset() {
             // Central Europe switches to summer time on 2025-03-30 at 02:00 local.
             name: "DST switch: distinct local hours, one local day",
             rules: rules(|r| {
-                r.keep_hourly = Some(10);
-                r.keep_daily = Some(10);
+                r.keep_hourly = Some(10.into());
+                r.keep_daily = Some(10.into());
             }),
             times: &[
                 "2025-03-30T03:30:00+02:00",
                 "2025-03-30T01:30:00+01:00",
                 "2025-03-30T00:30:00+01:00",
             ],
-            expect: &[&[Hourly, Daily], &[Hourly], &[Hourly]],
+            // The daily rule has 9 days left at the oldest snapshot: restic ≥ 0.16 keeps it.
+            expect: &[
+                &[Hourly, Daily],
+                &[Hourly],
+                &[Hourly, Oldest(Bucketed::Daily)],
+            ],
         },
         Case {
             // Back to winter time on 2025-10-26: 02:30 happens twice; one hour bucket.
             name: "DST fold: the repeated hour is one bucket",
-            rules: rules(|r| r.keep_hourly = Some(10)),
-            times: &["2025-10-26T02:30:00+01:00", "2025-10-26T02:10:00+02:00"],
-            expect: &[&[Hourly], NONE],
+            rules: rules(|r| r.keep_hourly = Some(10.into())),
+            // An older hour last, so that the rule for the oldest snapshot stays out of it.
+            times: &[
+                "2025-10-26T02:30:00+01:00",
+                "2025-10-26T02:10:00+02:00",
+                "2025-10-26T00:10:00+02:00",
+            ],
+            expect: &[&[Hourly], NONE, &[Hourly]],
         },
         Case {
             name: "same instant, different offsets: different days",
-            rules: rules(|r| r.keep_daily = Some(5)),
+            rules: rules(|r| r.keep_daily = Some(5.into())),
             times: &["2025-01-01T23:00:00Z", "2025-01-02T01:00:00+02:00"],
             expect: &[&[Daily], &[Daily]],
         },
@@ -267,7 +277,7 @@ fn duplicates_and_unsorted_input() {
     let cases = [
         Case {
             name: "duplicates: one per daily bucket, the first given wins",
-            rules: rules(|r| r.keep_daily = Some(3)),
+            rules: rules(|r| r.keep_daily = Some(3.into())),
             times: &[
                 "2025-01-02T10:00:00Z",
                 "2025-01-02T10:00:00Z",
@@ -277,7 +287,7 @@ fn duplicates_and_unsorted_input() {
         },
         Case {
             name: "duplicates: keep-last counts each copy",
-            rules: rules(|r| r.keep_last = Some(2)),
+            rules: rules(|r| r.keep_last = Some(2.into())),
             times: &[
                 "2025-01-02T10:00:00Z",
                 "2025-01-02T10:00:00Z",
@@ -288,8 +298,8 @@ fn duplicates_and_unsorted_input() {
         Case {
             name: "unsorted input: decisions come back in input order",
             rules: rules(|r| {
-                r.keep_last = Some(1);
-                r.keep_daily = Some(2);
+                r.keep_last = Some(1.into());
+                r.keep_daily = Some(2.into());
             }),
             times: &[
                 "2025-01-01T10:00:00Z",
@@ -304,7 +314,7 @@ fn duplicates_and_unsorted_input() {
             // A and B are one instant on different days (their own offsets): the one given
             // first is walked first and takes the last daily count.
             name: "unsorted with equal instants: A given before B",
-            rules: rules(|r| r.keep_daily = Some(2)),
+            rules: rules(|r| r.keep_daily = Some(2.into())),
             times: &[
                 "2024-12-01T00:00:00Z",
                 "2025-01-01T23:00:00Z",
@@ -315,7 +325,7 @@ fn duplicates_and_unsorted_input() {
         },
         Case {
             name: "unsorted with equal instants: B given before A",
-            rules: rules(|r| r.keep_daily = Some(2)),
+            rules: rules(|r| r.keep_daily = Some(2.into())),
             times: &[
                 "2024-12-01T00:00:00Z",
                 "2025-01-02T01:00:00+02:00",
@@ -326,7 +336,7 @@ fn duplicates_and_unsorted_input() {
         },
         Case {
             name: "oldest-first input",
-            rules: rules(|r| r.keep_last = Some(2)),
+            rules: rules(|r| r.keep_last = Some(2.into())),
             times: &[
                 "2025-01-01T00:00:00Z",
                 "2025-01-02T00:00:00Z",
@@ -432,8 +442,8 @@ fn empty_policy_keeps_everything_without_reasons() {
         (
             "zero counts and zero within are no rules",
             rules(|r| {
-                r.keep_last = Some(0);
-                r.keep_daily = Some(0);
+                r.keep_last = Some(0.into());
+                r.keep_daily = Some(0.into());
                 r.keep_within = Some("0D".into());
             }),
         ),
@@ -447,7 +457,7 @@ fn empty_policy_keeps_everything_without_reasons() {
 
 #[test]
 fn empty_input_and_bad_within() {
-    let r = rules(|r| r.keep_daily = Some(1));
+    let r = rules(|r| r.keep_daily = Some(1.into()));
     assert_eq!(decide_at(&[], &r, now()).ok(), Some(vec![]));
     let bad = rules(|r| r.keep_within = Some("3x".into()));
     let e = decide_at(&[t("2025-01-01T00:00:00Z")], &bad, now())
@@ -486,7 +496,7 @@ fn the_newest_is_always_kept_and_decide_is_order_independent() {
                     .unwrap_or_else(|| panic!("bad generated time"))
             })
             .collect();
-        let mut pick = || (rng.below(3) > 0).then(|| rng.below(6) as u32);
+        let mut pick = || (rng.below(3) > 0).then(|| Count::from(rng.below(6) as u32));
         let mut r = Retention {
             keep_last: pick(),
             keep_hourly: pick(),
@@ -494,7 +504,7 @@ fn the_newest_is_always_kept_and_decide_is_order_independent() {
             keep_weekly: pick(),
             keep_monthly: pick(),
             keep_yearly: pick(),
-            keep_within: None,
+            ..Retention::default()
         };
         if rng.below(3) == 0 {
             r.keep_within = Some(format!("{}D", rng.below(200)));
@@ -519,4 +529,220 @@ fn the_newest_is_always_kept_and_decide_is_order_independent() {
             assert_eq!(back, got, "round {round}");
         }
     }
+}
+
+#[test]
+fn the_oldest_is_kept_while_buckets_are_short() {
+    let cases = [
+        Case {
+            // The first year of backups: one yearly bucket, nine left. restic 0.14 kept only
+            // the newest; 0.16 keeps the oldest too, so there is some history.
+            name: "keep-yearly 10 in the first year",
+            rules: rules(|r| r.keep_yearly = Some(10.into())),
+            times: &[
+                "2025-06-01T10:00:00Z",
+                "2025-03-01T10:00:00Z",
+                "2025-01-01T10:00:00Z",
+            ],
+            expect: &[&[Yearly], NONE, &[Oldest(Bucketed::Yearly)]],
+        },
+        Case {
+            name: "full buckets: the oldest goes",
+            rules: rules(|r| r.keep_daily = Some(2.into())),
+            times: &[
+                "2025-01-03T10:00:00Z",
+                "2025-01-02T10:00:00Z",
+                "2025-01-01T10:00:00Z",
+            ],
+            expect: &[&[Daily], &[Daily], NONE],
+        },
+        Case {
+            // The oldest opens a bucket of its own: an ordinary daily keep, not "oldest".
+            name: "the oldest in a bucket of its own is an ordinary keep",
+            rules: rules(|r| r.keep_daily = Some(5.into())),
+            times: &["2025-01-03T10:00:00Z", "2025-01-01T10:00:00Z"],
+            expect: &[&[Daily], &[Daily]],
+        },
+        Case {
+            // Weekly is spent at the oldest, monthly is not: only monthly names it.
+            name: "only rules with room left keep the oldest",
+            rules: rules(|r| {
+                r.keep_weekly = Some(1.into());
+                r.keep_monthly = Some(3.into());
+            }),
+            times: &["2025-01-09T10:00:00Z", "2025-01-08T10:00:00Z"],
+            expect: &[&[Weekly, Monthly], &[Oldest(Bucketed::Monthly)]],
+        },
+        Case {
+            name: "keep-last never marks the oldest: every snapshot is a bucket",
+            rules: rules(|r| r.keep_last = Some(5.into())),
+            times: &["2025-01-01T10:00:00Z", "2025-01-01T10:00:00Z"],
+            expect: &[&[Last], &[Last]],
+        },
+        Case {
+            // Equal times: the last of the walk (the later in the input) is the oldest.
+            name: "the oldest of equal times is the last given",
+            rules: rules(|r| r.keep_daily = Some(3.into())),
+            times: &[
+                "2025-01-01T10:00:00Z",
+                "2025-01-01T10:00:00Z",
+                "2025-01-01T10:00:00Z",
+            ],
+            expect: &[&[Daily], NONE, &[Oldest(Bucketed::Daily)]],
+        },
+    ];
+    for c in &cases {
+        check(c, now());
+    }
+}
+
+#[test]
+fn all_never_runs_out() {
+    let times: &[&str] = &[
+        "2025-03-02T10:00:00Z",
+        "2025-03-02T09:00:00Z",
+        "2025-03-01T23:00:00Z",
+        "2024-07-01T10:00:00Z",
+        "2020-01-01T10:00:00Z",
+    ];
+    let cases = [
+        Case {
+            name: "keep-daily all: the newest of every day, the oldest too",
+            rules: rules(|r| r.keep_daily = Some(Count::All)),
+            times,
+            expect: &[&[Daily], NONE, &[Daily], &[Daily], &[Daily]],
+        },
+        Case {
+            name: "keep-last all keeps everything",
+            rules: rules(|r| r.keep_last = Some(Count::All)),
+            times,
+            expect: &[&[Last], &[Last], &[Last], &[Last], &[Last]],
+        },
+        Case {
+            name: "keep-monthly all with keep-daily 1",
+            rules: rules(|r| {
+                r.keep_daily = Some(1.into());
+                r.keep_monthly = Some(Count::All);
+            }),
+            times,
+            expect: &[&[Daily, Monthly], NONE, NONE, &[Monthly], &[Monthly]],
+        },
+        Case {
+            name: "keep-yearly all: the oldest in the newest's year is marked",
+            rules: rules(|r| r.keep_yearly = Some(Count::All)),
+            times: &["2025-03-02T10:00:00Z", "2025-01-02T10:00:00Z"],
+            expect: &[&[Yearly], &[Oldest(Bucketed::Yearly)]],
+        },
+    ];
+    for c in &cases {
+        check(c, now());
+    }
+}
+
+#[test]
+fn keep_within_periods() {
+    let times: &[&str] = &[
+        "2025-03-10T12:30:00Z",
+        "2025-03-10T12:10:00Z",
+        "2025-03-10T11:00:00Z",
+        "2025-03-09T18:00:00Z",
+        "2025-03-02T18:00:00Z",
+        "2025-02-20T18:00:00Z",
+        "2024-12-01T18:00:00Z",
+    ];
+    let cases = [
+        Case {
+            // Limit 2025-03-09T12:30: the newest of each hour after it.
+            name: "keep-within-hourly 1D",
+            rules: rules(|r| r.keep_within_hourly = Some("1D".into())),
+            times,
+            expect: &[
+                &[WithinHourly],
+                NONE,
+                &[WithinHourly],
+                &[WithinHourly],
+                NONE,
+                NONE,
+                NONE,
+            ],
+        },
+        Case {
+            name: "keep-within-daily 10D",
+            rules: rules(|r| r.keep_within_daily = Some("10D".into())),
+            times,
+            expect: &[
+                &[WithinDaily],
+                NONE,
+                NONE,
+                &[WithinDaily],
+                &[WithinDaily],
+                NONE,
+                NONE,
+            ],
+        },
+        Case {
+            // 2025-03-10 and 2025-03-09 are ISO weeks 11 and 10; 03-02 is week 9.
+            name: "keep-within-weekly 2W",
+            rules: rules(|r| r.keep_within_weekly = Some("2W".into())),
+            times,
+            expect: &[
+                &[WithinWeekly],
+                NONE,
+                NONE,
+                &[WithinWeekly],
+                &[WithinWeekly],
+                NONE,
+                NONE,
+            ],
+        },
+        Case {
+            name: "keep-within-monthly 1M",
+            rules: rules(|r| r.keep_within_monthly = Some("1M".into())),
+            times,
+            expect: &[
+                &[WithinMonthly],
+                NONE,
+                NONE,
+                NONE,
+                NONE,
+                &[WithinMonthly],
+                NONE,
+            ],
+        },
+        Case {
+            // Everything is within: the oldest is kept too, marked, as it shares no bucket
+            // with a kept one only because of the rule for the oldest.
+            name: "keep-within-yearly 2Y reaches the oldest",
+            rules: rules(|r| r.keep_within_yearly = Some("2Y".into())),
+            times: &["2025-03-10T12:30:00Z", "2025-02-10T12:30:00Z"],
+            expect: &[&[WithinYearly], &[Oldest(Bucketed::WithinYearly)]],
+        },
+        Case {
+            name: "reasons in restic's order: within, counts, then within-periods",
+            rules: rules(|r| {
+                r.keep_within_daily = Some("1D".into());
+                r.keep_daily = Some(1.into());
+                r.keep_within = Some("1h".into());
+                r.keep_within_hourly = Some("1h".into());
+            }),
+            times: &["2025-03-10T12:30:00Z"],
+            expect: &[&[Within, Daily, WithinHourly, WithinDaily]],
+        },
+    ];
+    for c in &cases {
+        check(c, now());
+    }
+}
+
+#[test]
+fn a_bad_within_period_names_its_rule() {
+    let r = rules(|r| r.keep_within_weekly = Some("2x".into()));
+    let e = decide_at(&[t("2025-01-01T00:00:00Z")], &r, now())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.starts_with("keep-within-weekly `2x` is not a duration"),
+        "{e}"
+    );
 }

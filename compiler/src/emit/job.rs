@@ -154,7 +154,11 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
     }
 
     let r = s.retention.as_ref()?;
-    let count = |c: &Option<crate::policy::Spanned<u32>>| c.as_ref().map(|c| c.value);
+    let count =
+        |c: &Option<crate::policy::Spanned<bakrun::retention::Count>>| c.as_ref().map(|c| c.value);
+    let within = |d: &Option<crate::policy::Spanned<bakrun::duration::Duration>>| {
+        d.as_ref().map(|d| d.value.to_string())
+    };
     let retention = spec::Retention {
         keep_last: count(&r.keep_last),
         keep_hourly: count(&r.keep_hourly),
@@ -162,7 +166,12 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
         keep_weekly: count(&r.keep_weekly),
         keep_monthly: count(&r.keep_monthly),
         keep_yearly: count(&r.keep_yearly),
-        keep_within: r.keep_within.as_ref().map(|w| w.value.to_string()),
+        keep_within: within(&r.keep_within),
+        keep_within_hourly: within(&r.keep_within_hourly),
+        keep_within_daily: within(&r.keep_within_daily),
+        keep_within_weekly: within(&r.keep_within_weekly),
+        keep_within_monthly: within(&r.keep_within_monthly),
+        keep_within_yearly: within(&r.keep_within_yearly),
     };
 
     let kib = |v: &Option<crate::policy::Spanned<u64>>| v.as_ref().map(|v| v.value / 1024);

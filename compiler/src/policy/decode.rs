@@ -11,6 +11,8 @@ use crate::diagnostic::Diagnostic;
 use crate::schedule::CalendarSpec;
 use crate::suggest::did_you_mean;
 
+mod retention;
+
 const TOP_LEVEL: &[&str] = &["defaults", "template", "destination", "secret", "host"];
 
 /// Nodes that set a job's behaviour; allowed in jobs, templates and `defaults`.
@@ -31,16 +33,6 @@ pub const SETTINGS: &[&str] = &[
     "source",
     "timeout",
     "to",
-];
-
-const RETENTION_KEYS: &[&str] = &[
-    "keep-last",
-    "keep-hourly",
-    "keep-daily",
-    "keep-weekly",
-    "keep-monthly",
-    "keep-yearly",
-    "keep-within",
 ];
 
 const DESTINATION_NODES: &[&str] = &[
@@ -282,7 +274,7 @@ fn decode_settings(cx: &mut Cx<'_>, body: Option<&KdlDocument>, in_job: bool) ->
             "to" => s.to = single_string(cx, node, "a destination name"),
             "from" => s.from = decode_pull(cx, node),
             "schedule" => s.schedule = decode_schedule(cx, node),
-            "retention" => s.retention = decode_retention(cx, node),
+            "retention" => s.retention = retention::decode(cx, node),
             "lvm-snapshot" => s.lvm_snapshot = decode_lvm(cx, node),
             "btrfs-snapshot" => s.btrfs_snapshot = decode_btrfs(cx, node),
             "postgres" | "mysql" => {
@@ -557,54 +549,6 @@ fn decode_schedule_with(cx: &mut Cx<'_>, node: &KdlNode, props: &[&str]) -> Opti
         jitter,
         span: cx.name_span(node),
     })
-}
-
-fn decode_retention(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Retention> {
-    cx.shape(
-        node,
-        &Shape {
-            args: (0, 0),
-            arg_what: "",
-            props: RETENTION_KEYS,
-            children: false,
-        },
-    );
-    let mut r = Retention {
-        span: Some(cx.name_span(node)),
-        ..Retention::default()
-    };
-    let count = |cx: &mut Cx<'_>, key: &str| -> Option<Spanned<u32>> {
-        let e = prop(node, key)?;
-        cx.integer(e, key, (0, i64::from(u32::MAX)))
-            .map(|v| Spanned::new(v.value as u32, v.span))
-    };
-    r.keep_last = count(cx, "keep-last");
-    r.keep_hourly = count(cx, "keep-hourly");
-    r.keep_daily = count(cx, "keep-daily");
-    r.keep_weekly = count(cx, "keep-weekly");
-    r.keep_monthly = count(cx, "keep-monthly");
-    r.keep_yearly = count(cx, "keep-yearly");
-    r.keep_within = prop(node, "keep-within")
-        .and_then(|e| cx.string(e, "keep-within"))
-        .and_then(|v| duration(cx, &v, "keep-within"));
-    // A rule that failed to decode was reported already; do not also call the retention empty.
-    let given = node.entries().iter().filter(|e| e.name().is_some()).count();
-    let decoded = [
-        r.keep_last.is_some(),
-        r.keep_hourly.is_some(),
-        r.keep_daily.is_some(),
-        r.keep_weekly.is_some(),
-        r.keep_monthly.is_some(),
-        r.keep_yearly.is_some(),
-        r.keep_within.is_some(),
-    ]
-    .iter()
-    .filter(|d| **d)
-    .count();
-    if decoded < given {
-        r.span = None;
-    }
-    Some(r)
 }
 
 fn decode_lvm(cx: &mut Cx<'_>, node: &KdlNode) -> Option<LvmSnapshot> {

@@ -2,6 +2,7 @@
 //! yet (see `resolve` for defaults and templates).
 
 use bakrun::duration::Duration;
+use bakrun::retention::Count;
 
 use crate::source::Span;
 
@@ -94,14 +95,47 @@ pub struct Schedule {
 
 #[derive(Debug, Clone, Default)]
 pub struct Retention {
-    pub keep_last: Option<Spanned<u32>>,
-    pub keep_hourly: Option<Spanned<u32>>,
-    pub keep_daily: Option<Spanned<u32>>,
-    pub keep_weekly: Option<Spanned<u32>>,
-    pub keep_monthly: Option<Spanned<u32>>,
-    pub keep_yearly: Option<Spanned<u32>>,
+    pub keep_last: Option<Spanned<Count>>,
+    pub keep_hourly: Option<Spanned<Count>>,
+    pub keep_daily: Option<Spanned<Count>>,
+    pub keep_weekly: Option<Spanned<Count>>,
+    pub keep_monthly: Option<Spanned<Count>>,
+    pub keep_yearly: Option<Spanned<Count>>,
     pub keep_within: Option<Spanned<Duration>>,
+    pub keep_within_hourly: Option<Spanned<Duration>>,
+    pub keep_within_daily: Option<Spanned<Duration>>,
+    pub keep_within_weekly: Option<Spanned<Duration>>,
+    pub keep_within_monthly: Option<Spanned<Duration>>,
+    pub keep_within_yearly: Option<Spanned<Duration>>,
+    /// The node; `None` when a rule failed to decode (reported already), so that the
+    /// retention is not also called empty.
     pub span: Option<Span>,
+}
+
+impl Retention {
+    /// The count rules, in restic's order.
+    pub fn counts(&self) -> [&Option<Spanned<Count>>; 6] {
+        [
+            &self.keep_last,
+            &self.keep_hourly,
+            &self.keep_daily,
+            &self.keep_weekly,
+            &self.keep_monthly,
+            &self.keep_yearly,
+        ]
+    }
+
+    /// The duration rules: `keep-within`, then `keep-within-hourly` … `-yearly`.
+    pub fn durations(&self) -> [&Option<Spanned<Duration>>; 6] {
+        [
+            &self.keep_within,
+            &self.keep_within_hourly,
+            &self.keep_within_daily,
+            &self.keep_within_weekly,
+            &self.keep_within_monthly,
+            &self.keep_within_yearly,
+        ]
+    }
 }
 
 #[derive(Debug, Clone)]

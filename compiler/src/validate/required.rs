@@ -46,20 +46,17 @@ pub fn check(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
             if !reported.insert(span.clone()) {
                 continue;
             }
-            let counts = [
-                &r.keep_last,
-                &r.keep_hourly,
-                &r.keep_daily,
-                &r.keep_weekly,
-                &r.keep_monthly,
-                &r.keep_yearly,
-            ];
-            let any_count = counts
+            let any_count = r
+                .counts()
                 .iter()
-                .any(|c| c.as_ref().is_some_and(|c| c.value > 0));
-            let any_within = r.keep_within.as_ref().is_some_and(|w| !w.value.is_zero());
+                .any(|c| c.as_ref().is_some_and(|c| c.value.is_rule()));
+            let any_within = r
+                .durations()
+                .iter()
+                .any(|d| d.as_ref().is_some_and(|d| !d.value.is_zero()));
             if !any_count && !any_within {
-                let all_absent = counts.iter().all(|c| c.is_none()) && r.keep_within.is_none();
+                let all_absent = r.counts().iter().all(|c| c.is_none())
+                    && r.durations().iter().all(|d| d.is_none());
                 let msg = if all_absent {
                     "retention keeps nothing: no rule is given"
                 } else {

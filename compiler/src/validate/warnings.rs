@@ -1,6 +1,8 @@
 //! Things that work but are probably not what was meant. They print; they fail the check
 //! only with `--deny-warnings`.
 
+use bakrun::retention::Count;
+
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::Policy;
 use crate::resolve::ResolvedJob;
@@ -24,17 +26,24 @@ fn hourly_retention(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
         if !runs_hourly(schedule.spec.as_ref()) {
             continue;
         }
-        let within_hours = r
-            .keep_within
-            .as_ref()
-            .map(|w| w.value.approx_seconds() / 3600)
-            .unwrap_or(0);
-        let count = |c: &Option<crate::policy::Spanned<u32>>| {
-            c.as_ref().map(|c| u64::from(c.value)).unwrap_or(0)
+        // Hourly snapshots a day keeps, once its buckets are full (the oldest snapshot,
+        // which restic ≥ 0.16 also keeps while they are not, is one snapshot, not a day).
+        // `keep-within-hourly` keeps one per hour within its span, as `keep-within` does
+        // for hourly runs.
+        let hours = |d: &Option<crate::policy::Spanned<bakrun::duration::Duration>>| {
+            d.as_ref()
+                .map(|d| d.value.approx_seconds() / 3600)
+                .unwrap_or(0)
+        };
+        let count = |c: &Option<crate::policy::Spanned<Count>>| match c.as_ref().map(|c| c.value) {
+            Some(Count::All) => u64::MAX,
+            Some(Count::Buckets(n)) => u64::from(n),
+            None => 0,
         };
         let kept = count(&r.keep_last)
             .max(count(&r.keep_hourly))
-            .max(within_hours);
+            .max(hours(&r.keep_within))
+            .max(hours(&r.keep_within_hourly));
         if kept >= 24 {
             continue;
         }
@@ -42,6 +51,7 @@ fn hourly_retention(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
             .keep_hourly
             .as_ref()
             .map(|k| k.span.clone())
+            .or(r.keep_within_hourly.as_ref().map(|k| k.span.clone()))
             .or(r.span.clone())
             .unwrap_or(schedule.span.clone());
         if !reported.insert((span.clone(), schedule.span.clone())) {

@@ -1,4 +1,4 @@
-//! `bakrun retention [--keep-… N]… < TIMESTAMPS`: which of the given snapshot times a
+//! `bakrun retention [--keep-… N|all]… [--keep-within… D]… < TIMESTAMPS`: which of the given snapshot times a
 //! retention rule keeps, and why.
 //!
 //! Input: one RFC 3339 timestamp per line; surrounding whitespace and blank lines are
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
-use bakrun::retention::{self, Reason};
+use bakrun::retention::{self, Count, Reason};
 use bakrun::spec::Retention;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,28 +27,43 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct RetentionArgs {
-    /// Keep the N newest snapshots.
-    #[arg(long, value_name = "N")]
-    pub keep_last: Option<u32>,
+    /// Keep the N newest snapshots. Every count takes `all` (or restic's `-1`, `unlimited`).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub keep_last: Option<Count>,
     /// Keep the newest snapshot of each of the last N hours that have one.
-    #[arg(long, value_name = "N")]
-    pub keep_hourly: Option<u32>,
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub keep_hourly: Option<Count>,
     /// Keep the newest snapshot of each of the last N days that have one.
-    #[arg(long, value_name = "N")]
-    pub keep_daily: Option<u32>,
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub keep_daily: Option<Count>,
     /// Keep the newest snapshot of each of the last N ISO weeks that have one.
-    #[arg(long, value_name = "N")]
-    pub keep_weekly: Option<u32>,
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub keep_weekly: Option<Count>,
     /// Keep the newest snapshot of each of the last N months that have one.
-    #[arg(long, value_name = "N")]
-    pub keep_monthly: Option<u32>,
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub keep_monthly: Option<Count>,
     /// Keep the newest snapshot of each of the last N years that have one.
-    #[arg(long, value_name = "N")]
-    pub keep_yearly: Option<u32>,
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub keep_yearly: Option<Count>,
     /// Keep every snapshot newer than DURATION before the newest one (e.g. 3D12h, 6M, 1Y).
     /// Units: s, m (minutes), h, D, W, M (months), Y; restic's `6m` (months) is `6M` here.
     #[arg(long, value_name = "DURATION")]
     pub keep_within: Option<String>,
+    /// Keep the newest snapshot of each hour among those within DURATION of the newest.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_hourly: Option<String>,
+    /// Keep the newest snapshot of each day among those within DURATION of the newest.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_daily: Option<String>,
+    /// Keep the newest snapshot of each ISO week among those within DURATION of the newest.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_weekly: Option<String>,
+    /// Keep the newest snapshot of each month among those within DURATION of the newest.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_monthly: Option<String>,
+    /// Keep the newest snapshot of each year among those within DURATION of the newest.
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_yearly: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -64,6 +79,11 @@ impl RetentionArgs {
             keep_monthly: self.keep_monthly,
             keep_yearly: self.keep_yearly,
             keep_within: self.keep_within.clone(),
+            keep_within_hourly: self.keep_within_hourly.clone(),
+            keep_within_daily: self.keep_within_daily.clone(),
+            keep_within_weekly: self.keep_within_weekly.clone(),
+            keep_within_monthly: self.keep_within_monthly.clone(),
+            keep_within_yearly: self.keep_within_yearly.clone(),
         }
     }
 }
