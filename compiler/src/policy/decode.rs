@@ -11,7 +11,14 @@ use crate::diagnostic::Diagnostic;
 use crate::schedule::CalendarSpec;
 use crate::suggest::did_you_mean;
 
-const TOP_LEVEL: &[&str] = &["defaults", "template", "destination", "secret", "host"];
+const TOP_LEVEL: &[&str] = &[
+    "defaults",
+    "template",
+    "destination",
+    "secret",
+    "host",
+    "monitoring",
+];
 
 /// Nodes that set a job's behaviour; allowed in jobs, templates and `defaults`.
 pub const SETTINGS: &[&str] = &[
@@ -112,6 +119,9 @@ pub fn decode_document(cx: &mut Cx<'_>, doc: &KdlDocument, policy: &mut Policy) 
                 if let Some(h) = decode_host(cx, node) {
                     policy.hosts.push(h);
                 }
+            }
+            "monitoring" => {
+                super::monitoring::decode_monitoring(cx, node, &mut policy.monitoring);
             }
             other => {
                 let mut d = Diagnostic::error(
