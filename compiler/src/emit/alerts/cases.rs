@@ -100,20 +100,12 @@ fn failed_case(out: &mut String, jobs: &[AlertJob]) {
 /// First no host reports: each host's alert fires once its shortest late-after has passed,
 /// and no job's. Then every host reports, but no job: each job's fires after its own.
 fn absent_case(out: &mut String, jobs: &[&AlertJob], hosts: &[(&str, Alert)]) {
-    let host_times = around(hosts.iter().map(|(_, a)| firing_step(a.for_seconds)));
-    let end = host_times.last().copied().unwrap_or(0);
-    let mut evals: Vec<(u64, &str, Vec<(&Alert, u64)>)> = host_times
-        .iter()
-        .map(|t| {
-            let firing = hosts
-                .iter()
-                .filter(|(_, a)| a.for_seconds <= *t)
-                .map(|(_, a)| (a, 1))
-                .collect();
-            (*t, "BakgenHostMetricsAbsent", firing)
-        })
-        .collect();
-    evals.push((end, "BakgenJobMetricsAbsent", Vec::new()));
+    let host_alerts: Vec<&Alert> = hosts.iter().map(|(_, a)| a).collect();
+    let (_, evals) = pending_evals(
+        &host_alerts,
+        "BakgenHostMetricsAbsent",
+        "BakgenJobMetricsAbsent",
+    );
     case(
         out,
         "a host that reports nothing fires its host alert only",
@@ -122,8 +114,12 @@ fn absent_case(out: &mut String, jobs: &[&AlertJob], hosts: &[(&str, Alert)]) {
     );
 
     let alerts: Vec<Alert> = jobs.iter().filter_map(|j| absent(j)).collect();
-    let times = around(alerts.iter().map(|a| firing_step(a.for_seconds)));
-    let end = times.last().copied().unwrap_or(0);
+    let job_alerts: Vec<&Alert> = alerts.iter().collect();
+    let (end, evals) = pending_evals(
+        &job_alerts,
+        "BakgenJobMetricsAbsent",
+        "BakgenHostMetricsAbsent",
+    );
     // A series with the host's label and no job's: the host reports, none of its jobs does.
     let series = hosts
         .iter()
@@ -134,24 +130,32 @@ fn absent_case(out: &mut String, jobs: &[&AlertJob], hosts: &[(&str, Alert)]) {
             )
         })
         .collect::<Vec<_>>();
-    let mut evals: Vec<(u64, &str, Vec<(&Alert, u64)>)> = times
-        .iter()
-        .map(|t| {
-            let firing = alerts
-                .iter()
-                .filter(|a| a.for_seconds <= *t)
-                .map(|a| (a, 1))
-                .collect();
-            (*t, "BakgenJobMetricsAbsent", firing)
-        })
-        .collect();
-    evals.push((end, "BakgenHostMetricsAbsent", Vec::new()));
     case(
         out,
         "a job whose host reports others fires after its own late-after",
         &series,
         &evals,
     );
+}
+
+/// For alerts pending since time 0: at each firing step and the step before, those of
+/// `name` whose `for` has passed; at the last step, none of `quiet`.
+fn pending_evals<'a>(alerts: &[&'a Alert], name: &'a str, quiet: &'a str) -> (u64, Vec<Eval<'a>>) {
+    let times = around(alerts.iter().map(|a| firing_step(a.for_seconds)));
+    let end = times.last().copied().unwrap_or(0);
+    let mut evals: Vec<Eval<'a>> = times
+        .iter()
+        .map(|t| {
+            let firing = alerts
+                .iter()
+                .filter(|a| a.for_seconds <= *t)
+                .map(|a| (*a, 1))
+                .collect();
+            (*t, name, firing)
+        })
+        .collect();
+    evals.push((end, quiet, Vec::new()));
+    (end, evals)
 }
 
 /// The first step at which an alert pending since time 0 with this `for` fires.
@@ -178,10 +182,10 @@ fn selector(metric: &str, a: &Alert) -> String {
     format!("{metric}{{{}}}", labels.join(","))
 }
 
-/// The evaluations of a case: at a time, every alert of a name that fires, with its value.
-type Evals<'a> = [(u64, &'a str, Vec<(&'a Alert, u64)>)];
+/// One evaluation of a case: at a time, every alert of a name that fires, with its value.
+type Eval<'a> = (u64, &'a str, Vec<(&'a Alert, u64)>);
 
-fn case(out: &mut String, name: &str, series: &[Series], evals: &Evals<'_>) {
+fn case(out: &mut String, name: &str, series: &[Series], evals: &[Eval<'_>]) {
     if evals.is_empty() {
         return;
     }
