@@ -53,8 +53,12 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// A host's units; none for a host that only gets files (a `monitoring` host's rules).
 fn units(host_root: &Path) -> Vec<PathBuf> {
     let dir = host_root.join("etc/systemd/system");
+    if !dir.exists() && !host_root.join("etc/bakgen/jobs").exists() {
+        return Vec::new();
+    }
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("unit dir")
         .map(|e| e.expect("entry").path())
@@ -85,6 +89,9 @@ fn every_service_scores_within_the_security_bound() {
     let mut worst: BTreeMap<String, f64> = BTreeMap::new();
     for host in std::fs::read_dir(&out).expect("out") {
         let host = host.expect("host").path();
+        if units(&host).is_empty() {
+            continue;
+        }
         let lvm_host = std::fs::read_dir(host.join("etc/bakgen/jobs"))
             .expect("jobs")
             .any(|j| {

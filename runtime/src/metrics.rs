@@ -1,7 +1,8 @@
 //! Prometheus text-format metrics for node_exporter's textfile collector:
 //! `<metrics_dir>/bakgen_<job>.prom`, replaced atomically after every run.
 //!
-//! Alert on `time() - bakgen_job_last_success_timestamp_seconds > bakgen_job_late_after_seconds`
+//! Every series is labelled `bakgen_host` and `bakgen_job`. Alert on
+//! `time() - bakgen_job_last_success_timestamp_seconds > bakgen_job_late_after_seconds`
 //! (a job that is late) and on `bakgen_job_last_run_result != 0` (exit code of the last run).
 
 use std::fmt::Write as _;
@@ -20,6 +21,24 @@ fn label(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// The labels naming a job. Not `host`/`job`: Prometheus owns `job` and `instance` (a
+/// scraped `job` label arrives renamed `exported_job`), and scrape configs often set `host`.
+pub const HOST_LABEL: &str = "bakgen_host";
+pub const JOB_LABEL: &str = "bakgen_job";
+
+/// The families alerting rules read (the compiler's generated rules name them).
+pub const LAST_SUCCESS: &str = "bakgen_job_last_success_timestamp_seconds";
+pub const LAST_RESULT: &str = "bakgen_job_last_run_result";
+pub const LATE_AFTER: &str = "bakgen_job_late_after_seconds";
+
+fn job_labels(host: &str, job: &str) -> String {
+    format!(
+        "{HOST_LABEL}=\"{}\",{JOB_LABEL}=\"{}\"",
+        label(host),
+        label(job)
+    )
 }
 
 /// Extra figures that only `bakrun status` knows (it compares with the clock).
@@ -52,7 +71,7 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
     #[allow(clippy::type_complexity)]
     let families: &[(&str, &str, &dyn Fn(&JobFigures) -> Option<f64>)] = &[
         (
-            "bakgen_job_last_success_timestamp_seconds",
+            LAST_SUCCESS,
             "Unix time at which the last successful run ended.",
             &|j| {
                 j.2.as_ref()
@@ -69,7 +88,7 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
             },
         ),
         (
-            "bakgen_job_last_run_result",
+            LAST_RESULT,
             "Exit code of the last run: 0 ok, 1 failed, 11 destination not mounted.",
             &|j| j.2.as_ref().map(|s| f64::from(s.exit_code)),
         ),
@@ -109,7 +128,7 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
             &|j| j.2.as_ref().and_then(|s| s.snapshots).map(|n| n as f64),
         ),
         (
-            "bakgen_job_late_after_seconds",
+            LATE_AFTER,
             "A job whose last success is older than this is late.",
             &|j| Some(j.3 as f64),
         ),
@@ -123,14 +142,7 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
     for (name, help, value) in families {
         let values: Vec<(String, f64)> = jobs
             .iter()
-            .filter_map(|j| {
-                value(j).map(|v| {
-                    (
-                        format!("host=\"{}\",job=\"{}\"", label(&j.0), label(&j.1)),
-                        v,
-                    )
-                })
-            })
+            .filter_map(|j| value(j).map(|v| (job_labels(&j.0, &j.1), v)))
             .collect();
         if values.is_empty() {
             continue;
@@ -147,9 +159,8 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
         .filter_map(|j| {
             let snapshot = j.2.as_ref()?.snapshot.as_ref()?;
             Some(format!(
-                "host=\"{}\",job=\"{}\",snapshot=\"{}\"",
-                label(&j.0),
-                label(&j.1),
+                "{},snapshot=\"{}\"",
+                job_labels(&j.0, &j.1),
                 label(snapshot)
             ))
         })
@@ -184,7 +195,7 @@ mod tests {
             text,
             "# HELP bakgen_job_late_after_seconds A job whose last success is older than this is late.\n\
              # TYPE bakgen_job_late_after_seconds gauge\n\
-             bakgen_job_late_after_seconds{host=\"h\",job=\"j\"} 90\n"
+             bakgen_job_late_after_seconds{bakgen_host=\"h\",bakgen_job=\"j\"} 90\n"
         );
     }
 }

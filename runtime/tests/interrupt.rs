@@ -170,7 +170,7 @@ fn sigterm_stops_rsync_and_exits_non_zero_cleanly() {
     assert!(recorded.contains("\"interrupted\""), "{recorded}");
     let metrics = fs::read_to_string(s.root.join("metrics/bakgen_files.prom")).unwrap();
     assert!(
-        metrics.contains("bakgen_job_last_run_result{host=\"h1\",job=\"files\"} 1"),
+        metrics.contains("bakgen_job_last_run_result{bakgen_host=\"h1\",bakgen_job=\"files\"} 1"),
         "{metrics}"
     );
     next_run_reuses_the_incomplete(&s);

@@ -86,13 +86,13 @@ fn local_repository_backup_restore_at_a_date_and_shared_retention() {
     assert!(bytes_added >= "version 1\n".len() as u64, "{text}");
     let metrics = fs::read_to_string(root.join("metrics/bakgen_files.prom")).unwrap();
     for line in [
-        "bakgen_job_last_run_result{host=\"h1\",job=\"files\"} 0".to_owned(),
-        "bakgen_job_files_new{host=\"h1\",job=\"files\"} 1".to_owned(),
-        "bakgen_job_files_changed{host=\"h1\",job=\"files\"} 0".to_owned(),
-        "bakgen_job_files_transferred{host=\"h1\",job=\"files\"} 1".to_owned(),
-        format!("bakgen_job_bytes_transferred{{host=\"h1\",job=\"files\"}} {bytes_added}"),
+        "bakgen_job_last_run_result{bakgen_host=\"h1\",bakgen_job=\"files\"} 0".to_owned(),
+        "bakgen_job_files_new{bakgen_host=\"h1\",bakgen_job=\"files\"} 1".to_owned(),
+        "bakgen_job_files_changed{bakgen_host=\"h1\",bakgen_job=\"files\"} 0".to_owned(),
+        "bakgen_job_files_transferred{bakgen_host=\"h1\",bakgen_job=\"files\"} 1".to_owned(),
+        format!("bakgen_job_bytes_transferred{{bakgen_host=\"h1\",bakgen_job=\"files\"}} {bytes_added}"),
         format!(
-            "bakgen_job_last_snapshot_info{{host=\"h1\",job=\"files\",snapshot=\"{first_id}\"}} 1"
+            "bakgen_job_last_snapshot_info{{bakgen_host=\"h1\",bakgen_job=\"files\",snapshot=\"{first_id}\"}} 1"
         ),
     ] {
         assert!(

@@ -59,7 +59,7 @@ fn assert_failed_cleanly(out: &Output, root: &Path, job: &str, reason: &[&str]) 
     let metrics = fs::read_to_string(root.join(format!("metrics/bakgen_{job}.prom"))).unwrap();
     assert!(
         metrics.contains(&format!(
-            "bakgen_job_last_run_result{{host=\"h1\",job=\"{job}\"}} 1"
+            "bakgen_job_last_run_result{{bakgen_host=\"h1\",bakgen_job=\"{job}\"}} 1"
         )),
         "{metrics}"
     );

@@ -69,11 +69,11 @@ fn a_run_records_status_and_metrics_and_status_reports_every_job() {
     let metrics = fs::read_to_string(root.join("metrics/bakgen_good.prom")).unwrap();
     for line in [
         "# TYPE bakgen_job_last_success_timestamp_seconds gauge",
-        "bakgen_job_last_run_result{host=\"h1\",job=\"good\"} 0",
-        "bakgen_job_bytes_transferred{host=\"h1\",job=\"good\"} 10",
-        "bakgen_job_files_transferred{host=\"h1\",job=\"good\"} 2",
-        "bakgen_job_snapshots{host=\"h1\",job=\"good\"} 1",
-        "bakgen_job_late_after_seconds{host=\"h1\",job=\"good\"} 3600",
+        "bakgen_job_last_run_result{bakgen_host=\"h1\",bakgen_job=\"good\"} 0",
+        "bakgen_job_bytes_transferred{bakgen_host=\"h1\",bakgen_job=\"good\"} 10",
+        "bakgen_job_files_transferred{bakgen_host=\"h1\",bakgen_job=\"good\"} 2",
+        "bakgen_job_snapshots{bakgen_host=\"h1\",bakgen_job=\"good\"} 1",
+        "bakgen_job_late_after_seconds{bakgen_host=\"h1\",bakgen_job=\"good\"} 3600",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
@@ -132,10 +132,12 @@ fn a_run_records_status_and_metrics_and_status_reports_every_job() {
     assert_eq!(g["last_result"], "failed");
     assert_eq!(g["snapshot"], snapshot.as_str());
     let metrics = fs::read_to_string(root.join("metrics/bakgen_good.prom")).unwrap();
-    assert!(metrics.contains("bakgen_job_last_run_result{host=\"h1\",job=\"good\"} 1"));
     assert!(
-        metrics.contains("bakgen_job_last_success_timestamp_seconds{host=\"h1\",job=\"good\"} ")
+        metrics.contains("bakgen_job_last_run_result{bakgen_host=\"h1\",bakgen_job=\"good\"} 1")
     );
+    assert!(metrics.contains(
+        "bakgen_job_last_success_timestamp_seconds{bakgen_host=\"h1\",bakgen_job=\"good\"} "
+    ));
 
     // Human and Prometheus output.
     let jobs = root.join("jobs");
@@ -154,7 +156,7 @@ fn a_run_records_status_and_metrics_and_status_reports_every_job() {
     assert_code(&out, 1);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("bakgen_job_late{host=\"h1\",job=\"good\"} 0"),
+        text.contains("bakgen_job_late{bakgen_host=\"h1\",bakgen_job=\"good\"} 0"),
         "{text}"
     );
 }

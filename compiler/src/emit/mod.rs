@@ -1,5 +1,6 @@
 //! From a checked policy to files: job specs, unit files and a manifest per host.
 
+mod alerts;
 mod bundle;
 mod escape;
 mod job;

@@ -47,6 +47,7 @@ impl BuildError {
 pub fn bundles(checked: &Checked) -> Result<Vec<Bundle>, RenderError> {
     let (jobs, _) = resolve(&checked.policy);
     let mut emitter = Emitter::new()?;
+    emitter.monitoring(&checked.policy, &jobs);
     let mut out = Vec::new();
     for host_jobs in jobs.chunk_by(|a, b| std::ptr::eq(a.host, b.host)) {
         let Some(first) = host_jobs.first() else {
@@ -54,6 +55,18 @@ pub fn bundles(checked: &Checked) -> Result<Vec<Bundle>, RenderError> {
         };
         out.push(emitter.bundle(&checked.policy, first.host, host_jobs)?);
     }
+    // A Prometheus host may run no job: it gets a bundle for the rules alone.
+    let policy = &checked.policy;
+    for name in policy.monitoring.iter().flat_map(|m| &m.prometheus) {
+        let Some(host) = policy.hosts.iter().find(|h| h.name.value == name.value) else {
+            continue;
+        };
+        if !out.iter().any(|b| b.host == name.value) {
+            out.push(emitter.bundle(policy, host, &[])?);
+        }
+    }
+    let position = |b: &Bundle| policy.hosts.iter().position(|h| h.name.value == b.host);
+    out.sort_by_key(position);
     Ok(out)
 }
 

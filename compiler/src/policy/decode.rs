@@ -13,7 +13,14 @@ use crate::suggest::did_you_mean;
 
 mod retention;
 
-const TOP_LEVEL: &[&str] = &["defaults", "template", "destination", "secret", "host"];
+const TOP_LEVEL: &[&str] = &[
+    "defaults",
+    "template",
+    "destination",
+    "secret",
+    "host",
+    "monitoring",
+];
 
 /// Nodes that set a job's behaviour; allowed in jobs, templates and `defaults`.
 pub const SETTINGS: &[&str] = &[
@@ -104,6 +111,9 @@ pub fn decode_document(cx: &mut Cx<'_>, doc: &KdlDocument, policy: &mut Policy) 
                 if let Some(h) = decode_host(cx, node) {
                     policy.hosts.push(h);
                 }
+            }
+            "monitoring" => {
+                super::monitoring::decode_monitoring(cx, node, &mut policy.monitoring);
             }
             other => {
                 let mut d = Diagnostic::error(

@@ -2,6 +2,7 @@
 
 mod decode;
 pub mod model;
+mod monitoring;
 mod parse;
 mod reader;
 pub mod size;

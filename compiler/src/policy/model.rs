@@ -26,6 +26,16 @@ pub struct Policy {
     pub destinations: Vec<Destination>,
     pub secrets: Vec<Secret>,
     pub hosts: Vec<Host>,
+    pub monitoring: Option<Monitoring>,
+}
+
+/// `monitoring { prometheus "mon1" }`: hosts that watch the whole fleet.
+#[derive(Debug, Clone)]
+pub struct Monitoring {
+    /// Hosts running Prometheus: each gets the fleet's alerting rules.
+    pub prometheus: Vec<Spanned<String>>,
+    /// The `monitoring` node's name.
+    pub span: Span,
 }
 
 /// Everything a job can set, and so everything `defaults` and templates can provide.

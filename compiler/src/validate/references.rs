@@ -1,4 +1,5 @@
-//! Every name a policy refers to is defined: destinations, secrets, hosts to pull from.
+//! Every name a policy refers to is defined: destinations, secrets, hosts to pull from,
+//! Prometheus hosts.
 
 use std::collections::BTreeMap;
 
@@ -110,6 +111,12 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
                 ),
                 Some(_) => {}
             }
+        }
+    }
+    for host in policy.monitoring.iter().flat_map(|m| &m.prometheus) {
+        if !hosts.contains_key(host.value.as_str()) {
+            let names: Vec<&str> = hosts.keys().copied().collect();
+            report(undefined("host", host, &names, "host \"NAME\""), diags);
         }
     }
 }

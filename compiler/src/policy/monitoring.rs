@@ -1,0 +1,92 @@
+//! `monitoring { prometheus "HOST" }`: the hosts that watch the fleet. Each `prometheus`
+//! host gets the fleet's alerting rules in its bundle. One block per policy, so that what
+//! watches the fleet is written in one place (the later `watch` node belongs here too).
+
+use kdl::KdlNode;
+
+use super::model::{Monitoring, Spanned};
+use super::reader::{arg, Cx, Shape};
+use crate::diagnostic::Diagnostic;
+use crate::suggest::did_you_mean;
+
+const NODES: &[&str] = &["prometheus"];
+
+/// Decodes a `monitoring` node into `slot`, reporting a second block.
+pub fn decode_monitoring(cx: &mut Cx<'_>, node: &KdlNode, slot: &mut Option<Monitoring>) {
+    let block = Shape {
+        args: (0, 0),
+        arg_what: "",
+        props: &[],
+        children: true,
+    };
+    if !cx.shape(node, &block) {
+        return;
+    }
+    let span = cx.name_span(node);
+    if let Some(first) = slot {
+        let d = Diagnostic::error(
+            "bakgen::duplicate-name",
+            "a second `monitoring` block",
+            span,
+        )
+        .label("second monitoring")
+        .with(first.span.clone(), "first monitoring here")
+        .help("a policy has one `monitoring` block: merge them");
+        cx.push(d);
+        return;
+    }
+    let mut prometheus: Vec<Spanned<String>> = Vec::new();
+    for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
+        let name = child.name().value();
+        if name != "prometheus" {
+            let d = Diagnostic::error(
+                "bakgen::unknown-node",
+                format!("unknown node `{name}` in `monitoring`"),
+                cx.name_span(child),
+            )
+            .label("unknown node");
+            let d = match did_you_mean(name, NODES.iter().copied()) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("`monitoring` holds `prometheus \"HOST\"` nodes"),
+            };
+            cx.push(d);
+            continue;
+        }
+        let shape = Shape {
+            args: (1, 1),
+            arg_what: "the host that runs Prometheus",
+            props: &[],
+            children: false,
+        };
+        if !cx.shape(child, &shape) {
+            continue;
+        }
+        let Some(host) = arg(child, 0).and_then(|e| cx.string(e, "a host name")) else {
+            continue;
+        };
+        if let Some(first) = prometheus.iter().find(|h| h.value == host.value) {
+            let d = Diagnostic::error(
+                "bakgen::duplicate-name",
+                format!("host `{}` is named twice as a Prometheus host", host.value),
+                host.span.clone(),
+            )
+            .label("named again")
+            .with(first.span.clone(), "first named here")
+            .help("name each Prometheus host once");
+            cx.push(d);
+            continue;
+        }
+        prometheus.push(host);
+    }
+    if prometheus.is_empty() {
+        let d = Diagnostic::error(
+            "bakgen::missing-value",
+            "`monitoring` names no host to watch the fleet",
+            span.clone(),
+        )
+        .label("empty monitoring")
+        .help("add the host that runs Prometheus: monitoring { prometheus \"HOST\" }");
+        cx.push(d);
+    }
+    *slot = Some(Monitoring { prometheus, span });
+}
