@@ -5,6 +5,7 @@ pub mod model;
 mod parse;
 mod reader;
 pub mod size;
+mod structure;
 
 pub use decode::SETTINGS;
 pub use model::*;
