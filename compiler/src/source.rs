@@ -72,13 +72,31 @@ impl SourceFile {
         }
     }
 
+    /// Zero-based index of the line holding a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        }
+    }
+
+    /// The byte range of a zero-based line, without its newline; empty past the end.
+    pub fn line_range(&self, line: usize) -> Range<usize> {
+        let Some(&start) = self.line_starts.get(line) else {
+            return self.text.len()..self.text.len();
+        };
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        start..end.max(start)
+    }
+
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
+        let line = self.line_index(offset);
         let start = self.line_starts[line];
         let col = self
             .text
@@ -241,6 +259,10 @@ mod tests {
         assert_eq!(f.line_col(2), (2, 1));
         assert_eq!(f.line_col(6), (2, 4));
         assert_eq!(f.line_col(999), (3, 1));
+        assert_eq!(f.line_index(3), 1);
+        assert_eq!(f.line_range(1), 2..7);
+        assert_eq!(f.line_range(2), 8..8);
+        assert_eq!(f.line_range(9), 8..8);
     }
 
     #[test]

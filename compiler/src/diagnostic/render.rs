@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
 
+use super::bounds::{clip, drawable, drawn};
 use super::{Diagnostic, Label, Severity};
-use crate::source::{FileId, SourceSet};
+use crate::source::{FileId, SourceFile, SourceSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -17,7 +18,8 @@ pub enum Style {
 }
 
 /// Renders each diagnostic as miette draws it; labels in another file than the primary
-/// one become a related note pointing into that file.
+/// one become a related note pointing into that file. A diagnostic whose snippet would
+/// hold a line too long to draw names its place in words instead (see [`super::bounds`]).
 pub fn render(diags: &[Diagnostic], sources: &SourceSet, style: Style) -> String {
     let theme = match style {
         Style::Colour => GraphicalTheme::unicode(),
@@ -41,7 +43,8 @@ struct Report {
     code: &'static str,
     message: String,
     help: Option<String>,
-    source: NamedSource<Arc<String>>,
+    /// `None` when the snippet is not drawn.
+    source: Option<NamedSource<Arc<String>>>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
@@ -49,31 +52,70 @@ struct Report {
 impl Report {
     fn new(d: &Diagnostic, sources: &SourceSet) -> Self {
         let file = d.primary.span.file;
-        let mut labels = vec![labeled(&d.primary, true)];
-        let mut related = Vec::new();
-        for l in &d.secondary {
-            if l.span.file == file {
-                labels.push(labeled(l, false));
-            } else {
-                related.push(Report {
-                    severity: Severity::Warning,
-                    code: "",
-                    message: format!("{} (see {})", l.text, sources.get(l.span.file).name),
-                    help: None,
-                    source: named(sources, l.span.file),
-                    labels: vec![labeled(l, true)],
-                    related: Vec::new(),
-                });
-            }
-        }
+        let (same, other): (Vec<&Label>, Vec<&Label>) =
+            d.secondary.iter().partition(|l| l.span.file == file);
+        let mut report = Report::located(
+            d.severity,
+            d.code,
+            clip(&d.message).into_owned(),
+            sources,
+            file,
+            std::iter::once(&d.primary).chain(same).collect(),
+        );
+        report.help = d.help.as_deref().map(|h| clip(h).into_owned());
+        report.related = other
+            .into_iter()
+            .map(|l| {
+                let message = format!("{} (see {})", clip(&l.text), sources.get(l.span.file).name);
+                Report::located(
+                    Severity::Warning,
+                    "",
+                    message,
+                    sources,
+                    l.span.file,
+                    vec![l],
+                )
+            })
+            .collect();
+        report
+    }
+
+    /// A report on `labels` (the first is primary), all in `file`.
+    fn located(
+        severity: Severity,
+        code: &'static str,
+        mut message: String,
+        sources: &SourceSet,
+        file: FileId,
+        labels: Vec<&Label>,
+    ) -> Self {
+        let f = sources.get(file);
+        let source = if labels.iter().all(|l| drawable(f, &l.span.range)) {
+            Some(named(sources, file))
+        } else {
+            let (line, column) = f.line_col(labels.first().map_or(0, |l| l.span.range.start));
+            message.push_str(&format!(
+                "\n(at {}:{line}:{column}; the line is too long to show)",
+                f.name
+            ));
+            None
+        };
+        let labels = match source {
+            Some(_) => labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| labeled(f, l, i == 0))
+                .collect(),
+            None => Vec::new(),
+        };
         Report {
-            severity: d.severity,
-            code: d.code,
-            message: d.message.clone(),
-            help: d.help.clone(),
-            source: named(sources, file),
+            severity,
+            code,
+            message,
+            help: None,
+            source,
             labels,
-            related,
+            related: Vec::new(),
         }
     }
 }
@@ -83,9 +125,10 @@ fn named(sources: &SourceSet, file: FileId) -> NamedSource<Arc<String>> {
     NamedSource::new(f.name.clone(), f.text.clone()).with_language("kdl")
 }
 
-fn labeled(l: &Label, primary: bool) -> LabeledSpan {
-    let span = SourceSpan::from(l.span.range.start..l.span.range.end);
-    let text = (!l.text.is_empty()).then(|| l.text.clone());
+fn labeled(file: &SourceFile, l: &Label, primary: bool) -> LabeledSpan {
+    let range = drawn(file, &l.span.range);
+    let span = SourceSpan::from(range);
+    let text = (!l.text.is_empty()).then(|| clip(&l.text).into_owned());
     if primary {
         LabeledSpan::new_primary_with_span(text, span)
     } else {
@@ -127,7 +170,7 @@ impl miette::Diagnostic for Report {
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.source)
+        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
