@@ -9,6 +9,15 @@
 
 use std::ops::Range;
 
+mod strings;
+#[cfg(test)]
+mod tests;
+
+use strings::classify;
+
+/// What must follow `/-` after a node's block.
+const AFTER_BLOCK: &str = "a `/-` block; values come before a node's block";
+
 /// Blocks nested deeper than this are refused; a policy needs four levels.
 pub const MAX_DEPTH: usize = 64;
 /// `/* */` comments nested deeper than this are refused.
@@ -66,6 +75,7 @@ pub fn scan(text: &str) -> Scan {
         text,
         pos: 0,
         blocks: Vec::new(),
+        node_slashdashed: false,
     };
     let problem = r.document().err();
     Scan {
@@ -80,17 +90,22 @@ pub fn scan(text: &str) -> Scan {
 
 type Fail = (Problem, Range<usize>);
 
-/// One open `{`: where, and whether its node already had a real (not slashdashed) block.
+/// One open `{`: where, whether its node already had a real (not slashdashed) block, and
+/// whether the node itself is slashdashed.
 struct Block {
     open: usize,
     node_had_children: bool,
     slashdashed: bool,
+    node_slashdashed: bool,
 }
 
 struct Reader<'a> {
     text: &'a str,
     pos: usize,
     blocks: Vec<Block>,
+    /// Whether the node being read is commented out with `/-`: the parser accepts no `;`
+    /// after such a node, only a newline.
+    node_slashdashed: bool,
 }
 
 const UNICODE_SPACES: [char; 18] = [
@@ -176,9 +191,6 @@ impl<'a> Reader<'a> {
                 self.newline();
                 return Ok(());
             }
-            if is_disallowed(c) {
-                return self.syntax("a character KDL forbids");
-            }
             self.pos += c.len_utf8();
         }
         Ok(())
@@ -209,9 +221,6 @@ impl<'a> Reader<'a> {
                     return Ok(());
                 }
             } else if let Some(c) = rest.chars().next() {
-                if is_disallowed(c) {
-                    return self.syntax("a character KDL forbids");
-                }
                 if c == '*' || c == '/' {
                     parts += 1;
                     in_run = false;
@@ -293,10 +302,12 @@ impl<'a> Reader<'a> {
                     };
                     self.pos += 1;
                     let had = block.node_had_children || !block.slashdashed;
+                    self.node_slashdashed = block.node_slashdashed;
                     self.after_children(had)?;
                 }
                 Some(_) => {
-                    if self.rest().starts_with("/-") {
+                    self.node_slashdashed = self.rest().starts_with("/-");
+                    if self.node_slashdashed {
                         self.pos += 2;
                         self.line_space()?;
                         if matches!(self.peek(), None | Some('}')) || self.rest().starts_with("/-")
@@ -318,6 +329,7 @@ impl<'a> Reader<'a> {
             open: self.pos,
             node_had_children,
             slashdashed,
+            node_slashdashed: self.node_slashdashed,
         });
         self.pos += 1;
         Ok(())
@@ -364,28 +376,29 @@ impl<'a> Reader<'a> {
 
     /// After a node's block closed: more slashdashed blocks, then a terminator.
     fn after_children(&mut self, had_children: bool) -> Result<(), Fail> {
-        loop {
-            self.node_space()?;
-            match self.peek() {
-                None | Some('}') => return Ok(()),
-                _ if self.terminator()? => return Ok(()),
-                Some('/') if self.rest().starts_with("/-") => {
-                    self.pos += 2;
-                    self.line_space()?;
-                    if self.peek() != Some('{') {
-                        return self.syntax("a `/-` block; values come before a node's block");
-                    }
-                    return self.open_block(had_children, true);
+        self.node_space()?;
+        match self.peek() {
+            None | Some('}') => Ok(()),
+            _ if self.terminator()? => Ok(()),
+            Some('/') if self.rest().starts_with("/-") => {
+                self.pos += 2;
+                self.line_space()?;
+                if self.peek() != Some('{') {
+                    return self.syntax(AFTER_BLOCK);
                 }
-                Some('{') if !had_children => return self.open_block(had_children, false),
-                Some(_) => return self.syntax("a newline or `;` after the block"),
+                self.open_block(had_children, true)
             }
+            Some('{') if !had_children => self.open_block(had_children, false),
+            Some(_) => self.syntax("a newline or `;` after the block"),
         }
     }
 
     /// `;`, a newline or a `//` comment ends a node.
     fn terminator(&mut self) -> Result<bool, Fail> {
         if self.peek() == Some(';') {
+            if self.node_slashdashed {
+                return self.syntax("a newline after a node commented out with /- (not `;`)");
+            }
             self.pos += 1;
             return Ok(true);
         }
@@ -485,274 +498,5 @@ impl<'a> Reader<'a> {
             self.pos += c.len_utf8();
         }
         &self.text[start..self.pos]
-    }
-
-    /// A `\` escape in a quoted string.
-    fn escape(&mut self) -> Result<(), Fail> {
-        let at = self.pos;
-        self.pos += 1;
-        match self.peek() {
-            Some('\\' | '"' | 'b' | 'f' | 'n' | 'r' | 't' | 's') => self.pos += 1,
-            Some('u') if self.rest().starts_with("u{") => {
-                let digits = self.rest()[2..]
-                    .bytes()
-                    .take_while(u8::is_ascii_hexdigit)
-                    .count();
-                let ok = (1..=6).contains(&digits)
-                    && self.rest()[2 + digits..].starts_with('}')
-                    && u32::from_str_radix(&self.rest()[2..2 + digits], 16)
-                        .ok()
-                        .and_then(char::from_u32)
-                        .is_some();
-                if !ok {
-                    self.pos = at;
-                    return self.fail(Problem::Syntax("a valid \\u{...} escape"), 2);
-                }
-                self.pos += 3 + digits;
-            }
-            Some(c) if is_space(c) || is_newline(c) => {
-                while let Some(c) = self.peek().filter(|c| is_space(*c) || is_newline(*c)) {
-                    self.pos += c.len_utf8();
-                }
-            }
-            _ => {
-                self.pos = at;
-                return self.fail(Problem::Syntax("a valid escape"), 2);
-            }
-        }
-        Ok(())
-    }
-
-    fn quoted(&mut self) -> Result<(), Fail> {
-        let start = self.pos;
-        if self.rest().starts_with("\"\"\"") {
-            return self.multi_line(start, 0);
-        }
-        self.pos += 1;
-        loop {
-            match self.peek() {
-                Some('"') => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                Some('\\') => self.escape()?,
-                Some(c) if is_disallowed(c) => return self.syntax("a character KDL forbids"),
-                Some(c) if !is_newline(c) => self.pos += c.len_utf8(),
-                _ => {
-                    self.pos = start;
-                    return self.syntax("a string closed on its line");
-                }
-            }
-        }
-    }
-
-    fn raw(&mut self, hashes: usize) -> Result<(), Fail> {
-        let start = self.pos;
-        if self.rest()[hashes..].starts_with("\"\"\"") {
-            return self.multi_line(start, hashes);
-        }
-        self.pos += hashes + 1;
-        let close = format!("\"{}", "#".repeat(hashes));
-        loop {
-            if self.rest().starts_with(&close) {
-                self.pos += close.len();
-                return Ok(());
-            }
-            match self.peek() {
-                Some(c) if is_disallowed(c) => return self.syntax("a character KDL forbids"),
-                Some(c) if !is_newline(c) => self.pos += c.len_utf8(),
-                _ => {
-                    self.pos = start;
-                    return self.syntax("a raw string closed on its line");
-                }
-            }
-        }
-    }
-
-    /// `"""` (raw when `hashes` > 0): a newline right after the quotes, lines that all start
-    /// with the closing line's indentation (or are blank), and `"""` alone on its line.
-    fn multi_line(&mut self, start: usize, hashes: usize) -> Result<(), Fail> {
-        let close = format!("\"\"\"{}", "#".repeat(hashes));
-        self.pos += hashes + 3;
-        if !self.newline() {
-            self.pos = start;
-            return self.syntax("a newline right after the opening \"\"\"");
-        }
-        let mut lines: Vec<Range<usize>> = Vec::new();
-        loop {
-            let line_start = self.pos;
-            let indent = self.rest().len() - self.rest().trim_start_matches(is_space).len();
-            if self.rest()[indent..].starts_with(&close) {
-                self.pos += indent + close.len();
-                let prefix = &self.text[line_start..line_start + indent];
-                for line in lines {
-                    let body = &self.text[line];
-                    if !body.starts_with(prefix) && !body.chars().all(is_space) {
-                        self.pos = start;
-                        return self
-                            .syntax("lines indented at least as much as the closing \"\"\"");
-                    }
-                }
-                return Ok(());
-            }
-            loop {
-                match self.peek() {
-                    None => {
-                        self.pos = start;
-                        return self.syntax("a multi-line string that is closed");
-                    }
-                    Some(c) if is_newline(c) => break,
-                    Some(c) if is_disallowed(c) => return self.syntax("a character KDL forbids"),
-                    Some('\\') if hashes == 0 => {
-                        if matches!(self.peek_at(1), Some(c) if is_space(c) || is_newline(c)) {
-                            return self.syntax("no escaped line break in a multi-line string");
-                        }
-                        self.escape()?;
-                    }
-                    Some(_) if self.rest().starts_with(&close) => {
-                        return self.syntax("\"\"\" alone on its line");
-                    }
-                    Some(c) => self.pos += c.len_utf8(),
-                }
-            }
-            lines.push(line_start..self.pos);
-            self.newline();
-        }
-    }
-}
-
-/// A bare word: `Some(true)` for an identifier string, `Some(false)` for a number, `None`
-/// if it is neither.
-fn classify(word: &str) -> Option<bool> {
-    let unsigned = word.strip_prefix(['+', '-']).unwrap_or(word);
-    let first = unsigned.chars().next();
-    if first.is_some_and(|c| c.is_ascii_digit()) {
-        return is_number(unsigned).then_some(false);
-    }
-    if word.is_empty()
-        || (unsigned.starts_with('.') && unsigned[1..].starts_with(|c: char| c.is_ascii_digit()))
-        || matches!(word, "true" | "false" | "null" | "inf" | "-inf" | "nan")
-    {
-        return None;
-    }
-    Some(true)
-}
-
-fn is_number(s: &str) -> bool {
-    let digits = |s: &str, ok: fn(u8) -> bool| {
-        s.bytes().next().is_some_and(ok) && s.bytes().all(|b| ok(b) || b == b'_')
-    };
-    if let Some(h) = s.strip_prefix("0x") {
-        return digits(h, |b| b.is_ascii_hexdigit());
-    }
-    if let Some(o) = s.strip_prefix("0o") {
-        return digits(o, |b| (b'0'..=b'7').contains(&b));
-    }
-    if let Some(b) = s.strip_prefix("0b") {
-        return digits(b, |b| b == b'0' || b == b'1');
-    }
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let dec = |b: u8| b.is_ascii_digit();
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some((int, frac)) => digits(int, dec) && digits(frac, dec),
-        None => digits(mantissa, dec),
-    };
-    mantissa_ok && exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e), dec))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn problem(text: &str) -> Option<Problem> {
-        scan(text).problem.map(|(p, _)| p)
-    }
-
-    #[test]
-    fn valid_kdl_passes() {
-        for text in [
-            "",
-            "a",
-            "a;b;c",
-            "a 1 2.5 -3 0x1F 0o7 0b1 1e10 1_000 #true #null #-inf key=\"v\" k = 1\n",
-            "(t)a (u)1 k=(v)\"x\" { b; c { d } }\n",
-            "a /- 1 /-k=2 /-{ x } { y } /- { z }\n",
-            "/- a { b }\nc // comment\n/* x /* nested */ */ d\n",
-            "a \\\n  b \\ // comment\n  c\n",
-            "a \"esc \\\" \\n \\u{1F600} \\\n   continued\"\n",
-            "a #\"raw \" \"#  ##\"x\"#\"##\n",
-            "a \"\"\"\n  one\n\n  two\n  \"\"\"\n",
-            "a #\"\"\"\n  raw \\ \"\"\"\n  \"\"\"#\n",
-            "\u{FEFF}a{b}",
-            "a{}\r\nb\r\n",
-        ] {
-            assert_eq!(problem(text), None, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn invalid_kdl_stops_at_its_first_problem() {
-        for (text, at) in [
-            ("}", 0),
-            ("a }", 2),
-            ("a =", 2),
-            ("a )", 2),
-            ("a b=", 4),
-            ("{", 0),
-            ("a 1=2", 3),
-            ("a true", 2),
-            ("a 30m", 2),
-            ("a /etc", 2),
-            ("a \"x\"\"y\"", 5),
-            ("a \"x", 2),
-            ("a \"\\q\"", 3),
-            ("a #\"x", 2),
-            ("a /* x", 2),
-            ("a {} b", 5),
-            ("a {} {}", 5),
-            ("/- /- a", 3),
-            ("a /-", 4),
-            ("a \u{0}", 2),
-            ("a \"\"\"x\"\"\"", 2),
-            ("a \"\"\"\n x\n  \"\"\"", 2),
-            ("a \\ b", 2),
-            ("a;;", 2),
-        ] {
-            let scan = scan(text);
-            let (_, range) = scan.problem.unwrap_or_else(|| panic!("{text:?} passed"));
-            assert_eq!(range.start, at, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn nesting_and_comments_are_bounded() {
-        assert_eq!(problem(&"a {".repeat(MAX_DEPTH)), None);
-        assert_eq!(
-            problem(&"a {".repeat(MAX_DEPTH + 1)),
-            Some(Problem::TooDeep)
-        );
-        let stars = format!("/*{}*/", "*".repeat(MAX_COMMENT_PARTS));
-        assert_eq!(problem(&stars), Some(Problem::CommentTooComplex));
-        let nested = "/*".repeat(MAX_COMMENT_DEPTH + 1);
-        assert_eq!(problem(&nested), Some(Problem::CommentTooComplex));
-    }
-
-    #[test]
-    fn unclosed_blocks_are_listed_outermost_first() {
-        let s = scan("a {\n  b {\n c\n");
-        assert_eq!(s.problem, None);
-        assert_eq!(s.unclosed, vec![2, 8]);
-    }
-
-    #[test]
-    fn the_parser_sees_a_bounded_tail_after_a_problem() {
-        let text = format!("a {{ b }}\n}}{}\nnext", "}".repeat(10_000));
-        let s = scan(&text);
-        let until = s.parse_until(&text);
-        assert!(until <= 10 + 1 + TAIL, "{until}");
-        assert_eq!(scan("a\n").parse_until("a\n"), 2);
     }
 }
