@@ -57,7 +57,12 @@ pub struct SourceFile {
     pub text: Arc<String>,
     /// Byte offset of the start of each line, for line:column positions.
     line_starts: Vec<usize>,
+    /// (byte offset, characters before it) about every [`CHAR_MARK_BYTES`], so that a
+    /// column deep in a long line is found without counting the line from its start.
+    char_marks: Vec<(usize, usize)>,
 }
+
+const CHAR_MARK_BYTES: usize = 4096;
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
@@ -65,10 +70,17 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let mut char_marks = vec![(0, 0)];
+        for (chars, (byte, _)) in text.char_indices().enumerate() {
+            if byte >= char_marks[char_marks.len() - 1].0 + CHAR_MARK_BYTES {
+                char_marks.push((byte, chars));
+            }
+        }
         Self {
             name: name.into(),
             text: Arc::new(text),
             line_starts,
+            char_marks,
         }
     }
 
@@ -98,12 +110,18 @@ impl SourceFile {
         let offset = offset.min(self.text.len());
         let line = self.line_index(offset);
         let start = self.line_starts[line];
-        let col = self
-            .text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(offset - start);
+        let col = match (self.chars_before(offset), self.chars_before(start)) {
+            (Some(end), Some(start)) => end - start,
+            _ => offset - start,
+        };
         (line + 1, col + 1)
+    }
+
+    /// Characters before a byte offset; `None` inside a character.
+    fn chars_before(&self, offset: usize) -> Option<usize> {
+        let i = self.char_marks.partition_point(|(byte, _)| *byte <= offset);
+        let (byte, chars) = self.char_marks[i.saturating_sub(1)];
+        Some(chars + self.text.get(byte..offset)?.chars().count())
     }
 }
 
@@ -263,6 +281,15 @@ mod tests {
         assert_eq!(f.line_range(1), 2..7);
         assert_eq!(f.line_range(2), 8..8);
         assert_eq!(f.line_range(9), 8..8);
+    }
+
+    #[test]
+    fn columns_deep_in_long_lines_count_characters() {
+        let line = format!("{}{}x", "é".repeat(5000), "a".repeat(5000));
+        let f = SourceFile::new("p.kdl", format!("b\n{line}"));
+        assert_eq!(f.line_col(2 + 10_000), (2, 5001));
+        assert_eq!(f.line_col(2 + 15_000), (2, 10_001));
+        assert_eq!(f.line_col(3), (2, 2), "inside a character: bytes");
     }
 
     #[test]

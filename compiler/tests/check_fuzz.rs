@@ -2,7 +2,8 @@
 //! on character boundaries. A fixed seed keeps the run reproducible.
 //!
 //! The attack: at least 20,000 hostile inputs per run (deep nesting, long lines, errors
-//! past column 65,535, unclosed blocks, runs of one token, random bytes, mutated policies)
+//! past column 65,535, unclosed blocks, runs of one token, random bytes, many small
+//! problems, mutated policies)
 //! must each check in under 2 s without a crash, with rendered output (text and JSON) of
 //! at most 100 bytes per input byte plus [`OUTPUT_SLACK`]. `BAKGEN_FUZZ_SEED` (decimal or
 //! 0x-hex) and `BAKGEN_FUZZ_INPUTS` run it with another seed or longer; a failure names the
@@ -345,9 +346,34 @@ fn mutated(rng: &mut Rng, seeds: &[String]) -> Case {
     }
 }
 
+/// Many small policy problems, on many lines or on one: every diagnostic is cheap to draw.
+fn many_problems(rng: &mut Rng) -> Case {
+    let count = log_size(rng, 2000);
+    let sep = if rng.below(2) == 0 { "\n" } else { "; " };
+    let node = [
+        "host \"h{i}\" {{ job \"j\" }}",
+        "job \"j{i}\"",
+        "destination \"d{i}\" {{ path \"rel\" }}",
+        "host \"h\" {{ job \"j\" {{ source \"/\"; to \"x{i}\"; nice 99 }} }}",
+    ][rng.below(4)];
+    let text = (0..count)
+        .map(|i| {
+            node.replace("{i}", &i.to_string())
+                .replace("{{", "{")
+                .replace("}}", "}")
+        })
+        .collect::<Vec<_>>()
+        .join(sep);
+    Case {
+        kind: "many problems",
+        text,
+    }
+}
+
 fn generate(rng: &mut Rng, seeds: &[String]) -> Case {
     match rng.below(100) {
-        0..=49 => mutated(rng, seeds),
+        0..=47 => mutated(rng, seeds),
+        48..=49 => many_problems(rng),
         50..=59 => token_run(rng),
         60..=67 => random_bytes(rng),
         68..=75 => unclosed_blocks(rng, seeds),
@@ -477,5 +503,5 @@ fn hostile_inputs_never_crash_hang_or_flood() {
         started.elapsed(),
         total.kinds
     );
-    assert_eq!(total.kinds.len(), 8, "every generator ran");
+    assert_eq!(total.kinds.len(), 9, "every generator ran");
 }
