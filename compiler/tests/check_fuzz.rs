@@ -211,11 +211,24 @@ const HOSTILE_RUNS: &[&str] = &[
 ];
 
 fn deep_nesting(rng: &mut Rng) -> Case {
-    let open = ["a {", "a{", "a { b 1; ", "/- {", "(t)a {", "\"a\" {", "{"][rng.below(7)];
+    let open = [
+        "a {",
+        "a{",
+        "a { b 1; ",
+        "/- {",
+        "(t)a {",
+        "\"a\" {",
+        "{",
+        "a {\n",
+    ][rng.below(8)];
     let depth = log_size(rng, 5000);
     let mut text = open.repeat(depth);
     if rng.below(2) == 0 {
-        text.push_str(&"}".repeat(depth));
+        text.push_str(&"}\n".repeat(depth));
+    }
+    // A KDL 1.0 slip first sends the file to the KDL 1.0 parser too.
+    if rng.below(3) == 0 {
+        text.insert_str(0, "a true\n");
     }
     Case {
         kind: "deep nesting",

@@ -13,6 +13,8 @@ use crate::source::{FileId, SourceSet, Span};
 /// Stack for the `kdl` parser, which recurses per nested block and per part of a comment;
 /// [`structure`] bounds both so that this is always enough. Only touched pages are used.
 const PARSER_STACK: usize = 64 * 1024 * 1024;
+/// Blocks in a file given to the KDL 1.0 parser: 60-odd hosts with a job each.
+const MAX_V1_BLOCKS: usize = 256;
 /// Syntax errors shown per file: past the first few, the rest are usually one mistake's echo.
 const MAX_SYNTAX_ERRORS: usize = 20;
 
@@ -51,37 +53,19 @@ pub fn parse_policy(sources: &SourceSet) -> (Policy, Diagnostics) {
 
 /// Runs the parser on a thread with a known, large stack: the caller's may be small (a
 /// test thread has 2 MiB). Runs it here if no thread can be started.
-fn on_parser_stack<T: Send>(parse: impl FnOnce() -> T + Send) -> T {
-    let job = std::sync::Mutex::new(Some(parse));
-    let run = || {
-        job.lock()
-            .ok()
-            .and_then(|mut j| j.take())
-            .map(|parse| parse())
-    };
-    let result = std::thread::scope(|s| {
+fn on_parser_stack<T: Send>(parse: impl Fn() -> T + Sync) -> T {
+    std::thread::scope(|s| {
         match std::thread::Builder::new()
             .name("kdl-parser".to_owned())
             .stack_size(PARSER_STACK)
-            .spawn_scoped(s, run)
+            .spawn_scoped(s, &parse)
         {
             Ok(handle) => handle
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => None,
+            Err(_) => parse(),
         }
-    });
-    match result {
-        Some(value) => value,
-        None => {
-            let parse = job
-                .into_inner()
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| unreachable!("the parser ran or was never started"));
-            parse()
-        }
-    }
+    })
 }
 
 fn too_deep(problem: &Problem, span: Span) -> Diagnostic {
@@ -163,12 +147,14 @@ fn push_capped(file: FileId, mut found: Vec<Diagnostic>, diags: &mut Diagnostics
     }
 }
 
-/// The v1 parser recurses per block and per comment part too, but nothing bounds those in
-/// text that is not KDL 2.0; it runs only where their total count keeps it safe.
+/// The KDL 1.0 parser recurses per block and per comment part, and takes time quadratic in
+/// the nesting; nothing bounds either in text that is not KDL 2.0. It runs only where the
+/// number of `{` (a bound on the nesting) and of `*` and `/` keep it safe and fast; a
+/// larger KDL 1.0 file gets the KDL 2.0 errors instead.
 fn v1_parse_is_safe(text: &str) -> bool {
     let braces = text.bytes().filter(|b| *b == b'{').count();
     let comment_parts = text.bytes().filter(|b| matches!(b, b'*' | b'/')).count();
-    braces <= structure::MAX_DEPTH * 64 && comment_parts <= structure::MAX_COMMENT_PARTS
+    braces <= MAX_V1_BLOCKS && comment_parts <= structure::MAX_COMMENT_PARTS
 }
 
 fn syntax_errors(
@@ -187,7 +173,7 @@ fn syntax_errors(
             .map(|d| d.span.offset())
             .unwrap_or(0);
         let span = token_span(file, text, first);
-        let converted = KdlDocument::v1_to_v2(text).ok();
+        let converted = on_parser_stack(|| KdlDocument::v1_to_v2(text).ok());
         let mut help = String::from(
             "bakgen reads KDL 2.0, where booleans are #true/#false and null is #null; ",
         );
