@@ -16,7 +16,7 @@ mod tests;
 use strings::classify;
 
 /// What must follow `/-` after a node's block.
-const AFTER_BLOCK: &str = "a `/-` block; values come before a node's block";
+const AFTER_BLOCK: &str = "a newline before `/-` (after a block, `/-` comments out only a block)";
 
 /// Blocks nested deeper than this are refused; a policy needs four levels.
 pub const MAX_DEPTH: usize = 64;
@@ -231,7 +231,7 @@ impl<'a> Reader<'a> {
                 self.pos += c.len_utf8();
             } else {
                 self.pos = start;
-                return self.fail(Problem::Syntax("a /* comment that is never closed"), 2);
+                return self.fail(Problem::Syntax("a `*/` closing this comment"), 2);
             }
             if parts > MAX_COMMENT_PARTS {
                 self.pos = start;
@@ -257,7 +257,7 @@ impl<'a> Reader<'a> {
                         self.line_comment()?;
                     } else if !self.newline() && self.peek().is_some() {
                         self.pos = at;
-                        return self.syntax("a `\\` that does not end a line");
+                        return self.syntax("a newline after `\\`");
                     }
                 }
                 _ => return Ok(self.pos > start),
@@ -298,7 +298,7 @@ impl<'a> Reader<'a> {
                 None => return Ok(()),
                 Some('}') => {
                     let Some(block) = self.blocks.pop() else {
-                        return self.syntax("a `}` that closes no block");
+                        return self.syntax("a `}` only after a `{`");
                     };
                     self.pos += 1;
                     let had = block.node_had_children || !block.slashdashed;
@@ -312,7 +312,7 @@ impl<'a> Reader<'a> {
                         self.line_space()?;
                         if matches!(self.peek(), None | Some('}')) || self.rest().starts_with("/-")
                         {
-                            return self.syntax("a `/-` with no node after it");
+                            return self.syntax("a node after `/-`");
                         }
                     }
                     self.node()?;
@@ -342,7 +342,7 @@ impl<'a> Reader<'a> {
             self.node_space()?;
         }
         match self.peek() {
-            Some('{') => return self.syntax("a block with no node name before it"),
+            Some('{') => return self.syntax("a node name before the block"),
             Some(c) if !matches!(c, '"' | '#') && !is_ident_char(c) => {
                 return self.syntax("a node name")
             }

@@ -55,7 +55,10 @@ impl Reader<'_> {
                     return Ok(());
                 }
                 Some('\\') => self.escape()?,
-                Some(c) if is_disallowed(c) => return self.syntax("a character KDL forbids"),
+                Some(c) if is_disallowed(c) => {
+                    return self
+                        .syntax("no character KDL forbids (controls, direction marks, U+FEFF)")
+                }
                 Some(c) if !is_newline(c) => self.pos += c.len_utf8(),
                 _ => {
                     self.pos = start;
@@ -78,7 +81,10 @@ impl Reader<'_> {
                 return Ok(());
             }
             match self.peek() {
-                Some(c) if is_disallowed(c) => return self.syntax("a character KDL forbids"),
+                Some(c) if is_disallowed(c) => {
+                    return self
+                        .syntax("no character KDL forbids (controls, direction marks, U+FEFF)")
+                }
                 Some(c) if !is_newline(c) => self.pos += c.len_utf8(),
                 _ => {
                     self.pos = start;
@@ -121,7 +127,10 @@ impl Reader<'_> {
                         return self.syntax("a multi-line string that is closed");
                     }
                     Some(c) if is_newline(c) => break,
-                    Some(c) if is_disallowed(c) => return self.syntax("a character KDL forbids"),
+                    Some(c) if is_disallowed(c) => {
+                        return self
+                            .syntax("no character KDL forbids (controls, direction marks, U+FEFF)")
+                    }
                     Some('\\') if hashes == 0 => {
                         if matches!(self.peek_at(1), Some(c) if is_space(c) || is_newline(c)) {
                             return self.syntax("no escaped line break in a multi-line string");
