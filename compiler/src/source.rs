@@ -57,7 +57,12 @@ pub struct SourceFile {
     pub text: Arc<String>,
     /// Byte offset of the start of each line, for line:column positions.
     line_starts: Vec<usize>,
+    /// (byte offset, characters before it) about every [`CHAR_MARK_BYTES`], so that a
+    /// column deep in a long line is found without counting the line from its start.
+    char_marks: Vec<(usize, usize)>,
 }
+
+const CHAR_MARK_BYTES: usize = 4096;
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
@@ -65,27 +70,58 @@ impl SourceFile {
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
+        let mut char_marks = vec![(0, 0)];
+        for (chars, (byte, _)) in text.char_indices().enumerate() {
+            if byte >= char_marks[char_marks.len() - 1].0 + CHAR_MARK_BYTES {
+                char_marks.push((byte, chars));
+            }
+        }
         Self {
             name: name.into(),
             text: Arc::new(text),
             line_starts,
+            char_marks,
         }
+    }
+
+    /// Zero-based index of the line holding a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        match self.line_starts.binary_search(&offset) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        }
+    }
+
+    /// The byte range of a zero-based line, without its newline; empty past the end.
+    pub fn line_range(&self, line: usize) -> Range<usize> {
+        let Some(&start) = self.line_starts.get(line) else {
+            return self.text.len()..self.text.len();
+        };
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |next| next - 1);
+        start..end.max(start)
     }
 
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line = match self.line_starts.binary_search(&offset) {
-            Ok(i) => i,
-            Err(i) => i - 1,
-        };
+        let line = self.line_index(offset);
         let start = self.line_starts[line];
-        let col = self
-            .text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(offset - start);
+        let col = match (self.chars_before(offset), self.chars_before(start)) {
+            (Some(end), Some(start)) => end - start,
+            _ => offset - start,
+        };
         (line + 1, col + 1)
+    }
+
+    /// Characters before a byte offset; `None` inside a character.
+    fn chars_before(&self, offset: usize) -> Option<usize> {
+        let i = self.char_marks.partition_point(|(byte, _)| *byte <= offset);
+        let (byte, chars) = self.char_marks[i.saturating_sub(1)];
+        Some(chars + self.text.get(byte..offset)?.chars().count())
     }
 }
 
@@ -241,6 +277,19 @@ mod tests {
         assert_eq!(f.line_col(2), (2, 1));
         assert_eq!(f.line_col(6), (2, 4));
         assert_eq!(f.line_col(999), (3, 1));
+        assert_eq!(f.line_index(3), 1);
+        assert_eq!(f.line_range(1), 2..7);
+        assert_eq!(f.line_range(2), 8..8);
+        assert_eq!(f.line_range(9), 8..8);
+    }
+
+    #[test]
+    fn columns_deep_in_long_lines_count_characters() {
+        let line = format!("{}{}x", "é".repeat(5000), "a".repeat(5000));
+        let f = SourceFile::new("p.kdl", format!("b\n{line}"));
+        assert_eq!(f.line_col(2 + 10_000), (2, 5001));
+        assert_eq!(f.line_col(2 + 15_000), (2, 10_001));
+        assert_eq!(f.line_col(3), (2, 2), "inside a character: bytes");
     }
 
     #[test]

@@ -174,3 +174,111 @@ fn names_are_unique_across_the_files_of_a_folder() {
         .iter()
         .any(|l| l["file"].as_str().is_some_and(|f| f.ends_with("a.kdl"))));
 }
+
+/// Runs `bakgen check` (and the other commands that read a policy) on `text`, asserting the
+/// run ends as a policy error (exit 1), never a crash (134) or a panic (101).
+fn hostile(name: &str, text: &str) -> (String, serde_json::Value) {
+    let dir = tmp(name);
+    let file = dir.join("hostile.kdl");
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("utf-8");
+    let out = dir.join("out");
+    let out = out.to_str().expect("utf-8");
+    for args in [
+        vec!["build", path, "--out", out],
+        vec!["schedule", path],
+        vec!["check", path],
+    ] {
+        let o = bakgen(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 1, "bakgen {args:?}:\n{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let o = bakgen(&["check", path]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let o = bakgen(&["check", path, "--format", "json"]);
+    assert_eq!(code(&o), 1);
+    let json = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    (err, json)
+}
+
+fn codes(json: &serde_json::Value) -> Vec<&str> {
+    json.as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| d["code"].as_str().expect("a code"))
+        .collect()
+}
+
+#[test]
+fn deep_nesting_is_refused_not_a_stack_overflow() {
+    // 1,300 levels overflowed the parser's stack (SIGABRT).
+    let (err, json) = hostile("deep", &"a {".repeat(1300));
+    assert!(err.contains("bakgen::too-deep"), "{err}");
+    assert!(err.contains("blocks nest more than 64 deep"), "{err}");
+    assert_eq!(codes(&json), ["bakgen::too-deep"]);
+    assert_eq!(json[0]["column"], 195, "the 65th `{{`");
+    // So is a run of stray `}` or `=`, on which the parser recursed once each.
+    for run in ["}", "=", "/-"] {
+        let (err, json) = hostile("runs", &format!("a 1\n{}", run.repeat(30_000)));
+        let codes = codes(&json);
+        assert!(codes.iter().all(|c| *c == "bakgen::kdl-syntax"), "{err}");
+        assert!(
+            (1..=21).contains(&codes.len()),
+            "{run}: {} errors",
+            codes.len()
+        );
+        assert_eq!(json[0]["line"], 2, "{run}");
+    }
+}
+
+#[test]
+fn a_diagnostic_past_column_65535_names_its_place() {
+    // miette panicked ("Formatting argument out of range") drawing a label this far right.
+    let text = format!(
+        "host \"h\" {{ job \"j\" {{{}bogus 1; }} }}\n",
+        " ".repeat(70_000)
+    );
+    let (err, json) = hostile("column", &text);
+    assert!(err.contains("unknown setting `bogus`"), "{err}");
+    assert!(
+        err.contains("hostile.kdl:1:70021; the line is too long to show"),
+        "{err}"
+    );
+    assert!(
+        err.len() < 4_000,
+        "no 70,000-column snippet: {} bytes",
+        err.len()
+    );
+    let unknown = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|d| d["code"] == "bakgen::unknown-node")
+        .expect("the unknown setting is reported");
+    assert_eq!(unknown["column"], 70_021);
+}
+
+#[test]
+fn unclosed_blocks_are_reported_once() {
+    // 3 kB of unclosed blocks printed 17.6 MB: every block twice, each with the rest of the
+    // file as its label.
+    let mut text = String::new();
+    for i in 0..60 {
+        text.push_str(&format!("host \"h{i}\" {{ source \"/srv/{i}\"\n"));
+    }
+    assert!(text.len() > 1_500);
+    let (err, json) = hostile("unclosed", &text);
+    assert_eq!(codes(&json), ["bakgen::kdl-syntax"], "{err}");
+    assert_eq!(json[0]["line"], 1);
+    let help = json[0]["help"].as_str().expect("help");
+    assert!(
+        help.contains("59 blocks opened inside it are not closed either"),
+        "{help}"
+    );
+    assert!(err.len() < 3_000, "{} bytes of diagnostics", err.len());
+    // Deeper than the limit, the same file is one too-deep error.
+    let (err, json) = hostile("unclosed-deep", &"a {\n".repeat(750));
+    assert_eq!(codes(&json), ["bakgen::too-deep"], "{err}");
+    assert!(err.len() < 3_000, "{} bytes of diagnostics", err.len());
+}

@@ -1,7 +1,11 @@
-//! `--format json`: one object per diagnostic, positions as one-based line and column.
+//! `--format json`: one object per diagnostic, positions as one-based line and column;
+//! texts cut as in [`super::bounds`].
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 
+use super::bounds::clip;
 use super::{Diagnostic, Label, Severity};
 use crate::source::SourceSet;
 
@@ -9,19 +13,19 @@ use crate::source::SourceSet;
 struct JsonDiagnostic<'a> {
     severity: Severity,
     code: &'a str,
-    message: &'a str,
+    message: Cow<'a, str>,
     file: &'a str,
     line: usize,
     column: usize,
     end_line: usize,
     end_column: usize,
-    help: Option<&'a str>,
+    help: Option<Cow<'a, str>>,
     labels: Vec<JsonLabel<'a>>,
 }
 
 #[derive(Serialize)]
 struct JsonLabel<'a> {
-    message: &'a str,
+    message: Cow<'a, str>,
     file: &'a str,
     line: usize,
     column: usize,
@@ -61,7 +65,7 @@ pub fn to_json(diags: &[Diagnostic], sources: &SourceSet) -> String {
                 .map(|l| {
                     let q = position(l, sources);
                     JsonLabel {
-                        message: &l.text,
+                        message: clip(&l.text),
                         file: q.file,
                         line: q.line,
                         column: q.column,
@@ -73,13 +77,13 @@ pub fn to_json(diags: &[Diagnostic], sources: &SourceSet) -> String {
             JsonDiagnostic {
                 severity: d.severity,
                 code: d.code,
-                message: &d.message,
+                message: clip(&d.message),
                 file: p.file,
                 line: p.line,
                 column: p.column,
                 end_line: p.end_line,
                 end_column: p.end_column,
-                help: d.help.as_deref(),
+                help: d.help.as_deref().map(clip),
                 labels,
             }
         })

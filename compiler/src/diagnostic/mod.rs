@@ -3,6 +3,7 @@
 //! Every check produces [`Diagnostic`] values into a [`Diagnostics`] list; nothing stops at
 //! the first problem. Rendering (terminal or JSON) is separate and sees only this data.
 
+mod bounds;
 mod json;
 mod render;
 

@@ -6,6 +6,7 @@ mod monitoring;
 mod parse;
 mod reader;
 pub mod size;
+mod structure;
 mod text;
 
 pub use decode::SETTINGS;

@@ -6,39 +6,174 @@ use kdl::{KdlDocument, KdlError};
 use super::decode::decode_document;
 use super::model::Policy;
 use super::reader::Cx;
+use super::structure::{self, Problem, Scan};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::source::{FileId, SourceSet, Span};
+
+/// Stack for the `kdl` parser, which recurses per nested block and per part of a comment;
+/// [`structure`] bounds both so that this is always enough. Only touched pages are used.
+const PARSER_STACK: usize = 64 * 1024 * 1024;
+/// Blocks in a file given to the KDL 1.0 parser: 60-odd hosts with a job each.
+const MAX_V1_BLOCKS: usize = 256;
+/// Syntax errors shown per file: past the first few, the rest are usually one mistake's echo.
+const MAX_SYNTAX_ERRORS: usize = 20;
 
 /// Parses and decodes every file; files with syntax errors contribute diagnostics only.
 pub fn parse_policy(sources: &SourceSet) -> (Policy, Diagnostics) {
     let mut policy = Policy::default();
     let mut diags = Diagnostics::default();
     for (file, source) in sources.iter() {
-        match KdlDocument::parse_v2(&source.text) {
-            Ok(doc) => {
+        let text = source.text.as_str();
+        let scan = structure::scan(text);
+        if let Some((problem @ (Problem::TooDeep | Problem::CommentTooComplex), at)) = &scan.problem
+        {
+            diags.push(too_deep(problem, Span::new(file, at.clone())));
+            continue;
+        }
+        let until = scan.parse_until(text);
+        match on_parser_stack(|| KdlDocument::parse_v2(&text[..until])) {
+            Ok(doc) if scan.problem.is_none() => {
                 let mut cx = Cx {
                     file,
-                    text: &source.text,
+                    text,
                     diags: &mut diags,
                 };
                 decode_document(&mut cx, &doc, &mut policy);
             }
-            Err(err) => syntax_errors(file, &source.text, &err, &mut diags),
+            Ok(_) => {
+                let mut out = Vec::new();
+                first_problem(file, text, &scan, &mut out);
+                push_capped(file, out, &mut diags);
+            }
+            Err(err) => syntax_errors(file, text, &scan, until, &err, &mut diags),
         }
     }
     (policy, diags)
 }
 
-fn syntax_errors(file: FileId, text: &str, err: &KdlError, diags: &mut Diagnostics) {
+/// Runs the parser on a thread with a known, large stack: the caller's may be small (a
+/// test thread has 2 MiB). Runs it here if no thread can be started.
+fn on_parser_stack<T: Send>(parse: impl Fn() -> T + Sync) -> T {
+    std::thread::scope(|s| {
+        match std::thread::Builder::new()
+            .name("kdl-parser".to_owned())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(s, &parse)
+        {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => parse(),
+        }
+    })
+}
+
+fn too_deep(problem: &Problem, span: Span) -> Diagnostic {
+    let (message, help) = match problem {
+        Problem::TooDeep => (
+            format!("blocks nest more than {} deep", structure::MAX_DEPTH),
+            "a policy needs a few levels (host, job, setting); look for `{` without its `}`",
+        ),
+        _ => (
+            format!(
+                "this /* */ comment nests more than {} deep or has more than {} `*` and `/`",
+                structure::MAX_COMMENT_DEPTH,
+                structure::MAX_COMMENT_PARTS
+            ),
+            "comment long passages out with // on each line",
+        ),
+    };
+    Diagnostic::error("bakgen::too-deep", message, span)
+        .label("bakgen reads no deeper")
+        .help(help)
+}
+
+/// The validator's own words for the first problem, when the parser has none for it.
+fn first_problem(file: FileId, text: &str, scan: &Scan, out: &mut Vec<Diagnostic>) {
+    if let Some((Problem::Syntax(expected), at)) = &scan.problem {
+        let found = text[at.clone()]
+            .chars()
+            .next()
+            .map_or_else(|| "the end of the file".to_owned(), |c| format!("{:?}", c));
+        out.push(
+            Diagnostic::error(
+                "bakgen::kdl-syntax",
+                format!("not valid KDL 2.0: expected {expected}, found {found}"),
+                Span::new(file, at.clone()),
+            )
+            .label("here"),
+        );
+    }
+    if let Some(&open) = scan.unclosed.first() {
+        let inside = scan.unclosed.len() - 1;
+        let mut help = "add the missing `}` at the end of this block".to_owned();
+        if inside > 0 {
+            help.push_str(&format!(
+                " ({inside} block{} opened inside it {} not closed either)",
+                if inside == 1 { "" } else { "s" },
+                if inside == 1 { "is" } else { "are" }
+            ));
+        }
+        out.push(
+            Diagnostic::error(
+                "bakgen::kdl-syntax",
+                "No closing '}' for child block",
+                Span::new(file, open..open + 1),
+            )
+            .label("not closed")
+            .help(help),
+        );
+    }
+}
+
+/// At most [`MAX_SYNTAX_ERRORS`], then one line saying how many more there are.
+fn push_capped(file: FileId, mut found: Vec<Diagnostic>, diags: &mut Diagnostics) {
+    found.sort_by(|a, b| a.primary.span.cmp(&b.primary.span));
+    let more = found.len().saturating_sub(MAX_SYNTAX_ERRORS);
+    let next = found.get(MAX_SYNTAX_ERRORS).map(|d| d.primary.span.clone());
+    for d in found.into_iter().take(MAX_SYNTAX_ERRORS) {
+        diags.push(d);
+    }
+    if let Some(span) = next {
+        diags.push(
+            Diagnostic::error(
+                "bakgen::kdl-syntax",
+                format!("{more} more syntax errors in this file are not shown"),
+                Span::new(file, span.range),
+            )
+            .label("the next one")
+            .help("fix the ones above first; most of the rest usually follow from them"),
+        );
+    }
+}
+
+/// The KDL 1.0 parser recurses per block and per comment part, and takes time quadratic in
+/// the nesting; nothing bounds either in text that is not KDL 2.0. It runs only where the
+/// number of `{` (a bound on the nesting) and of `*` and `/` keep it safe and fast; a
+/// larger KDL 1.0 file gets the KDL 2.0 errors instead.
+fn v1_parse_is_safe(text: &str) -> bool {
+    let braces = text.bytes().filter(|b| *b == b'{').count();
+    let comment_parts = text.bytes().filter(|b| matches!(b, b'*' | b'/')).count();
+    braces <= MAX_V1_BLOCKS && comment_parts <= structure::MAX_COMMENT_PARTS
+}
+
+fn syntax_errors(
+    file: FileId,
+    text: &str,
+    scan: &Scan,
+    until: usize,
+    err: &KdlError,
+    diags: &mut Diagnostics,
+) {
     // A file that parses as KDL 1.0 gets one clear message instead of a cascade.
-    if KdlDocument::parse_v1(text).is_ok() {
+    if v1_parse_is_safe(text) && on_parser_stack(|| KdlDocument::parse_v1(text).is_ok()) {
         let first = err
             .diagnostics
             .first()
             .map(|d| d.span.offset())
             .unwrap_or(0);
         let span = token_span(file, text, first);
-        let converted = KdlDocument::v1_to_v2(text).ok();
+        let converted = on_parser_stack(|| KdlDocument::v1_to_v2(text).ok());
         let mut help = String::from(
             "bakgen reads KDL 2.0, where booleans are #true/#false and null is #null; ",
         );
@@ -60,19 +195,24 @@ fn syntax_errors(file: FileId, text: &str, err: &KdlError, diags: &mut Diagnosti
     // brace" far from the cause; when a slip is recognisable, report it instead.
     let slips = find_slips(file, text);
     if !slips.is_empty() {
-        for d in slips {
-            diags.push(d);
-        }
+        push_capped(file, slips, diags);
         return;
     }
+    // Unclosed blocks are reported once, below; when the parser saw only a prefix, the
+    // blocks open where it stopped are not unclosed at all.
+    let skip_unclosed = until < text.len() || !scan.unclosed.is_empty();
+    let mut found = Vec::new();
     for d in &err.diagnostics {
-        let start = d.span.offset().min(text.len());
-        let end = (d.span.offset() + d.span.len()).min(text.len());
-        let token = text.get(start..end).unwrap_or("");
         let message = d
             .message
             .clone()
             .unwrap_or_else(|| "syntax error".to_owned());
+        if skip_unclosed && message.to_ascii_lowercase().contains("closing '}'") {
+            continue;
+        }
+        let start = d.span.offset().min(until);
+        let end = (d.span.offset() + d.span.len()).min(until);
+        let token = text.get(start..end).unwrap_or("");
         let help = kdl2_hint(&message, token, text, start).or_else(|| d.help.clone());
         let label = d.label.clone().unwrap_or_else(|| "here".to_owned());
         let mut diag = Diagnostic::error(
@@ -84,8 +224,12 @@ fn syntax_errors(file: FileId, text: &str, err: &KdlError, diags: &mut Diagnosti
         if let Some(h) = help {
             diag = diag.help(h);
         }
-        diags.push(diag);
+        found.push(diag);
     }
+    if found.is_empty() || !scan.unclosed.is_empty() {
+        first_problem(file, text, scan, &mut found);
+    }
+    push_capped(file, found, diags);
 }
 
 /// The traps of KDL 2.0 that its parser reports in unhelpful words.

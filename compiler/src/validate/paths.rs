@@ -98,11 +98,13 @@ fn contains_destination(
     }
 }
 
-/// Two destinations on one place would mix or delete each other's snapshots.
+/// Two destinations on one place would mix or delete each other's snapshots. Each is
+/// reported once, against the first before it on the same place: n copies of one path are
+/// n - 1 errors, not n² / 2.
 fn same_target(policy: &Policy, diags: &mut Diagnostics) {
     let dests = &policy.destinations;
-    for (i, a) in dests.iter().enumerate() {
-        for b in &dests[i + 1..] {
+    for (j, b) in dests.iter().enumerate() {
+        for a in &dests[..j] {
             let clash = match (&a.kind, &b.kind) {
                 (DestinationKind::Restic(ra), DestinationKind::Restic(rb))
                     if ra.url.value == rb.url.value =>
@@ -141,6 +143,7 @@ fn same_target(policy: &Policy, diags: &mut Diagnostics) {
                     .with(first.span.clone(), format!("`{}` writes here", a.name.value))
                     .help("retention of one would delete the other's backups; give each destination its own folder or repository, or use one destination"),
                 );
+                break;
             }
         }
     }
