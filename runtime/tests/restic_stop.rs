@@ -19,9 +19,10 @@ use support::*;
 
 /// A job that has run once with the real restic (so that the cache knows its last run and
 /// the next run lists the repository beside the backup), and a stand-in `restic` in
-/// `<root>/bin` that acts as `behaviour` for `backup` and `snapshots` (after writing
-/// `start KIND PID` to `<root>/marks`) and hands every other command to the real one.
-fn job_with_fake_restic(tag: &str, behaviour: &str) -> (LocalJob, std::path::PathBuf) {
+/// `<root>/bin` that, for `backup` and `snapshots`, runs `prelude` (its traps), writes
+/// `start KIND PID` to `<root>/marks` and runs `body`; it hands every other command to
+/// the real restic.
+fn job_with_fake_restic(tag: &str, prelude: &str, body: &str) -> (LocalJob, std::path::PathBuf) {
     let job = LocalJob::new(tag, |_, _| {});
     assert_code(&bakrun(&["init", job.p()]), 0);
     fs::write(job.src.join("f"), "x\n").unwrap();
@@ -32,7 +33,7 @@ fn job_with_fake_restic(tag: &str, behaviour: &str) -> (LocalJob, std::path::Pat
     fs::write(
         &fake,
         format!(
-            "#!/bin/sh\nmarks='{}'\ncase \" $* \" in\n*' backup '*) kind=backup ;;\n*' snapshots '*) kind=snapshots ;;\n*) exec restic \"$@\" ;;\nesac\necho \"start $kind $$\" >> \"$marks\"\n{behaviour}\n",
+            "#!/bin/sh\nmarks='{}'\ncase \" $* \" in\n*' backup '*) kind=backup ;;\n*' snapshots '*) kind=snapshots ;;\n*) exec restic \"$@\" ;;\nesac\n{prelude}\necho \"start $kind $$\" >> \"$marks\"\n{body}\n",
             marks.display()
         ),
     )
@@ -104,10 +105,11 @@ fn started_pids(seen: &str) -> Vec<(String, bool)> {
 fn the_backup_and_the_listing_beside_it_are_stopped_with_sigint() {
     let (job, fake) = job_with_fake_restic(
         "restic-stop-sigint",
-        "sleep 300 & s=$!\n\
-         trap 'echo \"INT $kind\" >> \"$marks\"; kill $s; exit 130' INT\n\
-         trap 'echo \"TERM $kind\" >> \"$marks\"; kill $s; exit 143' TERM\n\
-         wait $s",
+        // The sleep is started after the traps, holding no pipe of bakrun's.
+        "s=\n\
+         trap 'echo \"INT $kind\" >> \"$marks\"; [ -n \"$s\" ] && kill $s; exit 130' INT\n\
+         trap 'echo \"TERM $kind\" >> \"$marks\"; [ -n \"$s\" ] && kill $s; exit 143' TERM",
+        "sleep 300 >/dev/null 2>&1 &\ns=$!\nwait $s",
     );
     let (status, took, stderr) = stop_during_backup(&job, &fake);
     let seen = marks(&job);
@@ -122,7 +124,7 @@ fn the_backup_and_the_listing_beside_it_are_stopped_with_sigint() {
 #[test]
 fn a_restic_deaf_to_the_stop_is_killed_after_the_grace_period() {
     let (job, fake) =
-        job_with_fake_restic("restic-stop-deaf", "trap '' INT TERM HUP\nexec sleep 300");
+        job_with_fake_restic("restic-stop-deaf", "trap '' INT TERM HUP", "exec sleep 300");
     let (status, took, stderr) = stop_during_backup(&job, &fake);
     let seen = marks(&job);
     assert_eq!(status.code(), Some(1), "{stderr}");
