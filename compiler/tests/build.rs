@@ -80,6 +80,21 @@ fn every_unit_of_every_example_passes_systemd_analyze_verify() {
     for chunk in all.chunks(40) {
         verify(chunk);
     }
+    // A stop reaches bakrun alone, which stops its children in order (restic with SIGINT,
+    // so that it removes its lock); SIGTERM to the whole group would leave restic's lock.
+    let bakrun_services: Vec<_> = all
+        .iter()
+        .filter_map(|u| std::fs::read_to_string(u).ok())
+        .filter(|text| {
+            ["run", "prune", "check"]
+                .iter()
+                .any(|c| text.contains(&format!("/bakrun {c} ")))
+        })
+        .collect();
+    assert!(bakrun_services.len() > 50, "{}", bakrun_services.len());
+    for text in bakrun_services {
+        assert!(text.contains("\nKillMode=mixed\n"), "{text}");
+    }
 }
 
 #[test]

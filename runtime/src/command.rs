@@ -18,6 +18,10 @@ pub struct Command {
     pub args: Vec<OsString>,
     /// Extra environment variables. Never printed: they may hold secrets (restic's S3 keys).
     pub env: Vec<(OsString, OsString)>,
+    /// The signal that asks the program to stop and clean up: passed on when bakrun is
+    /// stopped, and sent when bakrun dies. SIGTERM, except for restic (see
+    /// [`Command::stop_with`]).
+    pub stop_signal: libc::c_int,
 }
 
 impl Command {
@@ -26,7 +30,15 @@ impl Command {
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
+            stop_signal: libc::SIGTERM,
         }
+    }
+
+    /// The program cleans up on `signal` rather than SIGTERM (restic 0.14 removes its
+    /// repository lock only on SIGINT, and dies holding it on SIGTERM).
+    pub fn stop_with(mut self, signal: libc::c_int) -> Self {
+        self.stop_signal = signal;
+        self
     }
 
     /// Adds an environment variable for the child only; [`Command::display`] leaves it out.
@@ -111,7 +123,8 @@ pub(crate) fn stop_sharing(slot: usize) {
 }
 
 /// The one way bakrun starts a process (every module builds its children here):
-/// - the child gets SIGTERM when bakrun dies, even by SIGKILL (`PR_SET_PDEATHSIG`). The
+/// - the child gets its stop signal ([`Command::stop_signal`]) when bakrun dies, even by
+///   SIGKILL (`PR_SET_PDEATHSIG`). The
 ///   kernel sends it when the *thread* that forked exits, so a child must be waited for by
 ///   the thread that started it (all of bakrun's are). It reaches only the direct child;
 ///   its own children (rsync's receiver, ssh) end when their pipes to it close, and
@@ -134,18 +147,12 @@ pub fn process(cmd: &Command) -> std::process::Command {
     let secrets = crate::secret::named_by(words);
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
+    let death_signal = cmd.stop_signal as libc::c_ulong;
     // SAFETY: prctl, getppid and fcntl are async-signal-safe and the closure only reads
     // atomics; nothing allocates between fork and exec.
     unsafe {
         p.pre_exec(move || {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGTERM as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             if libc::getppid() != parent {
@@ -194,6 +201,60 @@ pub(crate) fn wait_stoppable(child: &mut Child, program: &str) -> std::io::Resul
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Reads a child's standard output line by line in a thread of its own, logging each at
+/// debug level, so that waiting for the child never depends on it.
+pub(crate) fn stdout_lines(
+    stdout: Option<std::process::ChildStdout>,
+) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        if let Some(stdout) = stdout {
+            for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
+                let line = String::from_utf8_lossy(&line).into_owned();
+                log::debug(&line);
+                lines.push(line);
+            }
+        }
+        lines
+    })
+}
+
+/// Runs `p` (built by [`process`] from `cmd`) to its end and collects both outputs, as
+/// `std::process::Command::output` does, but a stop signal reaches it as
+/// `cmd.stop_signal` and one that ignores it is killed after [`STOP_GRACE`]: for queries
+/// (listings, `lvs`) that bakrun runs beside or between its steps.
+pub(crate) fn output_stoppable(
+    mut p: std::process::Command,
+    cmd: &Command,
+) -> std::io::Result<std::process::Output> {
+    use std::io::Read;
+    fn read_all<R: Read + Send + 'static>(stream: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut s) = stream {
+                let _ = s.read_to_end(&mut buf);
+            }
+            buf
+        })
+    }
+    p.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = p.spawn()?;
+    let tracked = signals::track(child.id(), cmd.stop_signal);
+    let stdout = read_all(child.stdout.take());
+    let stderr = read_all(child.stderr.take());
+    let status = wait_stoppable(&mut child, &cmd.program.to_string_lossy());
+    drop(tracked);
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(std::process::Output {
+        status: status?,
+        stdout,
+        stderr,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -279,9 +340,7 @@ impl Exec {
             program: program.clone(),
             source,
         })?;
-        if forward_stop {
-            signals::set_child(child.id());
-        }
+        let tracked = forward_stop.then(|| signals::track(child.id(), cmd.stop_signal));
         let stderr = child.stderr.take();
         let err_thread = std::thread::spawn(move || {
             let mut tail = std::collections::VecDeque::new();
@@ -297,26 +356,13 @@ impl Exec {
             }
             Vec::from(tail)
         });
-        let stdout = child.stdout.take();
-        let out_thread = std::thread::spawn(move || {
-            let mut lines = Vec::new();
-            if let Some(stdout) = stdout {
-                for line in BufReader::new(stdout).split(b'\n').map_while(Result::ok) {
-                    let line = String::from_utf8_lossy(&line).into_owned();
-                    log::debug(&line);
-                    lines.push(line);
-                }
-            }
-            lines
-        });
+        let out_thread = stdout_lines(child.stdout.take());
         let status = if forward_stop {
             wait_stoppable(&mut child, &program)
         } else {
             child.wait()
         };
-        if forward_stop {
-            signals::clear_child();
-        }
+        drop(tracked);
         let stdout_lines = out_thread.join().unwrap_or_default();
         let stderr = err_thread.join().unwrap_or_default();
         let status = status.map_err(|source| CommandError::Wait {

@@ -108,16 +108,21 @@ pub fn read(r: &SecretRef) -> Result<Secret, SecretError> {
             let SecretRef::Command { command } = r else {
                 return Err(SecretError::Empty(describe(r)));
             };
-            let out = std::process::Command::new("/bin/sh")
+            // Started like every child (parent-death signal, the job's lock inherited), and
+            // stopped like one: a password manager waiting for a touch cannot hold a
+            // stopped run.
+            let cmd = crate::command::Command::new("/bin/sh")
                 .arg("-c")
-                .arg(command)
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::inherit())
-                .output()
+                .arg(command);
+            let out = crate::command::output_stoppable(crate::command::process(&cmd), &cmd)
                 .map_err(|source| SecretError::CommandSpawn {
                     command: command.clone(),
                     source,
                 })?;
+            // What it says on standard error (a prompt, why it failed) is no secret.
+            for line in String::from_utf8_lossy(&out.stderr).lines() {
+                crate::log::warn(format!("password command: {line}"));
+            }
             if !out.status.success() {
                 return Err(SecretError::CommandFailed {
                     command: command.clone(),

@@ -154,12 +154,12 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
         // `btrfs subvolume snapshot` creates `<subvolume>/.bakgen-<job>`.
         writable.push(subvolume.clone());
     }
-    if n.snapshots() {
-        // A stop sends SIGTERM to bakrun alone, which stops the engine and then unmounts
-        // and removes the snapshot; SIGTERM to every process would also cut lvcreate,
-        // umount or lvremove short and leave a half-made snapshot.
-        service.push("KillMode=mixed".to_owned());
-    }
+    // A stop sends SIGTERM to bakrun alone, which stops its children in order, each with
+    // the signal that lets it clean up: restic gets SIGINT (on SIGTERM it dies holding
+    // its repository lock), and a snapshot step then unmounts and removes the snapshot
+    // (SIGTERM to every process would cut lvcreate, umount or lvremove short and leave a
+    // half-made snapshot). What is left at TimeoutStopSec= is killed, all of it.
+    service.push("KillMode=mixed".to_owned());
     writable.push(METRICS_DIR.to_owned());
     service.extend(sandbox(&n, &writable));
     let spec_path = format!("{JOBS_DIR}/{}.json", spec.job);

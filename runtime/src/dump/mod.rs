@@ -412,10 +412,10 @@ pub fn to_file(exec: &Exec, dump: &Dump, path: &Path) -> Result<Finished, Comman
         program: program.clone(),
         source,
     })?;
-    signals::set_child(child.id());
+    let tracked = signals::track(child.id(), dump.command.stop_signal);
     let err = pipe::log_stderr(child.stderr.take(), program.clone());
     let status = crate::command::wait_stoppable(&mut child, &program);
-    signals::clear_child();
+    drop(tracked);
     let _ = err.join();
     let status = status.map_err(|source| CommandError::Wait { program, source })?;
     Ok(Finished {

@@ -51,8 +51,9 @@ pub(crate) fn log_stderr(
 
 /// Runs `producer | consumer`. The consumer's standard output is collected (restic's
 /// `--json` summary); both standard errors are logged as warnings, prefixed with the
-/// program. A stop signal reaches the consumer (the producer then dies of SIGPIPE, and is
-/// killed outright too).
+/// program. A stop signal reaches both, each as its [`Command::stop_signal`]; a consumer
+/// that ignores it is killed after a grace period, and the producer outright once the
+/// consumer has ended.
 pub fn run(
     exec: &Exec,
     producer: &Command,
@@ -110,23 +111,19 @@ pub fn run(
             });
         }
     };
-    signals::set_child(c_child.id());
+    let p_tracked = signals::track(p_child.id(), producer.stop_signal);
+    let c_tracked = signals::track(c_child.id(), consumer.stop_signal);
     let p_err = log_stderr(p_child.stderr.take(), p_name.clone());
     let c_err = log_stderr(c_child.stderr.take(), c_name.clone());
-    let mut lines = Vec::new();
-    if let Some(out) = c_child.stdout.take() {
-        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
-            let line = String::from_utf8_lossy(&line).into_owned();
-            log::debug(&line);
-            lines.push(line);
-        }
-    }
+    let out_thread = crate::command::stdout_lines(c_child.stdout.take());
     let c_status = crate::command::wait_stoppable(&mut c_child, &c_name);
-    signals::clear_child();
+    drop(c_tracked);
     if signals::stop_requested() {
         let _ = p_child.kill();
     }
     let p_status = p_child.wait();
+    drop(p_tracked);
+    let lines = out_thread.join().unwrap_or_default();
     let _ = p_err.join();
     let consumer_stderr = c_err.join().unwrap_or_default();
     let c_status = c_status.map_err(|source| CommandError::Wait {

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, Local, Timelike};
+use chrono::{DateTime, FixedOffset, Local};
 use serde::Deserialize;
 
 use super::rsync::{parse_snapshot_name, snapshot_name};
@@ -346,9 +346,11 @@ impl Restic {
         exec.note(format!("restic environment: {}", words.join(" ")));
     }
 
-    /// `restic` with the global options every call shares.
+    /// `restic` with the global options every call shares. It is stopped with SIGINT, the
+    /// one signal on which restic 0.14 removes its lock before it exits (130).
     fn restic(&self) -> Result<Command, EngineError> {
         let mut cmd = Command::new(restic_program())
+            .stop_with(libc::SIGINT)
             .arg("--cache-dir")
             .arg(&self.cache_dir);
         if let Some(kib) = self.spec.limits.upload_kib {
@@ -375,9 +377,7 @@ impl Restic {
     /// block a prune, because another restic holds the repository's lock. restic's standard error holds no secret and is reported.
     fn query(&self, cmd: &Command) -> Result<Vec<u8>, EngineError> {
         log::debug(format!("running: {}", cmd.display()));
-        let mut p = pipe::process(cmd);
-        p.stdin(std::process::Stdio::null());
-        let out = p.output().map_err(|source| {
+        let out = crate::command::output_stoppable(pipe::process(cmd), cmd).map_err(|source| {
             EngineError::Command(crate::command::CommandError::Spawn {
                 program: "restic".into(),
                 source,
@@ -805,16 +805,22 @@ impl Restic {
         })
     }
 
-    /// The run's name: now, local time, whole seconds, after every existing run.
-    fn new_run_time(&self, after: Option<DateTime<FixedOffset>>) -> DateTime<FixedOffset> {
-        loop {
-            let now = Local::now().fixed_offset();
-            let now = now.with_nanosecond(0).unwrap_or(now);
-            if after.is_none_or(|t| t < now) {
-                return now;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+    /// The backup as a new run named after the newest run `after` (see
+    /// [`super::clock::run_time_after`]: now, or just after a run dated in the future, with
+    /// a warning that goes into the run's status).
+    fn new_run(
+        &self,
+        exec: &Exec,
+        view: &SourceView<'_>,
+        after: Option<DateTime<FixedOffset>>,
+    ) -> Result<BackupOutcome, EngineError> {
+        let run_time = super::clock::run_time_after(after)?;
+        if let Some(w) = &run_time.warning {
+            log::warn(w);
         }
+        let mut outcome = self.backup_at(exec, view, run_time.time)?;
+        outcome.warnings.splice(0..0, run_time.warning);
+        Ok(outcome)
     }
 }
 
@@ -855,20 +861,14 @@ impl Engine for Restic {
         let Some(last) = last else {
             let existing = self.snapshots()?;
             self.clear_incomplete(exec)?;
-            let time = self.new_run_time(existing.iter().map(|s| s.time).max());
-            return self.backup_at(exec, view, time);
+            return self.new_run(exec, view, existing.iter().map(|s| s.time).max());
         };
         let listing = {
             let cmd = self.listing_command()?;
             log::debug(format!("running: {} (beside the backup)", cmd.display()));
-            std::thread::spawn(move || {
-                let mut p = pipe::process(&cmd);
-                p.stdin(std::process::Stdio::null());
-                p.output()
-            })
+            std::thread::spawn(move || crate::command::output_stoppable(pipe::process(&cmd), &cmd))
         };
-        let time = self.new_run_time(Some(last));
-        let result = self.backup_at(exec, view, time);
+        let result = self.new_run(exec, view, Some(last));
         let listed = match listing.join() {
             Ok(Ok(out)) if out.status.success() => parse_listing(&out.stdout),
             Ok(Ok(out)) => Err(self.failure(
@@ -1354,7 +1354,8 @@ fn in_snapshot_view(cmd: Command, view: &SourceView<'_>, sources: &[String]) -> 
     }
     wrapped = wrapped.arg("--").arg(cmd.program).args(cmd.args);
     wrapped.env = cmd.env;
-    wrapped
+    // unshare and sh exec restic in the same process: it gets restic's signal.
+    wrapped.stop_with(cmd.stop_signal)
 }
 
 #[cfg(test)]

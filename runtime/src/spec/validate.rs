@@ -66,12 +66,22 @@ pub fn problems(spec: &JobSpec) -> Vec<FieldProblem> {
             out.absolute("destination.cache-dir", Some(cache_dir));
         }
     }
-    if let Some(text) = &spec.retention.keep_within {
-        if let Err(e) = Duration::parse(text) {
-            out.add(
-                "retention.keep-within",
-                format!("`{text}` is not a duration ({e}); write it like `7D` or `3D12h`"),
-            );
+    let r = &spec.retention;
+    for (field, value) in [
+        ("retention.keep-within", &r.keep_within),
+        ("retention.keep-within-hourly", &r.keep_within_hourly),
+        ("retention.keep-within-daily", &r.keep_within_daily),
+        ("retention.keep-within-weekly", &r.keep_within_weekly),
+        ("retention.keep-within-monthly", &r.keep_within_monthly),
+        ("retention.keep-within-yearly", &r.keep_within_yearly),
+    ] {
+        if let Some(text) = value {
+            if let Err(e) = Duration::parse(text) {
+                out.add(
+                    field,
+                    format!("`{text}` is not a duration ({e}); write it like `7D` or `3D12h`"),
+                );
+            }
         }
     }
     for (i, step) in spec.steps.iter().enumerate() {
@@ -194,6 +204,26 @@ mod tests {
             e.contains("`retention.keep-within`: `7 days` is not a duration"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn every_keep_within_period_is_checked_and_named() {
+        let periods = ["hourly", "daily", "weekly", "monthly", "yearly"];
+        let mut v = spec_json();
+        for (i, period) in periods.iter().enumerate() {
+            v["retention"][format!("keep-within-{period}")] = format!("{i} weeks").into();
+        }
+        let e = refused(&v);
+        for (i, period) in periods.iter().enumerate() {
+            let said = format!("`retention.keep-within-{period}`: `{i} weeks` is not a duration");
+            assert!(e.contains(&said), "{e}");
+        }
+        assert!(!e.contains("`retention.keep-within`"), "{e}");
+        let mut v = spec_json();
+        for period in periods {
+            v["retention"][format!("keep-within-{period}")] = "1Y2M".into();
+        }
+        assert!(load(&v).is_ok());
     }
 
     #[test]

@@ -124,7 +124,8 @@ pub(super) struct Ran {
 }
 
 /// Runs `cmd` like [`Exec::run`] (standard output collected, standard error logged, stop
-/// signals forwarded) and keeps what restic said on standard error.
+/// signals passed on as SIGINT, a restic deaf to it killed after the grace period) and
+/// keeps what restic said on standard error.
 pub(super) fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
     use std::io::{BufRead, BufReader};
     log::debug(format!("running: {}", cmd.display()));
@@ -139,7 +140,7 @@ pub(super) fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
             program: program.clone(),
             source,
         })?;
-    signals::set_child(child.id());
+    let tracked = signals::track(child.id(), cmd.stop_signal);
     let stderr = child.stderr.take();
     let err_thread = std::thread::spawn(move || {
         let mut said = Said::default();
@@ -152,16 +153,10 @@ pub(super) fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
         }
         said
     });
-    let mut lines = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        for line in BufReader::new(out).split(b'\n').map_while(Result::ok) {
-            let line = String::from_utf8_lossy(&line).into_owned();
-            log::debug(&line);
-            lines.push(line);
-        }
-    }
-    let status = child.wait();
-    signals::clear_child();
+    let out_thread = crate::command::stdout_lines(child.stdout.take());
+    let status = crate::command::wait_stoppable(&mut child, &program);
+    drop(tracked);
+    let lines = out_thread.join().unwrap_or_default();
     let said = err_thread.join().unwrap_or_default();
     let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
     Ok(Ran {
