@@ -356,12 +356,16 @@ fn run_ok(exec: &Exec, cmd: &Command) -> Result<(), StepError> {
 /// the exit status text when it failed.
 fn query(cmd: &Command) -> Result<Result<String, String>, StepError> {
     log::debug(format!("querying: {}", cmd.display()));
-    let mut p = crate::command::process(cmd);
-    p.env("LVM_SUPPRESS_FD_WARNINGS", "1");
-    let out = crate::command::output_stoppable(p, cmd).map_err(|source| CommandError::Spawn {
-        program: cmd.program.to_string_lossy().into_owned(),
-        source,
-    })?;
+    // Not stoppable, like `run_to_end`: the teardown after a stop asks lvs/btrfs what to
+    // remove, and a query killed by the stop would leave the snapshot behind.
+    let out = crate::command::process(cmd)
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|source| CommandError::Spawn {
+            program: cmd.program.to_string_lossy().into_owned(),
+            source,
+        })?;
     if out.status.success() {
         Ok(Ok(String::from_utf8_lossy(&out.stdout).into_owned()))
     } else {
