@@ -91,7 +91,10 @@ fn a_command_gets_the_failed_unit_and_the_job() {
     let o = notify(&jobs, "db\\x20dump");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let called = std::fs::read_to_string(&out).expect("the command ran");
-    assert_eq!(called.trim(), "--team=ops bakgen-db\\x20dump.service h1 db dump");
+    assert_eq!(
+        called.trim(),
+        "--team=ops bakgen-db\\x20dump.service h1 db dump"
+    );
 }
 
 #[test]

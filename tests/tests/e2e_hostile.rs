@@ -124,8 +124,11 @@ fn systemd_reads_hostile_values_back_exactly() {
     // one that begins with `-`, and bakrun finds the job and runs its command from it.
     let notify = "bakgen-notify@-lead.service";
     assert_eq!(show(&ct, lead, "OnFailure"), notify);
-    ct.write_file("/usr/local/bin/notify", b"#!/bin/sh\necho \"notified: $*\"\n")
-        .expect("notify command");
+    ct.write_file(
+        "/usr/local/bin/notify",
+        b"#!/bin/sh\necho \"notified: $*\"\n",
+    )
+    .expect("notify command");
     ct.exec_ok(&["chmod", "755", "/usr/local/bin/notify"])
         .expect("chmod");
     let _ = ct.exec(&["systemctl", "start", notify]);

@@ -21,10 +21,18 @@ pub fn check(policy: &Policy, diags: &mut Diagnostics) {
         policy.destinations.iter().map(|d| &d.name),
         diags,
     );
-    unique("secret", POLICY, policy.secrets.iter().map(|s| &s.name), diags);
+    unique(
+        "secret",
+        POLICY,
+        policy.secrets.iter().map(|s| &s.name),
+        diags,
+    );
     for host in &policy.hosts {
         // Units are per machine, so two hosts may each have a job `etc`.
-        let scope = format!("within host `{}` (other hosts may reuse them)", host.name.value);
+        let scope = format!(
+            "within host `{}` (other hosts may reuse them)",
+            host.name.value
+        );
         unique("job", &scope, host.jobs.iter().map(|j| &j.name), diags);
     }
     maintenance_clash(policy, diags);
