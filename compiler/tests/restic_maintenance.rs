@@ -24,7 +24,7 @@ secret "pg" file="/etc/bakgen/secrets/pg"
 destination "vault" {
     restic "rest:https://vault.example.net/{host}/{job}"
     password secret="pw"
-    prune-schedule "Sun *-*-* 04:00"
+    prune-schedule "Sun *-*-* 04:00" jitter="0s"
     check-schedule "monthly" read-data="5%"
 }
 host "db1" {
@@ -73,6 +73,11 @@ fn prune_and_check_units_cover_every_repository_of_the_destination() {
     assert!(
         timer.contains("OnCalendar=*-*-01 00:00:00")
             && timer.contains("Unit=bakgen-check-vault.service")
+    );
+    // A schedule without jitter= keeps the default hour of jitter; jitter="0s" has none.
+    assert!(
+        timer.contains("RandomizedDelaySec=3600\nFixedRandomDelay=true"),
+        "{timer}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

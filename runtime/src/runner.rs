@@ -1,4 +1,5 @@
-//! `bakrun run`: one job from spec to status, in the order DESIGN.md gives:
+//! `bakrun run`: one job from spec to status, in this order (docs/operations.md describes
+//! each stage, and the exit codes below):
 //! spec → lock → destination check → (steps) → engine → retention → status and metrics.
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
-//! `bakrun notify UNIT`: the failed unit's job is found by its spec, and its on-failure
-//! command runs with the unit appended, or its URL receives the status by POST.
+//! `bakrun notify JOB`: the failed job (the instance of `bakgen-notify@<job>.service`) is
+//! found by its spec's unit, and its on-failure command runs with the unit appended, or its
+//! URL receives the status by POST.
 
 mod common;
 
@@ -24,9 +25,9 @@ fn spec(root: &std::path::Path, notify: serde_json::Value) -> serde_json::Value 
     })
 }
 
-fn notify(jobs: &std::path::Path, unit: &str) -> std::process::Output {
+fn notify(jobs: &std::path::Path, job: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_bakrun"))
-        .args(["notify", unit, "--jobs-dir", jobs.to_str().expect("utf-8")])
+        .args(["notify", job, "--jobs-dir", jobs.to_str().expect("utf-8")])
         .output()
         .expect("bakrun runs")
 }
@@ -60,7 +61,7 @@ fn a_command_gets_the_failed_unit_and_the_job() {
     )
     .expect("write");
 
-    let o = notify(&jobs, "bakgen-files.service");
+    let o = notify(&jobs, "files");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let called = std::fs::read_to_string(&out).expect("the command ran");
     assert_eq!(called.trim(), "--team=ops bakgen-files.service h1 files");
@@ -70,13 +71,30 @@ fn a_command_gets_the_failed_unit_and_the_job() {
     bad["retention"]["keep-within"] = "a week".into();
     std::fs::write(jobs.join("files.json"), bad.to_string()).expect("write");
     std::fs::remove_file(&out).expect("rm");
-    let o = notify(&jobs, "bakgen-files.service");
+    let o = notify(&jobs, "files");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.exists(), "no notification for a spec with a bad value");
 
-    // An unknown unit is an error, not a silent success.
-    let o = notify(&jobs, "bakgen-other.service");
-    assert_eq!(o.status.code(), Some(2));
+    // An unknown job is an error, not a silent success; so is the unit name as an instance
+    // (the doubled `bakgen-notify@bakgen-files.service.service` of earlier builds).
+    for unknown in ["other", "bakgen-files.service"] {
+        let o = notify(&jobs, unknown);
+        assert_eq!(o.status.code(), Some(2), "{unknown}");
+    }
+
+    // A name with characters a unit name escapes arrives escaped, as systemd passes `%i`.
+    let mut spaced = s.clone();
+    spaced["job"] = "db dump".into();
+    spaced["unit"] = "bakgen-db\\x20dump.service".into();
+    std::fs::write(jobs.join("files.json"), spaced.to_string()).expect("write");
+    std::fs::remove_file(&out).expect("rm");
+    let o = notify(&jobs, "db\\x20dump");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let called = std::fs::read_to_string(&out).expect("the command ran");
+    assert_eq!(
+        called.trim(),
+        "--team=ops bakgen-db\\x20dump.service h1 db dump"
+    );
 }
 
 #[test]
@@ -125,7 +143,7 @@ fn a_url_receives_the_status_by_post() {
         serde_json::to_string_pretty(&s).expect("json"),
     )
     .expect("write");
-    let o = notify(&jobs, "bakgen-files.service");
+    let o = notify(&jobs, "files");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let request = server.join().expect("server thread");
     assert!(request.starts_with("POST /hook"), "{request}");

@@ -120,6 +120,27 @@ fn systemd_reads_hostile_values_back_exactly() {
     let rw = show(&ct, lead, "ReadWritePaths");
     assert!(rw.contains("\"-/srv/back ups/100%/\\$USER\""), "{rw}");
 
+    // A failure starts bakgen-notify@<job>.service: the instance is the job's name, even
+    // one that begins with `-`, and bakrun finds the job and runs its command from it.
+    let notify = "bakgen-notify@-lead.service";
+    assert_eq!(show(&ct, lead, "OnFailure"), notify);
+    ct.write_file(
+        "/usr/local/bin/notify",
+        b"#!/bin/sh\necho \"notified: $*\"\n",
+    )
+    .expect("notify command");
+    ct.exec_ok(&["chmod", "755", "/usr/local/bin/notify"])
+        .expect("chmod");
+    let _ = ct.exec(&["systemctl", "start", notify]);
+    assert_eq!(show(&ct, notify, "Result"), "success", "{notify}");
+    let journal = ct
+        .exec_ok(&["journalctl", "-u", notify, "--no-pager", "-o", "cat"])
+        .expect("journal");
+    assert!(
+        journal.contains("notified: 100% $HOME a \"b\" c bakgen--lead.service"),
+        "{journal}"
+    );
+
     let odd = "bakgen-100\\x25\\x20\\x24HOME\\x20\\x22q\\x22\\x20back\\x5cslash\\x20\\xc3\\xbcn\\xc3\\xaf.service";
     let exec = show(&ct, odd, "ExecStart");
     // systemctl shows argv before variable expansion, where `$$` still stands for `$`.

@@ -15,6 +15,12 @@ pub fn service_name(job: &str) -> String {
     format!("bakgen-{}.service", name_fragment(job))
 }
 
+/// The failure notification a job's service starts: the instance is the job's name
+/// fragment, which `bakrun notify` maps back to the spec whose unit it is part of.
+pub fn notify_name(job: &str) -> String {
+    format!("bakgen-notify@{}.service", name_fragment(job))
+}
+
 pub fn timer_name(job: &str) -> String {
     format!("bakgen-{}.timer", name_fragment(job))
 }

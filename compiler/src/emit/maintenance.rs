@@ -112,14 +112,19 @@ pub(super) fn add(
     Ok(())
 }
 
-/// The normalized calendar and jitter of a maintenance schedule, or the default's.
+/// The normalized calendar and jitter of a maintenance schedule, or the default's; a
+/// schedule without `jitter=` gets the default jitter.
 fn calendar_of(schedule: Option<&Schedule>, default: &str) -> (String, u64) {
     match schedule {
         Some(s) => (
             s.spec
                 .as_ref()
                 .map_or_else(|| s.calendar.value.clone(), |c| c.normalized()),
-            s.jitter.as_ref().map_or(0, |j| j.value.approx_seconds()),
+            // Omitted, the jitter is the default's too: a fleet's maintenance should not
+            // reach one repository server in the same minute; `jitter="0s"` opts out.
+            s.jitter
+                .as_ref()
+                .map_or(DEFAULT_JITTER_SECONDS, |j| j.value.approx_seconds()),
         ),
         None => (
             CalendarSpec::parse(default).map_or_else(|_| default.to_owned(), |c| c.normalized()),

@@ -13,6 +13,6 @@ mod service;
 
 pub use bundle::{Bundle, BundleFile, Emitter};
 pub use escape::{credential, exec_arg, list_path, name_fragment, path_unit_name, verbatim};
-pub use job::{repository, service_name, timer_name};
+pub use job::{notify_name, repository, service_name, timer_name};
 pub use manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
 pub use render::RenderError;

@@ -90,7 +90,7 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
         unit.push("After=network-online.target".to_owned());
     }
     if spec.on_failure.is_some() {
-        unit.push("OnFailure=bakgen-notify@%n.service".to_owned());
+        unit.push(format!("OnFailure={}", super::notify_name(&spec.job)));
     }
 
     // Credentials: file and encrypted secrets the job uses, by the secret's name.
@@ -350,7 +350,8 @@ pub fn notify_unit() -> ServiceUnit {
     ServiceUnit {
         description: "bakgen failure notification for %i".to_owned(),
         unit: Vec::new(),
-        exec_start: format!("{} notify %i", exec_arg(BAKRUN)),
+        // `--`: a job name may begin with `-`.
+        exec_start: format!("{} notify -- %i", exec_arg(BAKRUN)),
         service,
     }
 }

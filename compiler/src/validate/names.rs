@@ -7,16 +7,33 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::{Policy, Spanned};
 
 pub fn check(policy: &Policy, diags: &mut Diagnostics) {
-    unique("host", policy.hosts.iter().map(|h| &h.name), diags);
-    unique("template", policy.templates.iter().map(|t| &t.name), diags);
+    const POLICY: &str = "across all files of a policy";
+    unique("host", POLICY, policy.hosts.iter().map(|h| &h.name), diags);
+    unique(
+        "template",
+        POLICY,
+        policy.templates.iter().map(|t| &t.name),
+        diags,
+    );
     unique(
         "destination",
+        POLICY,
         policy.destinations.iter().map(|d| &d.name),
         diags,
     );
-    unique("secret", policy.secrets.iter().map(|s| &s.name), diags);
+    unique(
+        "secret",
+        POLICY,
+        policy.secrets.iter().map(|s| &s.name),
+        diags,
+    );
     for host in &policy.hosts {
-        unique("job", host.jobs.iter().map(|j| &j.name), diags);
+        // Units are per machine, so two hosts may each have a job `etc`.
+        let scope = format!(
+            "within host `{}` (other hosts may reuse them)",
+            host.name.value
+        );
+        unique("job", &scope, host.jobs.iter().map(|j| &j.name), diags);
     }
     maintenance_clash(policy, diags);
 }
@@ -53,6 +70,7 @@ fn maintenance_clash(policy: &Policy, diags: &mut Diagnostics) {
 
 fn unique<'a>(
     kind: &str,
+    scope: &str,
     names: impl Iterator<Item = &'a Spanned<String>>,
     diags: &mut Diagnostics,
 ) {
@@ -68,7 +86,7 @@ fn unique<'a>(
                 .label("second definition")
                 .with(earlier.span.clone(), "first defined here")
                 .help(format!(
-                    "{kind} names are unique across all files of a policy; rename or merge one"
+                    "{kind} names are unique {scope}; rename or merge one"
                 )),
             ),
             None => {

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::emit::{name_fragment, path_unit_name, repository, service_name};
+use crate::emit::{name_fragment, notify_name, path_unit_name, repository};
 use crate::policy::{Destination, DestinationKind, Policy, SecretSource, Spanned};
 use crate::resolve::ResolvedJob;
 
@@ -24,8 +24,8 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
         too_long(&host.name, "host name", len, &why, diags);
         for job in &host.jobs {
             name(&job.name, "job", diags);
-            // A failing job starts bakgen-notify@<its service>.service, its longest unit name.
-            let unit = format!("bakgen-notify@{}.service", service_name(&job.name.value));
+            // A failing job starts bakgen-notify@<job>.service, its longest unit name.
+            let unit = notify_name(&job.name.value);
             let why = format!("its failure notification unit is {}", shown_unit(&unit));
             too_long(&job.name, "job name", unit.len(), &why, diags);
         }

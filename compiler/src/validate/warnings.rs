@@ -127,7 +127,10 @@ fn unused(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
                     d.name.span.clone(),
                 )
                 .label("unused destination")
-                .help("remove it, or add to \"…\" to a job"),
+                .help(format!(
+                    "remove it, or send a job to it: add `to \"{}\"` to the job",
+                    d.name.value
+                )),
             );
         }
     }
@@ -163,7 +166,10 @@ fn unused(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
                     s.name.span.clone(),
                 )
                 .label("unused secret")
-                .help("remove it, or refer to it with secret=\"…\" / password-secret=\"…\""),
+                .help(format!(
+                    "remove it, or refer to it with secret=\"{}\" (a restic destination's password or env) or password-secret=\"{}\" (a postgres or mysql dump)",
+                    s.name.value, s.name.value
+                )),
             );
         }
     }
@@ -185,7 +191,10 @@ fn unused(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
                     t.name.span.clone(),
                 )
                 .label("unused template")
-                .help("remove it, or use it with template=\"…\" on a job or template"),
+                .help(format!(
+                    "remove it, or use it with template=\"{}\" on a job or template",
+                    t.name.value
+                )),
             );
         }
     }

@@ -214,7 +214,7 @@ pub fn decode(key: &str, value: &str) -> Result<Vec<String>, String> {
             vec![specifiers(&name)?, specifiers(chars.as_str())?]
         }
         "Where" => vec![simplify(&specifiers(value)?)],
-        "Unit" => vec![unit_name(&specifiers(value)?)],
+        "Unit" | "OnFailure" => vec![unit_name(&specifiers(value)?)],
         _ => vec![specifiers(value)?],
     })
 }

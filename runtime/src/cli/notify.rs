@@ -1,6 +1,7 @@
-//! `bakrun notify UNIT`: run by `bakgen-notify@<unit>.service` when a job's service fails.
-//! Finds the job whose spec names that unit and runs its `on-failure`: a command (with the
-//! unit's name appended) or an HTTP POST of the job's status file (through curl).
+//! `bakrun notify JOB`: run by `bakgen-notify@<job>.service` when a job's service fails.
+//! Finds the job whose spec's unit is `bakgen-<job>.service` and runs its `on-failure`: a
+//! command (with the failed unit's name appended) or an HTTP POST of the job's status file
+//! (through curl).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -12,8 +13,10 @@ use super::JobsDirArg;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The failed unit, as systemd passes it (`bakgen-web1.service`).
-    pub unit: String,
+    /// The failed job, as systemd passes the instance (`web1` for `bakgen-web1.service`;
+    /// a name with other characters than letters, digits and `:_.-` comes escaped as in
+    /// its unit name).
+    pub job: String,
     /// Overrides the spec's state folder (where the status file is).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -24,8 +27,10 @@ pub struct Args {
     pub jobs: JobsDirArg,
 }
 
-/// The installed spec whose `unit` is `unit`.
-fn find(unit: &str, jobs_dir: &Path) -> Result<JobSpec, String> {
+/// The installed spec whose `unit` is `bakgen-<instance>.service`: the instance is the
+/// job's name as its unit name carries it, so no unescaping is needed to match.
+fn find(instance: &str, jobs_dir: &Path) -> Result<JobSpec, String> {
+    let unit = format!("bakgen-{instance}.service");
     let paths = jobs::installed(jobs_dir)
         .map_err(|e| format!("cannot list {}: {e}", jobs_dir.display()))?;
     for path in paths {
@@ -37,13 +42,13 @@ fn find(unit: &str, jobs_dir: &Path) -> Result<JobSpec, String> {
         }
     }
     Err(format!(
-        "no job spec in {} belongs to unit {unit}",
+        "no job spec in {} belongs to job {instance} (unit {unit})",
         jobs_dir.display()
     ))
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let spec = match find(&args.unit, &args.jobs.jobs_dir) {
+    let spec = match find(&args.job, &args.jobs.jobs_dir) {
         Ok(s) => s,
         Err(e) => {
             log::error(e);
@@ -66,7 +71,7 @@ pub fn main(args: Args) -> ExitCode {
                 return ExitCode::from(2);
             };
             let mut c = Command::new(program);
-            c.args(rest).arg(&args.unit);
+            c.args(rest).arg(&spec.unit);
             c
         }
         Notify::Url { url } => {
@@ -96,7 +101,7 @@ pub fn main(args: Args) -> ExitCode {
     };
     cmd.env("BAKGEN_HOST", &spec.host)
         .env("BAKGEN_JOB", &spec.job)
-        .env("BAKGEN_UNIT", &args.unit)
+        .env("BAKGEN_UNIT", &spec.unit)
         .env("BAKGEN_STATUS_FILE", &status_file);
     if args.dry_run {
         let words: Vec<String> = std::iter::once(cmd.get_program())
@@ -108,7 +113,7 @@ pub fn main(args: Args) -> ExitCode {
     }
     match cmd.status() {
         Ok(s) if s.success() => {
-            log::info(format!("notified the failure of {}", args.unit));
+            log::info(format!("notified the failure of {}", spec.unit));
             ExitCode::SUCCESS
         }
         Ok(s) => {

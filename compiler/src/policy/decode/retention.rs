@@ -74,9 +74,9 @@ pub(super) fn decode(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Retention> {
 /// pointer to `"all"` rather than a second spelling.
 fn count(cx: &mut Cx<'_>, entry: &KdlEntry, key: &str) -> Option<Spanned<Count>> {
     let span = cx.value_span(entry);
-    let refuse = |cx: &mut Cx<'_>, message: String, label: &str| {
+    let refuse = |cx: &mut Cx<'_>, code: &'static str, message: String, label: &str| {
         cx.push(
-            Diagnostic::error("bakgen::invalid-value", message, span.clone())
+            Diagnostic::error(code, message, span.clone())
                 .label(label.to_owned())
                 .help(format!(
                     "give a number of buckets such as {key}=7, or {key}=\"all\" to keep every one"
@@ -93,12 +93,20 @@ fn count(cx: &mut Cx<'_>, entry: &KdlEntry, key: &str) -> Option<Spanned<Count>>
         }
         KdlValue::String(s) => refuse(
             cx,
+            "bakgen::invalid-value",
             format!("{key} `{s}` is not a count"),
             "neither a number nor \"all\"",
         ),
         KdlValue::Integer(-1) => refuse(
             cx,
+            "bakgen::invalid-value",
             format!("{key} -1: bakgen writes restic's \"unlimited\" as \"all\""),
+            "negative count",
+        ),
+        KdlValue::Integer(i) if *i < 0 => refuse(
+            cx,
+            "bakgen::out-of-range",
+            format!("{key} {i}: a count must be 0 or more"),
             "negative count",
         ),
         KdlValue::Integer(_) => cx
