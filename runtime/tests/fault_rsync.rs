@@ -15,6 +15,9 @@
 //! The seed is printed. `BAKRUN_FAULT_SEED=N` repeats a run, `BAKRUN_FAULT_ROUNDS=N`
 //! runs longer (default 40 rounds, about a minute).
 
+mod rng;
+use rng::Rng;
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -27,30 +30,6 @@ use bakrun::engine::rsync::{parse_snapshot_name, snapshot_name};
 use chrono::{Local, Timelike};
 use common::*;
 use serde_json::Value;
-
-/// splitmix64: small, seedable, the same sequence everywhere.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut v = Vec::with_capacity(len + 8);
-        while v.len() < len {
-            v.extend_from_slice(&self.next().to_le_bytes());
-        }
-        v.truncate(len);
-        v
-    }
-}
 
 fn env_number(name: &str) -> Option<u64> {
     let text = std::env::var(name).ok()?;

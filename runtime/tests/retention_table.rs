@@ -2,6 +2,9 @@
 //! offsets and DST, duplicates, unsorted input, keep-within's calendar arithmetic.
 //! The real-restic comparison lives in `retention_restic.rs`.
 
+mod rng;
+use rng::Rng;
+
 use bakrun::retention::{decide_at, Bucketed, Count, Decision, Reason, Reason::*};
 use bakrun::spec::Retention;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -465,21 +468,6 @@ fn empty_input_and_bad_within() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(e.contains("keep-within `3x`"), "{e}");
-}
-
-/// A small fixed-seed PRNG (SplitMix64) so the property test is reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[test]

@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+#[path = "../rng/mod.rs"]
+mod rng;
+#[allow(unused_imports)] // not every test that uses `support` picks at random
+pub use rng::Rng;
+
 use crate::common::{assert_code, awkward_tree, bakrun, differences, free_port, sh, TempDir};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -563,31 +568,6 @@ pub fn restic_below(bakrun: &mut Child, words: &str) -> Option<u32> {
             "no restic `{words}` within a minute"
         );
         std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// SplitMix64: small and seedable, for tests that pick at random or need incompressible
-/// data.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next().to_le_bytes());
-        }
-        out.truncate(len);
-        out
     }
 }
 
