@@ -463,6 +463,17 @@ fn a_bakrun_killed_mid_run_leaves_no_secret_behind() {
     child.wait().unwrap();
     assert_private_files_gone(&tmp, "after SIGKILL of bakrun");
     assert_eq!(common::entries(&tmp), Vec::<String>::new());
+    // restic, told by its parent-death signal, still removes its lock from the bucket and
+    // holds the job lock until it ends (by design): the next run starts once it has.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !common::job_pids(root).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "restic outlived a killed bakrun by a minute: {:?}",
+            common::job_processes(root)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // The next run completes on S3 with the keys from the memfd (which key restic signs
     // with is shown by restic_failures' s3_keys_reach_restic_through_a_private_credentials_file).
     let out = bakrun(&["run", p]).output().unwrap();
