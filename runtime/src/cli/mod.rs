@@ -52,7 +52,7 @@ impl LogArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobsDirArg {
     /// Folder of installed job specs, for job names.
-    #[arg(long, value_name = "DIR", default_value = jobs::DEFAULT_JOBS_DIR)]
+    #[arg(long, value_name = "DIR", default_value = bakrun::installed::JOBS_DIR)]
     pub jobs_dir: PathBuf,
 }
 
