@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 /// A path when the argument looks like one (has a `/` or ends in `.json`), else
 /// `<jobs_dir>/<name>.json`.
 pub fn resolve(job_or_path: &str, jobs_dir: &Path) -> PathBuf {

@@ -1,8 +1,8 @@
 //! The policy as written: every value keeps the span it came from, and nothing is inherited
 //! yet (see `resolve` for defaults and templates).
 
-use bakgen_spec::duration::Duration;
 use bakgen_spec::count::Count;
+use bakgen_spec::duration::Duration;
 
 use crate::source::Span;
 

@@ -26,7 +26,10 @@ pub fn problems(spec: &JobSpec) -> Vec<FieldProblem> {
         if let Err(e) = crate::name::check(name) {
             out.add(
                 field,
-                format!("{field} name `{}` {e}: it cannot be used as a file name", name.escape_debug()),
+                format!(
+                    "{field} name `{}` {e}: it cannot be used as a file name",
+                    name.escape_debug()
+                ),
             );
         }
     }

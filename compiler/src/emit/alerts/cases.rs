@@ -81,7 +81,10 @@ fn failed_case(out: &mut String, jobs: &[AlertJob]) {
         .iter()
         .map(|a| {
             let codes = [Exit::Failed, Exit::Ok, Exit::NotMounted].map(Exit::code);
-            (selector(LAST_RESULT, a), format!("{} {} {}", codes[0], codes[1], codes[2]))
+            (
+                selector(LAST_RESULT, a),
+                format!("{} {} {}", codes[0], codes[1], codes[2]),
+            )
         })
         .collect::<Vec<_>>();
     let evals = vec![
