@@ -20,7 +20,7 @@ pub mod exit {
 
     pub const OK: u8 = Exit::Ok.code();
     pub const FAILED: u8 = Exit::Failed.code();
-    pub const BAD_SPEC: u8 = Exit::BadSpec.code();
+    pub const BAD_SPEC: u8 = Exit::BadInput.code();
     pub const NOT_MOUNTED: u8 = Exit::NotMounted.code();
     pub const LOCKED: u8 = Exit::Locked.code();
 }

@@ -8,8 +8,9 @@ pub enum Exit {
     Ok = 0,
     /// The run failed, or was stopped by SIGTERM.
     Failed = 1,
-    /// The spec is unreadable, newer than this bakrun, or has bad values.
-    BadSpec = 2,
+    /// The spec is unreadable, newer than this bakrun or has bad values; or the command
+    /// line, a rule or an input cannot be used.
+    BadInput = 2,
     /// The destination is not mounted (or shows its `NOT_MOUNTED` sentinel): a quiet skip.
     NotMounted = 11,
     /// Another run of the job holds its lock.
@@ -38,7 +39,7 @@ mod tests {
         let codes = [
             Exit::Ok,
             Exit::Failed,
-            Exit::BadSpec,
+            Exit::BadInput,
             Exit::NotMounted,
             Exit::Locked,
         ]
