@@ -5,6 +5,7 @@
 //! out of the pieces that have broken name rules before: dots, slashes, spaces, dashes,
 //! unicode, control characters and very long names.
 
+#[path = "../../runtime/tests/rng/mod.rs"]
 mod rng;
 
 use bakgen::ops::build::bundles;

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-#[path = "../rng/mod.rs"]
+#[path = "../../../runtime/tests/rng/mod.rs"]
 mod rng;
 pub use rng::Rng;
 
