@@ -8,10 +8,13 @@
 #[path = "../../runtime/tests/rng/mod.rs"]
 mod rng;
 
+mod kdl_literal;
+
 use bakgen::ops::build::bundles;
 use bakgen::ops::check::{check, Checked};
 use bakgen::source::{SourceFile, SourceSet};
 use bakgen_spec::job::JobSpec;
+use kdl_literal::kdl;
 use rng::Rng;
 
 const PIECES: &[&str] = &[
@@ -62,23 +65,8 @@ fn names(rounds: usize) -> Vec<String> {
     out
 }
 
-/// `name` as a KDL string literal.
-fn kdl_string(name: &str) -> String {
-    let mut s = String::from('"');
-    for c in name.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            c if c.is_control() => s.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
-}
-
 fn policy(name: &str) -> String {
-    let n = kdl_string(name);
+    let n = kdl(name);
     format!(
         "destination \"usb\" {{ path \"/mnt/usb\"; }}\n\
          host {n} {{\n    job {n} {{ source \"/etc\"; to \"usb\"; schedule \"daily\"; retention keep-daily=7; }}\n}}\n"
@@ -141,7 +129,7 @@ fn every_name_check_accepts_bakrun_accepts_and_every_name_bakrun_refuses_check_r
         } else if let Err(why) = runtime {
             refused_by_both += 1;
             leading_dot += usize::from(name.starts_with('.'));
-            let literal = kdl_string(&name);
+            let literal = kdl(&name);
             let at_name = checked.diagnostics.iter().any(|d| {
                 d.code == "bakgen::invalid-name"
                     && text.get(d.primary.span.range.clone()) == Some(literal.as_str())
