@@ -77,14 +77,14 @@ const ASCII_PIECES: &[&str] = &[
 fn text(rng: &mut Rng, pieces: &[&str]) -> String {
     let mut s = String::new();
     for _ in 0..1 + rng.next() % 5 {
-        s.push_str(*rng.pick(pieces));
+        s.push_str(rng.pick::<&str>(pieces));
     }
     if rng.chance(1) {
         let at = s
             .char_indices()
             .nth(s.chars().count() / 2)
             .map_or(0, |(i, _)| i);
-        s.insert_str(at, *rng.pick(CONTROL));
+        s.insert_str(at, rng.pick::<&str>(CONTROL));
     }
     if rng.chance(25) {
         s.push('\\');
