@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use bakrun::retention::Count;
-use bakrun::spec::JobSpec;
+use bakgen_spec::count::Count;
+use bakgen_spec::job::JobSpec;
 
 const POLICY: &str = r#"
 destination "usb" { path "/mnt/usb"; }

@@ -7,6 +7,9 @@
 //! have the same settings in the same order, and each value decodes to the token-built
 //! value with every token replaced by the hostile string.
 
+mod kdl_literal;
+#[path = "../../runtime/tests/rng/mod.rs"]
+mod rng;
 mod unit_support;
 
 use std::collections::BTreeMap;
@@ -15,27 +18,10 @@ use std::path::PathBuf;
 use bakgen::ops::build::bundles;
 use bakgen::ops::check::check;
 use bakgen::source::{SourceFile, SourceSet};
+use kdl_literal::kdl;
+use rng::Rng;
 use unit_support::oracle::systemd_reads;
 use unit_support::parse::{decode, settings, simplify, unit_name, variables, words};
-
-/// splitmix64: reproducible from the seed, no dependency.
-struct Seeded(u64);
-
-impl Seeded {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// Pieces of hostile strings: what ends or continues a line, quotes, specifiers,
 /// variables, separators, option-like prefixes, unicode.
@@ -88,17 +74,17 @@ const ASCII_PIECES: &[&str] = &[
     "=", "#", ".", "_", ",", "[x]",
 ];
 
-fn text(rng: &mut Seeded, pieces: &[&str]) -> String {
+fn text(rng: &mut Rng, pieces: &[&str]) -> String {
     let mut s = String::new();
     for _ in 0..1 + rng.next() % 5 {
-        s.push_str(rng.pick(pieces));
+        s.push_str(rng.pick::<&str>(pieces));
     }
     if rng.chance(1) {
         let at = s
             .char_indices()
             .nth(s.chars().count() / 2)
             .map_or(0, |(i, _)| i);
-        s.insert_str(at, rng.pick(CONTROL));
+        s.insert_str(at, rng.pick::<&str>(CONTROL));
     }
     if rng.chance(25) {
         s.push('\\');
@@ -106,7 +92,7 @@ fn text(rng: &mut Seeded, pieces: &[&str]) -> String {
     s
 }
 
-fn path(rng: &mut Seeded) -> String {
+fn path(rng: &mut Rng) -> String {
     let mut p = String::new();
     for _ in 0..1 + rng.next() % 3 {
         p.push('/');
@@ -116,7 +102,7 @@ fn path(rng: &mut Seeded) -> String {
 }
 
 /// One value per slot: (token, value). Path tokens carry their leading `/`.
-fn slots(rng: &mut Seeded) -> Vec<(&'static str, String)> {
+fn slots(rng: &mut Rng) -> Vec<(&'static str, String)> {
     vec![
         ("ZZHOSTZZ", text(rng, PIECES)),
         ("ZZJOBAZZ", text(rng, PIECES)),
@@ -133,23 +119,6 @@ fn slots(rng: &mut Seeded) -> Vec<(&'static str, String)> {
         ("/ZZREPOZZ", path(rng)),
         ("/ZZSUBVOLZZ", path(rng)),
     ]
-}
-
-/// A KDL string literal of `value`.
-fn kdl(value: &str) -> String {
-    let mut out = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() || c == '\u{2028}' => {
-                out.push_str(&format!("\\u{{{:x}}}", u32::from(c)))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn policy(values: &[(&str, String)]) -> String {
@@ -312,7 +281,7 @@ fn hostile_values_read_back_exactly_or_are_refused() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(12);
-    let mut rng = Seeded(seed);
+    let mut rng = Rng(seed);
     let plain_values: Vec<(&str, String)> = slots(&mut rng)
         .into_iter()
         .map(|(t, _)| (t, t.to_owned()))

@@ -3,16 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_JOBS_DIR: &str = "/etc/bakgen/jobs";
-pub const DEFAULT_STATE_DIR: &str = "/var/lib/bakgen";
-
 /// A path when the argument looks like one (has a `/` or ends in `.json`), else
 /// `<jobs_dir>/<name>.json`.
 pub fn resolve(job_or_path: &str, jobs_dir: &Path) -> PathBuf {
     if job_or_path.contains('/') || job_or_path.ends_with(".json") {
         PathBuf::from(job_or_path)
     } else {
-        jobs_dir.join(format!("{job_or_path}.json"))
+        crate::installed::spec_file(jobs_dir, job_or_path)
     }
 }
 
@@ -25,21 +22,4 @@ pub fn installed(jobs_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     out.sort();
     Ok(out)
-}
-
-/// Host and job names become path components (snapshot folder, lock, status, metrics):
-/// refuse what would escape or hide there.
-pub fn check_name(what: &str, name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name == "."
-        || name == ".."
-        || name.starts_with('.')
-        || name.contains('/')
-        || name.contains('\0')
-    {
-        return Err(format!(
-            "{what} name `{name}` cannot be used as a file name (empty, `/`, or a leading `.`)"
-        ));
-    }
-    Ok(())
 }

@@ -1,9 +1,14 @@
-//! bakrun: runs one bakgen backup job, and owns the job-spec types shared with the compiler.
+//! bakrun: runs one bakgen backup job. The job spec and the other rules shared with the
+//! compiler live in the `bakgen_spec` crate; they are re-exported here under the paths the
+//! runtime's modules use.
 
-pub mod atomic_file;
+pub use bakgen_spec::atomic as atomic_file;
+pub use bakgen_spec::duration;
+pub use bakgen_spec::installed;
+pub use bakgen_spec::job as spec;
+
 pub mod command;
 pub mod dump;
-pub mod duration;
 pub mod engine;
 pub mod jobs;
 pub mod lock;
@@ -15,7 +20,6 @@ pub mod retention;
 pub mod runner;
 pub mod secret;
 pub mod signals;
-pub mod spec;
 pub mod status;
 pub mod step;
 pub mod when;

@@ -57,9 +57,7 @@ impl Drop for Shared {
     }
 }
 
-pub fn lock_path(state_dir: &Path, job: &str) -> PathBuf {
-    state_dir.join("lock").join(format!("{job}.lock"))
-}
+pub use crate::installed::lock_file as lock_path;
 
 /// Takes the job's lock, creating the lock folder and file when needed.
 pub fn acquire(state_dir: &Path, job: &str) -> Result<JobLock, LockError> {
@@ -82,9 +80,7 @@ pub fn acquire(state_dir: &Path, job: &str) -> Result<JobLock, LockError> {
     }
 }
 
-pub fn readers_path(state_dir: &Path, job: &str) -> PathBuf {
-    state_dir.join("lock").join(format!("{job}.readers"))
-}
+pub use crate::installed::readers_file as readers_path;
 
 /// Held while snapshots are read (shared) or removed (exclusive).
 #[derive(Debug)]
@@ -165,27 +161,27 @@ mod tests {
 
     #[test]
     fn second_lock_is_refused_until_the_first_is_dropped() {
-        let dir = std::env::temp_dir().join(format!("bakrun-lock-{}", std::process::id()));
-        let first = acquire(&dir, "etc").unwrap();
-        assert!(matches!(acquire(&dir, "etc"), Err(LockError::Held { .. })));
-        assert!(is_held(&dir, "etc").unwrap());
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let first = acquire(dir, "etc").unwrap();
+        assert!(matches!(acquire(dir, "etc"), Err(LockError::Held { .. })));
+        assert!(is_held(dir, "etc").unwrap());
         drop(first);
-        assert!(!is_held(&dir, "etc").unwrap());
-        assert!(acquire(&dir, "etc").is_ok());
-        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!is_held(dir, "etc").unwrap());
+        assert!(acquire(dir, "etc").is_ok());
     }
 
     #[test]
     fn readers_postpone_removal_and_share_with_each_other() {
-        let dir = std::env::temp_dir().join(format!("bakrun-readers-{}", std::process::id()));
-        let first = read_snapshots(&dir, "etc").unwrap();
-        let second = read_snapshots(&dir, "etc").unwrap();
-        assert!(remove_snapshots(&dir, "etc").unwrap().is_none());
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let first = read_snapshots(dir, "etc").unwrap();
+        let second = read_snapshots(dir, "etc").unwrap();
+        assert!(remove_snapshots(dir, "etc").unwrap().is_none());
         drop(first);
-        assert!(remove_snapshots(&dir, "etc").unwrap().is_none());
+        assert!(remove_snapshots(dir, "etc").unwrap().is_none());
         drop(second);
-        let removing = remove_snapshots(&dir, "etc").unwrap();
+        let removing = remove_snapshots(dir, "etc").unwrap();
         assert!(removing.is_some());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

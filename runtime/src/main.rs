@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use bakgen_spec::exit::Exit;
 use clap::{Parser, Subcommand};
 
 mod cli;
@@ -55,7 +56,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::from(Exit::BadInput)
             } else {
                 ExitCode::SUCCESS
             }

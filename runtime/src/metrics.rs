@@ -6,14 +6,12 @@
 //! (a job that is late) and on `bakgen_job_last_run_result != 0` (exit code of the last run).
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::atomic_file;
 use crate::status::Status;
 
-pub fn metrics_path(metrics_dir: &Path, job: &str) -> PathBuf {
-    metrics_dir.join(format!("bakgen_{job}.prom"))
-}
+pub use crate::installed::metrics_file as metrics_path;
 
 /// Label values escaped as the exposition format requires.
 fn label(value: &str) -> String {
@@ -23,15 +21,8 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The labels naming a job. Not `host`/`job`: Prometheus owns `job` and `instance` (a
-/// scraped `job` label arrives renamed `exported_job`), and scrape configs often set `host`.
-pub const HOST_LABEL: &str = "bakgen_host";
-pub const JOB_LABEL: &str = "bakgen_job";
-
-/// The families alerting rules read (the compiler's generated rules name them).
-pub const LAST_SUCCESS: &str = "bakgen_job_last_success_timestamp_seconds";
-pub const LAST_RESULT: &str = "bakgen_job_last_run_result";
-pub const LATE_AFTER: &str = "bakgen_job_late_after_seconds";
+/// The names alerting rules query, shared with the compiler.
+pub use bakgen_spec::metrics::{HOST_LABEL, JOB_LABEL, LAST_RESULT, LAST_SUCCESS, LATE_AFTER};
 
 fn job_labels(host: &str, job: &str) -> String {
     format!(

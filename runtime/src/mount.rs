@@ -140,9 +140,7 @@ mod tests {
     #[test]
     fn root_is_a_mount_point_and_a_plain_folder_is_not() {
         assert!(is_mount_point(Path::new("/")).unwrap());
-        let dir = std::env::temp_dir().join(format!("bakrun-mnt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        assert!(!is_mount_point(&dir).unwrap());
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_mount_point(dir.path()).unwrap());
     }
 }

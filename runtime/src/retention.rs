@@ -36,7 +36,6 @@
 //! `latest` on), so [`Reason::Newest`] is only a safety net that should never appear.
 
 mod calendar;
-mod count;
 
 use std::cmp::Reverse;
 
@@ -44,9 +43,9 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::duration::Duration;
 use crate::spec::Retention;
+pub use bakgen_spec::count::{Count, CountError};
 pub use calendar::within_limit;
 use calendar::{bucket, latest_not_in_future, Period};
-pub use count::{Count, CountError};
 
 /// A rule that keeps the newest snapshot of each bucket of a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

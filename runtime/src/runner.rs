@@ -14,12 +14,15 @@ use crate::status::{LastSuccess, RunResult, Status};
 use crate::{lock, log, metrics, mount, signals, status, step};
 
 /// Exit codes of `bakrun run` (part of the command-line contract).
+/// Codes of [`bakgen_spec::exit::Exit`], as the `u8` a run returns.
 pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const BAD_SPEC: u8 = 2;
-    pub const NOT_MOUNTED: u8 = 11;
-    pub const LOCKED: u8 = 12;
+    use bakgen_spec::exit::Exit;
+
+    pub const OK: u8 = Exit::Ok.code();
+    pub const FAILED: u8 = Exit::Failed.code();
+    pub const BAD_SPEC: u8 = Exit::BadInput.code();
+    pub const NOT_MOUNTED: u8 = Exit::NotMounted.code();
+    pub const LOCKED: u8 = Exit::Locked.code();
 }
 
 #[derive(Debug, Clone, Default)]

@@ -105,9 +105,7 @@ pub enum StatusError {
     },
 }
 
-pub fn status_path(state_dir: &Path, job: &str) -> PathBuf {
-    state_dir.join("status").join(format!("{job}.json"))
-}
+pub use crate::installed::status_file as status_path;
 
 /// The last recorded run, `None` when the job never ran.
 pub fn read(state_dir: &Path, job: &str) -> Result<Option<Status>, StatusError> {

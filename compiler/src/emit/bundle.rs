@@ -9,7 +9,7 @@ use super::alerts::{AlertJob, CASES as ALERT_CASES, RULES as ALERT_RULES};
 use super::escape::{list_path, path_unit_name, verbatim};
 use super::job::{destination, job_spec, service_name, timer_name};
 use super::manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
-use super::paths::{MANIFEST, SERVICE_USER, STATE_DIR, SYSUSERS, UNIT_DIR};
+use super::paths::{installed_spec, MANIFEST, SERVICE_USER, STATE_DIR, SYSUSERS, UNIT_DIR};
 use super::render::{RenderError, Templates};
 use super::schedule::GapCache;
 use super::service::service_unit;
@@ -74,7 +74,7 @@ impl Emitter {
         };
         let mut destinations: Vec<&Destination> = Vec::new();
         let mut notify = false;
-        let mut sent: Vec<(&Destination, bakrun::spec::JobSpec)> = Vec::new();
+        let mut sent: Vec<(&Destination, bakgen_spec::job::JobSpec)> = Vec::new();
         for job in jobs {
             let Some(spec) = job_spec(policy, job, &mut self.gaps) else {
                 continue;
@@ -115,7 +115,7 @@ impl Emitter {
                 0o644,
             );
             b.add(
-                format!("etc/bakgen/jobs/{}.json", spec.job),
+                installed_spec(&spec.job).trim_start_matches('/').to_owned(),
                 spec.to_json(),
                 0o600,
             );

@@ -1,6 +1,6 @@
 //! A resolved job as the runtime's job spec, the compiler–runtime contract.
 
-use bakrun::spec::{self, JobSpec, SPEC_VERSION};
+use bakgen_spec::job::{self as spec, JobSpec, SPEC_VERSION};
 
 use super::escape::name_fragment;
 use super::paths::{CACHE_DIR, METRICS_DIR, STATE_DIR};
@@ -161,8 +161,8 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
 
     let r = s.retention.as_ref()?;
     let count =
-        |c: &Option<crate::policy::Spanned<bakrun::retention::Count>>| c.as_ref().map(|c| c.value);
-    let within = |d: &Option<crate::policy::Spanned<bakrun::duration::Duration>>| {
+        |c: &Option<crate::policy::Spanned<bakgen_spec::count::Count>>| c.as_ref().map(|c| c.value);
+    let within = |d: &Option<crate::policy::Spanned<bakgen_spec::duration::Duration>>| {
         d.as_ref().map(|d| d.value.to_string())
     };
     let retention = spec::Retention {

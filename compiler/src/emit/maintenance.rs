@@ -8,11 +8,11 @@
 //! pack files for every job of the repository and takes restic's exclusive lock, so it
 //! runs once per repository on its own, rarer schedule instead of after every backup.
 
-use bakrun::spec::JobSpec;
+use bakgen_spec::job::JobSpec;
 
 use super::bundle::{unit_data, Bundle, TimerData};
 use super::escape::{exec_arg, name_fragment, verbatim};
-use super::paths::{BAKRUN, JOBS_DIR, UNIT_DIR};
+use super::paths::{installed_spec, BAKRUN, UNIT_DIR};
 use super::render::{RenderError, Templates};
 use super::service::service_unit;
 use crate::policy::{Destination, DestinationKind, Policy, Schedule, Settings};
@@ -57,7 +57,7 @@ pub(super) fn add(
         base.on_failure = None;
         let spec_args: Vec<String> = specs
             .iter()
-            .map(|s| exec_arg(&format!("{JOBS_DIR}/{}.json", s.job)))
+            .map(|s| exec_arg(&installed_spec(&s.job)))
             .collect();
         let fragment = name_fragment(name);
         let bakrun = exec_arg(BAKRUN);

@@ -1,10 +1,10 @@
 //! The least-privilege `bakgen-<job>.service`: what each job may touch is computed from what
 //! it does, which no hand-written unit can keep up with.
 
-use bakrun::spec::{Destination, JobSpec, Step};
+use bakgen_spec::job::{Destination, JobSpec, Step};
 
 use super::escape::{credential, exec_arg, list_path, verbatim};
-use super::paths::{BAKRUN, JOBS_DIR, METRICS_DIR, SERVICE_USER};
+use super::paths::{installed_spec, BAKRUN, METRICS_DIR, SERVICE_USER};
 use crate::policy::{IoClassKind, Policy, SecretSource, Settings};
 
 /// The lines of the unit, grouped by section, each already escaped.
@@ -162,7 +162,7 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
     service.push("KillMode=mixed".to_owned());
     writable.push(METRICS_DIR.to_owned());
     service.extend(sandbox(&n, &writable));
-    let spec_path = format!("{JOBS_DIR}/{}.json", spec.job);
+    let spec_path = installed_spec(&spec.job);
     ServiceUnit {
         description: verbatim(&format!(
             "bakgen backup job {} of host {}",
@@ -206,7 +206,7 @@ fn capabilities(n: &Needs) -> Vec<&'static str> {
 }
 
 fn used_secrets(spec: &JobSpec) -> Vec<String> {
-    use bakrun::spec::SecretRef;
+    use bakgen_spec::job::SecretRef;
     let mut refs: Vec<&SecretRef> = Vec::new();
     if let Destination::Restic {
         password,

@@ -9,13 +9,13 @@
 //! redirects nothing. The root's own path is taken as given; it is the operator's choice.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
-use std::os::fd::OwnedFd;
+use std::io::{ErrorKind, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
+use bakgen_spec::atomic::{self, Durability, FileMode};
 use rustix::fs::{
-    fchmod, fstat, fsync, mkdirat, openat, renameat, statat, unlinkat, AtFlags, Dir, FileType,
-    Mode, OFlags,
+    fchmod, fstat, fsync, mkdirat, openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags,
 };
 use rustix::io::Errno;
 
@@ -164,40 +164,27 @@ impl Tree {
         Ok(Some(Found { contents, mode }))
     }
 
-    /// Writes `rel` atomically with `mode`: a temporary file in the same folder, created
-    /// with the final mode (a 0600 file is never readable by others), then renamed over
-    /// the target. Missing folders are created. A rename replaces a link at `rel` itself,
-    /// never what it points to.
+    /// Writes `rel` atomically with exactly `mode` ([`bakgen_spec::atomic::write_at`] in
+    /// the folder descriptor walked to). Missing folders are created. A rename replaces a
+    /// link at `rel` itself, never what it points to.
     pub fn write(&self, rel: &str, contents: &[u8], mode: u32) -> Result<(), TreeError> {
         let (parent, name) = self.parent(rel, true)?.ok_or_else(|| {
             // Unreachable: parent() creates the folders it is asked to.
             self.io("write", rel, ErrorKind::NotFound.into())
         })?;
-        let tmp = format!(".{name}.bakgen-tmp");
-        let result = (|| -> std::io::Result<()> {
-            // A temporary file left by a crash is ours (its name says so): replace it.
-            let _ = unlinkat(&parent, &tmp, AtFlags::empty());
-            let fd = openat(
-                &parent,
-                &tmp,
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(mode),
-            )?;
-            // The umask may have cleared bits of `mode`: set it exactly.
-            fchmod(&fd, Mode::from_raw_mode(mode))?;
-            let mut f = File::from(fd);
-            f.write_all(contents)?;
-            if self.durable {
-                f.sync_all()?;
-            }
-            renameat(&parent, &tmp, &parent, name)?;
-            Ok(())
-        })();
-        if let Err(source) = result {
-            let _ = unlinkat(&parent, &tmp, AtFlags::empty());
-            return Err(self.io("write", rel, source));
-        }
-        self.sync(&parent, rel)
+        let durability = if self.durable {
+            Durability::Synced
+        } else {
+            Durability::Unsynced
+        };
+        atomic::write_at(
+            parent.as_fd(),
+            name,
+            contents,
+            FileMode::Exact(mode),
+            durability,
+        )
+        .map_err(|source| self.io("write", rel, source))
     }
 
     /// Sets the mode of the regular file at `rel` through its own descriptor.
@@ -441,20 +428,20 @@ mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
 
-    fn scratch(name: &str) -> (PathBuf, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("bakgen-tree-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (root, outside) = (dir.join("root"), dir.join("outside"));
+    /// A root to write into and a folder outside it; removed when the first is dropped.
+    fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
         std::fs::create_dir_all(&root).expect("root");
         std::fs::create_dir_all(&outside).expect("outside");
-        (root, outside)
+        (dir, root, outside)
     }
 
     /// The race an open tree must survive: a folder swapped for a link after the tree was
     /// opened (after `plan` read it) and before the write.
     #[test]
     fn a_folder_swapped_for_a_link_after_opening_redirects_nothing() {
-        let (root, outside) = scratch("swap");
+        let (_dir, root, outside) = scratch();
         let tree = Tree::open(&root, true).expect("open").expect("exists");
         tree.write("a/b/f", b"one", 0o600).expect("write");
         std::fs::rename(root.join("a"), root.join("a.old")).expect("move away");
@@ -476,7 +463,7 @@ mod tests {
 
     #[test]
     fn a_link_at_the_file_itself_is_replaced_by_a_write_and_removed_by_remove() {
-        let (root, outside) = scratch("leaf");
+        let (_dir, root, outside) = scratch();
         let target = outside.join("t");
         std::fs::write(&target, "keep").expect("target");
         std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -501,7 +488,7 @@ mod tests {
 
     #[test]
     fn paths_that_leave_the_root_are_refused() {
-        let (root, _) = scratch("escape");
+        let (_dir, root, _) = scratch();
         let tree = Tree::open(&root, false).expect("open").expect("exists");
         for bad in ["../x", "a/../../x", "/etc/passwd", "a//b", "./x", "..", ""] {
             assert!(tree.write(bad, b"x", 0o644).is_err(), "{bad}");

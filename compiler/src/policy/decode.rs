@@ -1,7 +1,7 @@
 //! KDL documents to the policy model, by hand, so that every value keeps its span and
 //! every problem in every file is reported in one run.
 
-use bakrun::duration::Duration;
+use bakgen_spec::duration::Duration;
 use kdl::{KdlDocument, KdlEntry, KdlNode};
 
 use super::model::*;
@@ -162,23 +162,20 @@ fn named(
     Some(name)
 }
 
-/// Names become unit names, folder names and tags: refuse what cannot round-trip.
+/// Names become unit names, folder names and tags: refuse what cannot round-trip, by
+/// the rule bakrun applies when it loads the spec.
 fn check_name(cx: &mut Cx<'_>, name: &Spanned<String>, what: &str) {
-    let bad = name.value.is_empty()
-        || name.value == "."
-        || name.value == ".."
-        || name.value.contains('/');
-    if bad {
+    if let Err(why) = bakgen_spec::name::check(&name.value) {
         let d = Diagnostic::error(
             "bakgen::invalid-name",
             format!(
-                "{what} `{}` cannot be used as a name",
+                "{what} `{}` cannot be used as a name: it {why}",
                 name.value.escape_debug()
             ),
             name.span.clone(),
         )
         .label("invalid name")
-        .help("a name is not empty, not `.` or `..`, and has no `/`");
+        .help(bakgen_spec::name::RULE);
         cx.push(d);
     }
 }

@@ -1,8 +1,8 @@
 //! The policy as written: every value keeps the span it came from, and nothing is inherited
 //! yet (see `resolve` for defaults and templates).
 
-use bakrun::duration::Duration;
-use bakrun::retention::Count;
+use bakgen_spec::count::Count;
+use bakgen_spec::duration::Duration;
 
 use crate::source::Span;
 

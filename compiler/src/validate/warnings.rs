@@ -1,7 +1,7 @@
 //! Things that work but are probably not what was meant. They print; they fail the check
 //! only with `--deny-warnings`.
 
-use bakrun::retention::Count;
+use bakgen_spec::count::Count;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::Policy;
@@ -30,7 +30,7 @@ fn hourly_retention(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
         // which restic ≥ 0.16 also keeps while they are not, is one snapshot, not a day).
         // `keep-within-hourly` keeps one per hour within its span, as `keep-within` does
         // for hourly runs.
-        let hours = |d: &Option<crate::policy::Spanned<bakrun::duration::Duration>>| {
+        let hours = |d: &Option<crate::policy::Spanned<bakgen_spec::duration::Duration>>| {
             d.as_ref()
                 .map(|d| d.value.approx_seconds() / 3600)
                 .unwrap_or(0)

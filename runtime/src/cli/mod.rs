@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, FixedOffset};
 
+use bakgen_spec::exit::Exit;
 use bakrun::engine::{self, Engine};
 use bakrun::spec::JobSpec;
 use bakrun::{jobs, log};
@@ -43,7 +44,7 @@ impl LogArgs {
                 "error: cannot open log file {}: {e}",
                 self.log_file.as_deref().unwrap_or(Path::new("")).display()
             );
-            ExitCode::from(2)
+            ExitCode::from(Exit::BadInput)
         })
     }
 }
@@ -52,7 +53,7 @@ impl LogArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct JobsDirArg {
     /// Folder of installed job specs, for job names.
-    #[arg(long, value_name = "DIR", default_value = jobs::DEFAULT_JOBS_DIR)]
+    #[arg(long, value_name = "DIR", default_value = bakrun::installed::JOBS_DIR)]
     pub jobs_dir: PathBuf,
 }
 
@@ -68,11 +69,11 @@ pub fn load_job(job: &str, jobs_dir: &Path) -> Result<(JobSpec, Box<dyn Engine>)
     let path = jobs::resolve(job, jobs_dir);
     let spec = JobSpec::read(&path.to_string_lossy()).map_err(|e| {
         log::error(e.to_string());
-        ExitCode::from(2)
+        ExitCode::from(Exit::BadInput)
     })?;
     let engine = engine::for_spec(&spec).map_err(|e| {
         log::error(format!("job spec {}: {e}", path.display()));
-        ExitCode::from(2)
+        ExitCode::from(Exit::BadInput)
     })?;
     Ok((spec, engine))
 }

@@ -10,6 +10,7 @@ use bakrun::spec::{JobSpec, Notify};
 use bakrun::{jobs, log, status};
 
 use super::JobsDirArg;
+use bakgen_spec::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -52,7 +53,7 @@ pub fn main(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             log::error(e);
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::BadInput);
         }
     };
     let Some(notify) = &spec.on_failure else {
@@ -68,7 +69,7 @@ pub fn main(args: Args) -> ExitCode {
         Notify::Command { argv } => {
             let Some((program, rest)) = argv.split_first() else {
                 log::error(format!("job {}: on-failure command is empty", spec.job));
-                return ExitCode::from(2);
+                return ExitCode::from(Exit::BadInput);
             };
             let mut c = Command::new(program);
             c.args(rest).arg(&spec.unit);
@@ -121,14 +122,14 @@ pub fn main(args: Args) -> ExitCode {
                 "the on-failure notification of job {} failed: {s}",
                 spec.job
             ));
-            ExitCode::from(1)
+            ExitCode::from(Exit::Failed)
         }
         Err(e) => {
             log::error(format!(
                 "cannot run the on-failure notification of job {}: {e}",
                 spec.job
             ));
-            ExitCode::from(1)
+            ExitCode::from(Exit::Failed)
         }
     }
 }

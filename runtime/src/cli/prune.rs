@@ -13,6 +13,7 @@ use bakrun::spec::Destination;
 use bakrun::{lock, log, mount, signals};
 
 use super::{load_job, JobsDirArg, LogArgs};
+use bakgen_spec::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -59,7 +60,7 @@ pub fn main(args: Args) -> ExitCode {
         Ok(d) => d,
         Err(e) => {
             log::error(format!("--older-than: {e}"));
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::BadInput);
         }
     };
     let state_dir = args
@@ -133,7 +134,7 @@ pub fn main(args: Args) -> ExitCode {
             let now = Local::now().fixed_offset();
             let Some(cutoff) = d.before(&now) else {
                 log::error(format!("--older-than {d} reaches back too far"));
-                return ExitCode::from(2);
+                return ExitCode::from(Exit::BadInput);
             };
             let newest = snapshots.iter().map(|s| s.time).max();
             let victims: Vec<_> = snapshots

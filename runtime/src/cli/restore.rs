@@ -11,6 +11,7 @@ use bakrun::engine;
 use bakrun::{lock, log};
 
 use super::{load_job, parse_when, JobsDirArg, LogArgs};
+use bakgen_spec::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -63,14 +64,14 @@ pub fn main(args: Args) -> ExitCode {
         Ok(t) => t.unwrap_or(now),
         Err(e) => {
             log::error(format!("--at: {e}"));
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::BadInput);
         }
     };
     let snapshots = match engine.snapshots() {
         Ok(s) => s,
         Err(e) => {
             log::error(e.to_string());
-            return ExitCode::from(1);
+            return ExitCode::from(Exit::Failed);
         }
     };
     let Some(snapshot) = engine::current_at(&snapshots, &when) else {
@@ -79,7 +80,7 @@ pub fn main(args: Args) -> ExitCode {
             spec.job,
             when.to_rfc3339()
         ));
-        return ExitCode::from(1);
+        return ExitCode::from(Exit::Failed);
     };
     log::info(format!(
         "restoring {} from snapshot {} into {}",
@@ -95,7 +96,7 @@ pub fn main(args: Args) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error(e.to_string());
-            ExitCode::from(1)
+            ExitCode::from(Exit::Failed)
         }
     }
 }

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
+use bakgen_spec::exit::Exit;
 use bakrun::retention::{self, Count, Reason};
 use bakrun::spec::Retention;
 
@@ -320,12 +321,12 @@ pub fn run(args: RetentionArgs) -> ExitCode {
     // Check the rules before reading anything, so a typo fails fast even on a tty.
     if let Err(e) = retention::evaluate(&[], &rules, Utc::now()) {
         eprintln!("bakrun retention: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(Exit::BadInput);
     }
     let mut input = Vec::new();
     if let Err(e) = io::stdin().lock().read_to_end(&mut input) {
         eprintln!("bakrun retention: cannot read standard input: {e}");
-        return ExitCode::from(2);
+        return ExitCode::from(Exit::BadInput);
     }
     let preview = match preview(&input, &rules, Utc::now()) {
         Ok(p) => p,
@@ -339,11 +340,11 @@ pub fn run(args: RetentionArgs) -> ExitCode {
                     errors.len() - MAX_LISTED_ERRORS
                 );
             }
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::BadInput);
         }
         Err(e) => {
             eprintln!("bakrun retention: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::BadInput);
         }
     };
     let stdout = io::stdout();
@@ -359,7 +360,7 @@ pub fn run(args: RetentionArgs) -> ExitCode {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bakrun retention: cannot write standard output: {e}");
-            ExitCode::from(2)
+            ExitCode::from(Exit::BadInput)
         }
     }
 }

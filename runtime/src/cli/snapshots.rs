@@ -10,6 +10,7 @@ use bakrun::engine;
 use bakrun::log;
 
 use super::{load_job, parse_when, Format, JobsDirArg};
+use bakgen_spec::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -33,7 +34,7 @@ pub fn main(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             log::error(e.to_string());
-            return ExitCode::from(1);
+            return ExitCode::from(Exit::Failed);
         }
     };
     let Some(at) = &args.at else {
@@ -57,7 +58,7 @@ pub fn main(args: Args) -> ExitCode {
         Ok(t) => t,
         Err(e) => {
             log::error(format!("--at: {e}"));
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::BadInput);
         }
     };
     let Some(snapshot) = engine::current_at(&snapshots, &when) else {
@@ -66,13 +67,13 @@ pub fn main(args: Args) -> ExitCode {
             spec.job,
             when.to_rfc3339()
         ));
-        return ExitCode::from(1);
+        return ExitCode::from(Exit::Failed);
     };
     let files = match engine.files(snapshot) {
         Ok(f) => f,
         Err(e) => {
             log::error(e.to_string());
-            return ExitCode::from(1);
+            return ExitCode::from(Exit::Failed);
         }
     };
     match args.format {

@@ -14,6 +14,7 @@ use bakrun::status::{self, RunResult, Status};
 use bakrun::{jobs, log};
 
 use super::JobsDirArg;
+use bakgen_spec::exit::Exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StatusFormat {
@@ -150,7 +151,7 @@ pub fn main(args: Args) -> ExitCode {
                 "cannot list job specs in {}: {e}",
                 args.jobs.jobs_dir.display()
             ));
-            return ExitCode::from(2);
+            return ExitCode::from(Exit::BadInput);
         }
     };
     let now = Local::now().fixed_offset();
@@ -227,7 +228,7 @@ pub fn main(args: Args) -> ExitCode {
     if states.iter().all(JobState::healthy) {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(1)
+        ExitCode::from(Exit::Failed)
     }
 }
 

@@ -1,11 +1,15 @@
 //! SplitMix64: small and seedable, the same sequence everywhere, for tests that pick at
 //! random (fault loops, property tests) or need incompressible data. One copy for every
-//! runtime test (`mod rng;`, or through `support`).
+//! test of the workspace: runtime tests `mod rng;` (or through `support`), compiler tests
+//! and benchmarks `#[path = "…/runtime/tests/rng/mod.rs"] mod rng;`.
 #![allow(dead_code)]
 
 pub struct Rng(pub u64);
 
 impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -14,7 +18,14 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next() % n.max(1)
+    }
+    /// True `percent` times in 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
     }
     /// A number in `lo..=hi`.
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {

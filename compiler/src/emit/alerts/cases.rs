@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bakrun::metrics::{HOST_LABEL, LAST_RESULT, LAST_SUCCESS, LATE_AFTER};
+use bakgen_spec::exit::Exit;
+use bakgen_spec::metrics::{HOST_LABEL, LAST_RESULT, LAST_SUCCESS, LATE_AFTER};
 
 use super::rules::{absent, failed, host_absent, late, HOUR};
 use super::text::{duration, promql, yaml};
@@ -78,7 +79,13 @@ fn failed_case(out: &mut String, jobs: &[AlertJob]) {
     let alerts: Vec<Alert> = jobs.iter().map(failed).collect();
     let series = alerts
         .iter()
-        .map(|a| (selector(LAST_RESULT, a), "1 0 11".to_owned()))
+        .map(|a| {
+            let codes = [Exit::Failed, Exit::Ok, Exit::NotMounted].map(Exit::code);
+            (
+                selector(LAST_RESULT, a),
+                format!("{} {} {}", codes[0], codes[1], codes[2]),
+            )
+        })
         .collect::<Vec<_>>();
     let evals = vec![
         (

@@ -7,7 +7,7 @@ mod cases;
 mod rules;
 mod text;
 
-use bakrun::spec::JobSpec;
+use bakgen_spec::job::JobSpec;
 
 /// Where Prometheus rule files usually live (`rule_files: ["/etc/prometheus/rules/*.yml"]`).
 pub const RULES: &str = "etc/prometheus/rules/bakgen.yml";

@@ -1,7 +1,8 @@
 //! The rules file: one group per host; per job "late" (last success older than its own
 //! late-after), "failed" (last run's exit code), "metrics absent"; per host "no metrics".
 
-use bakrun::metrics::{HOST_LABEL, JOB_LABEL, LAST_RESULT, LAST_SUCCESS, LATE_AFTER};
+use bakgen_spec::exit::Exit;
+use bakgen_spec::metrics::{HOST_LABEL, JOB_LABEL, LAST_RESULT, LAST_SUCCESS, LATE_AFTER};
 
 use super::text::{duration, humanized, promql, yaml};
 use super::{Alert, AlertJob, Piece};
@@ -9,7 +10,7 @@ use crate::emit::paths::METRICS_DIR;
 
 /// The exit code of a run that found its destination not mounted: a quiet skip, which
 /// the late alert catches once it lasts (docs/operations.md, "Alerting rules").
-const NOT_MOUNTED: u8 = 11;
+const NOT_MOUNTED: u8 = Exit::NotMounted.code();
 
 /// Absence alerts wait a whole number of hours: absence is a coarse signal, and promtool,
 /// which evaluates every step from time 0, proves them in hour steps (see `cases`).

@@ -1,6 +1,6 @@
 //! The `retention` node: restic's `forget` rules (≥ 0.16), counts as integers or `"all"`.
 
-use bakrun::retention::Count;
+use bakgen_spec::count::Count;
 use kdl::{KdlEntry, KdlNode, KdlValue};
 
 use super::super::model::{Retention, Spanned};

@@ -23,8 +23,14 @@ impl std::fmt::Display for FieldProblem {
 pub fn problems(spec: &JobSpec) -> Vec<FieldProblem> {
     let mut out = Problems::default();
     for (field, name) in [("host", &spec.host), ("job", &spec.job)] {
-        if let Err(e) = crate::jobs::check_name(field, name) {
-            out.add(field, e);
+        if let Err(e) = crate::name::check(name) {
+            out.add(
+                field,
+                format!(
+                    "{field} name `{}` {e}: it cannot be used as a file name",
+                    name.escape_debug()
+                ),
+            );
         }
     }
     if let Some(remote) = &spec.remote {
@@ -145,7 +151,7 @@ impl Problems {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::{JobSpec, SpecError};
+    use crate::job::{JobSpec, SpecError};
 
     fn spec_json() -> serde_json::Value {
         serde_json::json!({

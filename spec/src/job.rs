@@ -179,17 +179,17 @@ pub struct Schedule {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Retention {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_last: Option<crate::retention::Count>,
+    pub keep_last: Option<crate::count::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_hourly: Option<crate::retention::Count>,
+    pub keep_hourly: Option<crate::count::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_daily: Option<crate::retention::Count>,
+    pub keep_daily: Option<crate::count::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_weekly: Option<crate::retention::Count>,
+    pub keep_weekly: Option<crate::count::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_monthly: Option<crate::retention::Count>,
+    pub keep_monthly: Option<crate::count::Count>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_yearly: Option<crate::retention::Count>,
+    pub keep_yearly: Option<crate::count::Count>,
     /// A duration in bakgen's grammar (`3D12h`), measured back from the newest snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_within: Option<String>,

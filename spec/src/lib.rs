@@ -1,0 +1,20 @@
+//! The contract between `bakgen` (the compiler) and `bakrun` (the runtime): what one
+//! writes and the other reads or relies on. Both binaries depend on this crate and on
+//! no copy of these rules elsewhere; the compiler does not depend on the runtime.
+//!
+//! - [`job`]: the versioned job spec and the checks made when it is loaded.
+//! - [`name`]: the one rule for host, job and destination names.
+//! - [`duration`], [`count`]: the value grammars the spec's retention uses.
+//! - [`installed`]: where specs, state, locks, status and metrics files live.
+//! - [`exit`]: bakrun's exit codes, which alerting rules read back.
+//! - [`metrics`]: the metric and label names alerting rules query.
+//! - [`atomic`]: the one way both write a file readers must never see half written.
+
+pub mod atomic;
+pub mod count;
+pub mod duration;
+pub mod exit;
+pub mod installed;
+pub mod job;
+pub mod metrics;
+pub mod name;
