@@ -6,7 +6,7 @@
 //! folder, `a/b.rs` a file; a bare `b.rs` sits in the folder of the name before it; names in
 //! parentheses are submodules of the name before them. In the other cells, a backticked name
 //! ending in `.rs` or `/` is a file or folder somewhere under the row's first module, or a
-//! path from the crate's `src/` or the crate's root (`tests/x.rs`).
+//! path from the crate's `src/`, the crate's root (`tests/x.rs`) or the workspace's.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -47,7 +47,24 @@ fn module_exists(src: &Path, name: &str) -> bool {
     if name.ends_with(".rs") {
         return src.join(name).is_file();
     }
-    src.join(format!("{name}.rs")).is_file() || src.join(name).is_dir()
+    src.join(format!("{name}.rs")).is_file() || src.join(name).is_dir() || reexported(src, name)
+}
+
+/// A module the crate re-exports from another (`pub use bakgen_spec::duration;`,
+/// `pub use bakgen_spec::job as spec;`) is named by the map like its own.
+fn reexported(src: &Path, name: &str) -> bool {
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap_or_default();
+    lib.lines().any(|line| {
+        let Some(path) = line.trim().strip_prefix("pub use ") else {
+            return false;
+        };
+        let path = path.trim_end_matches(';');
+        let exported = match path.split_once(" as ") {
+            Some((_, alias)) => alias,
+            None => path.rsplit("::").next().unwrap_or(path),
+        };
+        exported.trim() == name
+    })
 }
 
 fn found_under(dir: &Path, name: &str) -> bool {
@@ -145,9 +162,11 @@ fn check_doc(doc: &str, root: &Path) -> (Vec<Section>, Vec<String>) {
                 let is_dir = name.ends_with('/') && !name.contains(' ') && !name.contains('.');
                 // A path with a folder may also be from the crate's root (`tests/x.rs`).
                 let crate_root = section.src.parent().unwrap_or(&section.src);
+                let workspace = crate_root.parent().unwrap_or(crate_root);
                 let known = found_under(&row_dir, &name)
                     || section.src.join(&name).exists()
-                    || (name.contains('/') && crate_root.join(&name).exists());
+                    || (name.contains('/') && crate_root.join(&name).exists())
+                    || (name.contains('/') && workspace.join(&name).exists());
                 if (is_file || is_dir) && !known {
                     problems.push(format!(
                         "docs/architecture.md:{line_no}: `{name}` is not found under {}",
