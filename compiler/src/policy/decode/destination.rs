@@ -7,11 +7,10 @@ use kdl::KdlNode;
 use super::super::model::*;
 use super::super::reader::{arg, prop, Cx, Shape};
 use super::super::Repository;
-use super::table::{decode_block, names, one, Node};
+use super::table::{decode_block, nearest_or_all, one, Node};
 use super::values::{absolute, duration, rate_node, single_string, RATE};
 use super::{named, schedule};
 use crate::diagnostic::Diagnostic;
-use crate::suggest::did_you_mean;
 
 /// Every line of a destination block, before its kind is known.
 #[derive(Default)]
@@ -170,13 +169,7 @@ pub fn decode_destination(
                 cx.name_span(child),
             )
             .label("unknown node");
-            let d = match did_you_mean(other, names(DESTINATION)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!(
-                    "a destination holds: {}",
-                    names(DESTINATION).collect::<Vec<_>>().join(", ")
-                )),
-            };
+            let d = nearest_or_all(d, other, DESTINATION, "a destination holds");
             cx.push(d);
         },
     );

@@ -7,8 +7,7 @@ use kdl::{KdlDocument, KdlNode};
 use super::model::*;
 use super::reader::{arg, prop, Cx, Shape};
 use crate::diagnostic::Diagnostic;
-use crate::suggest::did_you_mean;
-use table::{decode_block, named as named_shape, names, Node};
+use table::{decode_block, named as named_shape, nearest_or_all, Node};
 
 mod destination;
 mod host;
@@ -106,13 +105,7 @@ fn unknown_top_level(cx: &mut Cx<'_>, node: &KdlNode) {
             "`{other}` is a job setting: put it in a job, a template or `defaults`"
         ))
     } else {
-        match did_you_mean(other, names(TOP_LEVEL)) {
-            Some(s) => d.help(format!("did you mean `{s}`?")),
-            None => d.help(format!(
-                "the top level holds: {}",
-                names(TOP_LEVEL).collect::<Vec<_>>().join(", ")
-            )),
-        }
+        nearest_or_all(d, other, TOP_LEVEL, "the top level holds")
     };
     cx.push(d);
 }

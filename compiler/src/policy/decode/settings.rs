@@ -5,7 +5,7 @@ use kdl::{KdlDocument, KdlNode};
 
 use super::super::model::*;
 use super::super::reader::{arg, args, prop, Cx, Shape};
-use super::table::{decode_block, names, one, Node};
+use super::table::{decode_block, names, nearest_or_all, one, Node};
 use super::values::{absolute, duration, rate_node, single_string, RATE};
 use super::{retention, schedule, steps};
 use crate::diagnostic::Diagnostic;
@@ -185,13 +185,10 @@ fn unknown_setting(cx: &mut Cx<'_>, node: &KdlNode, in_job: bool) {
                 cx.name_span(node),
             )
             .label("unknown node");
-            match did_you_mean(other, names(SETTINGS)) {
-                Some(sugg) => d.help(format!("did you mean `{sugg}`?")),
-                None if other == "job" => d.help("jobs are written inside a host"),
-                None => d.help(format!(
-                    "settings are: {}",
-                    names(SETTINGS).collect::<Vec<_>>().join(", ")
-                )),
+            if other == "job" && did_you_mean(other, names(SETTINGS)).is_none() {
+                d.help("jobs are written inside a host")
+            } else {
+                nearest_or_all(d, other, SETTINGS, "settings are")
             }
         }
     };

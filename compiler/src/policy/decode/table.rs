@@ -7,6 +7,7 @@ use kdl::{KdlDocument, KdlNode};
 use super::super::reader::{Cx, Shape};
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
+use crate::suggest::did_you_mean;
 
 /// Decodes one node into the block's value `T`. The shape is the node's own table entry:
 /// the decoder checks it at the point its messages need (some refuse an inline secret
@@ -63,6 +64,22 @@ pub fn decode_block<T>(
             seen.push((entry.name, span));
         }
         (entry.decode)(cx, node, &entry.shape, into);
+    }
+}
+
+/// Help for a node `table` lacks: the nearest name, else every name after `lead`.
+pub fn nearest_or_all<T>(
+    d: Diagnostic,
+    other: &str,
+    table: &'static [Node<T>],
+    lead: &str,
+) -> Diagnostic {
+    match did_you_mean(other, names(table)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!(
+            "{lead}: {}",
+            names(table).collect::<Vec<_>>().join(", ")
+        )),
     }
 }
 
