@@ -8,7 +8,7 @@ use super::super::model::*;
 use super::super::reader::{arg, prop, Cx, Shape};
 use super::super::Repository;
 use super::table::{decode_block, nearest_or_all, one, Node};
-use super::values::{absolute, duration, rate_node, single_string, RATE};
+use super::values::{absolute, absolute_string, duration, rate_node, single_string, RATE};
 use super::{named, schedule};
 use crate::diagnostic::Diagnostic;
 
@@ -95,12 +95,7 @@ pub const DESTINATION: &[Node<Lines>] = &[
         name: "path",
         shape: FOLDER,
         repeatable: false,
-        decode: |cx, node, shape, l| {
-            l.path = single_string(cx, node, shape);
-            if let Some(p) = &l.path {
-                absolute(cx, p, "path");
-            }
-        },
+        decode: |cx, node, shape, l| l.path = absolute_string(cx, node, shape, "path"),
     },
     Node {
         name: "prune-schedule",
@@ -112,12 +107,7 @@ pub const DESTINATION: &[Node<Lines>] = &[
         name: "read-only-view",
         shape: FOLDER,
         repeatable: false,
-        decode: |cx, node, shape, l| {
-            l.view = single_string(cx, node, shape);
-            if let Some(p) = &l.view {
-                absolute(cx, p, "read-only-view");
-            }
-        },
+        decode: |cx, node, shape, l| l.view = absolute_string(cx, node, shape, "read-only-view"),
     },
     Node {
         name: "restic",

@@ -27,6 +27,18 @@ pub fn single_string(
     cx.string(arg(node, 0)?, node.name().value())
 }
 
+/// The one string argument, an absolute path (a relative one is reported, and kept).
+pub fn absolute_string(
+    cx: &mut Cx<'_>,
+    node: &KdlNode,
+    shape: &Shape<'_>,
+    what: &str,
+) -> Option<Spanned<String>> {
+    let path = single_string(cx, node, shape)?;
+    absolute(cx, &path, what);
+    Some(path)
+}
+
 /// A rate node (`limit-upload "2MiB"`).
 pub fn rate_node(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<Spanned<u64>> {
     single_string(cx, node, shape).and_then(|v| rate(cx, &v))
