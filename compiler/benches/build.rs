@@ -45,7 +45,7 @@ fn main() {
         set.add(SourceFile::new("fleet.kdl", text.clone()));
         let checked = check(set);
         assert_eq!(checked.errors(), 0);
-        let report = build(&checked, &out).expect("build");
+        let report = build(checked.plan().expect("plan"), &out).expect("build");
         first = first.min(t.elapsed());
         written = report.written.len();
 
@@ -54,7 +54,7 @@ fn main() {
         let mut set = SourceSet::default();
         set.add(SourceFile::new("fleet.kdl", text.clone()));
         let checked = check(set);
-        let report = build(&checked, &out).expect("build");
+        let report = build(checked.plan().expect("plan"), &out).expect("build");
         second = second.min(t.elapsed());
         assert!(
             report.written.is_empty(),
@@ -87,7 +87,7 @@ fn main() {
     let checked = check(set);
     let parse_check = t.elapsed();
     let t = Instant::now();
-    let bundles = bakgen::ops::build::bundles(&checked).expect("emit");
+    let bundles = bakgen::ops::build::bundles(checked.plan().expect("plan")).expect("emit");
     let emit = t.elapsed();
     std::hint::black_box(bundles);
     let _ = std::fs::remove_dir_all(&base);

@@ -94,7 +94,10 @@ fn runtime_loads(name: &str) -> Result<JobSpec, String> {
 
 /// The specs `build` would install for an accepted policy.
 fn built_specs(checked: &Checked) -> Vec<(String, String)> {
-    let bundles = bundles(checked).unwrap_or_else(|e| panic!("an accepted policy builds: {e}"));
+    let plan = checked
+        .plan()
+        .unwrap_or_else(|| panic!("a policy without errors has a plan"));
+    let bundles = bundles(plan).unwrap_or_else(|e| panic!("an accepted policy builds: {e}"));
     bundles
         .into_iter()
         .flat_map(|b| b.files.into_iter())

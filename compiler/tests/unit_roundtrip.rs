@@ -185,7 +185,8 @@ fn build(text: &str) -> Result<Units, Vec<&'static str>> {
         return Err(codes);
     }
     let mut units = Units::new();
-    for b in bundles(&checked).expect("renders") {
+    let plan = checked.plan().expect("a policy without errors has a plan");
+    for b in bundles(plan).expect("renders") {
         for (path, file) in b.files {
             if let Some(name) = path.strip_prefix("etc/systemd/system/") {
                 let text = String::from_utf8(file.contents).expect("utf-8 unit");

@@ -30,11 +30,11 @@ pub fn run(args: BuildArgs) -> ExitCode {
     };
     let checked = check(sources);
     print_diagnostics(&checked.diagnostics, &checked.sources);
-    if checked.errors() > 0 {
+    let Some(plan) = checked.plan() else {
         eprintln!("failed: {} errors; nothing was written", checked.errors());
         return ExitCode::from(1);
-    }
-    match build(&checked, &args.out) {
+    };
+    match build(plan, &args.out) {
         Ok(r) => {
             for p in &r.written {
                 eprintln!("wrote {}", p.display());

@@ -78,11 +78,11 @@ pub(crate) fn desired(
             })?;
             let checked = check(sources);
             print_diagnostics(&checked.diagnostics, &checked.sources);
-            if checked.errors() > 0 {
+            let Some(plan) = checked.plan() else {
                 eprintln!("failed: {} errors; nothing was changed", checked.errors());
                 return Err(ExitCode::from(1));
-            }
-            compiled(&checked, host)
+            };
+            compiled(plan, host)
         }
     };
     result.map_err(|e| {

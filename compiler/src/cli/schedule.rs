@@ -10,7 +10,6 @@ use serde::Serialize;
 use super::calendar::parse_time;
 use super::output::{print_diagnostics, print_load_error, Format};
 use crate::ops::check::check;
-use crate::resolve::resolve;
 use crate::schedule::local_timezone;
 use crate::source::SourceSet;
 
@@ -69,37 +68,37 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
         }
     };
     let checked = check(sources);
-    if checked.errors() > 0 {
+    let Some(plan) = checked.plan() else {
         print_diagnostics(&checked.diagnostics, &checked.sources);
         eprintln!(
             "failed: {} errors; fix them before asking when jobs run",
             checked.errors()
         );
         return ExitCode::from(1);
-    }
+    };
     if let Some(h) = &args.host {
-        if !checked.policy.hosts.iter().any(|x| &x.name.value == h) {
+        if !plan.policy().hosts.iter().any(|x| &x.name.value == h) {
             eprintln!("error: the policy has no host `{h}`");
             return ExitCode::from(2);
         }
     }
     let from = args.from.unwrap_or_else(Utc::now);
-    let (jobs, _) = resolve(&checked.policy);
-    let rows: Vec<JobSchedule<'_>> = jobs
+    let rows: Vec<JobSchedule<'_>> = plan
+        .jobs()
         .iter()
-        .filter(|j| args.host.as_ref().is_none_or(|h| &j.host.name.value == h))
-        .filter_map(|j| {
-            let schedule = j.settings.schedule.as_ref()?;
-            let spec = schedule.spec.as_ref()?;
+        .filter(|j| args.host.as_ref().is_none_or(|h| &j.host.value == h))
+        .map(|j| {
+            let schedule = &j.schedule;
+            let spec = &j.calendar;
             let zone = spec.zone(local);
             let next = spec
                 .elapses(&from, local)
                 .take(args.count as usize)
                 .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
                 .collect();
-            Some(JobSchedule {
-                host: &j.host.name.value,
-                job: &j.job.name.value,
+            JobSchedule {
+                host: &j.host.value,
+                job: &j.name.value,
                 expression: &schedule.calendar.value,
                 normalized: spec.normalized(),
                 jitter_seconds: schedule
@@ -110,7 +109,7 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
                 jitter: schedule.jitter.as_ref().map(|d| d.value.to_string()),
                 timezone: zone.name().to_owned(),
                 next,
-            })
+            }
         })
         .collect();
     match args.format {

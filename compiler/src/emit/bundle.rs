@@ -7,14 +7,14 @@ use serde::Serialize;
 
 use super::alerts::{AlertJob, CASES as ALERT_CASES, RULES as ALERT_RULES};
 use super::escape::{list_path, path_unit_name, verbatim};
-use super::job::{destination, job_spec, service_name, timer_name};
+use super::job::{job_spec, service_name, timer_name};
 use super::manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
 use super::paths::{installed_spec, MANIFEST, SERVICE_USER, STATE_DIR, SYSUSERS, UNIT_DIR};
 use super::render::{RenderError, Templates};
 use super::schedule::GapCache;
 use super::service::service_unit;
-use crate::policy::{Destination, DestinationKind, Host, Policy};
-use crate::resolve::ResolvedJob;
+use crate::policy::{Destination, DestinationKind};
+use crate::validate::{Plan, PlannedJob};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleFile {
@@ -29,7 +29,7 @@ pub struct Bundle {
     pub files: BTreeMap<String, BundleFile>,
 }
 
-/// Builds every file for each host that has jobs; the policy must have checked clean.
+/// Builds every file for each host of a [`Plan`].
 pub struct Emitter {
     templates: Templates,
     gaps: GapCache,
@@ -48,45 +48,44 @@ impl Emitter {
 
     /// Prepares the alerting rules for the Prometheus hosts from every job of the fleet;
     /// nothing when the policy names none.
-    pub fn monitoring(&mut self, policy: &Policy, jobs: &[ResolvedJob<'_>]) {
-        if policy.monitoring.is_none() {
+    pub fn monitoring(&mut self, plan: &Plan) {
+        if plan.policy().monitoring.is_none() {
             return;
         }
-        let mut alert_jobs: Vec<AlertJob> = jobs
+        let mut alert_jobs: Vec<AlertJob> = plan
+            .jobs()
             .iter()
-            .filter_map(|job| {
-                let spec = job_spec(policy, job, &mut self.gaps)?;
-                Some(AlertJob::new(&spec, &destination(policy, job)?.name.value))
+            .map(|job| {
+                let spec = job_spec(job, &mut self.gaps);
+                AlertJob::new(&spec, &job.destination.name.value)
             })
             .collect();
         self.alerts = Some(super::alerts::files(&mut alert_jobs));
     }
 
+    /// The bundle of host `host`, which runs `jobs` (the plan's jobs of that host).
     pub fn bundle(
         &mut self,
-        policy: &Policy,
-        host: &Host,
-        jobs: &[ResolvedJob<'_>],
+        plan: &Plan,
+        host: &str,
+        jobs: &[PlannedJob],
     ) -> Result<Bundle, RenderError> {
         let mut b = Bundle {
-            host: host.name.value.clone(),
+            host: host.to_owned(),
             files: BTreeMap::new(),
         };
         let mut destinations: Vec<&Destination> = Vec::new();
         let mut notify = false;
-        let mut sent: Vec<(&Destination, bakgen_spec::job::JobSpec)> = Vec::new();
+        let mut sent: Vec<(&PlannedJob, bakgen_spec::job::JobSpec)> = Vec::new();
         for job in jobs {
-            let Some(spec) = job_spec(policy, job, &mut self.gaps) else {
-                continue;
-            };
-            if let Some(d) = destination(policy, job) {
-                if !destinations.iter().any(|x| std::ptr::eq(*x, d)) {
-                    destinations.push(d);
-                }
-                sent.push((d, spec.clone()));
+            let spec = job_spec(job, &mut self.gaps);
+            let d = &job.destination;
+            if !destinations.iter().any(|x| x.name.value == d.name.value) {
+                destinations.push(d);
             }
+            sent.push((job, spec.clone()));
             notify |= spec.on_failure.is_some();
-            let unit = service_unit(policy, &job.settings, &spec);
+            let unit = service_unit(job, &job.settings, &spec);
             let service = service_name(&spec.job);
             b.add(
                 format!("{UNIT_DIR}/{service}"),
@@ -123,7 +122,7 @@ impl Emitter {
         for d in destinations {
             self.mounts(&mut b, d)?;
         }
-        super::maintenance::add(&self.templates, &mut b, policy, &sent)?;
+        super::maintenance::add(&self.templates, &mut b, &sent)?;
         if !jobs.is_empty() {
             b.add(
                 SYSUSERS.to_owned(),
@@ -133,11 +132,12 @@ impl Emitter {
                 0o644,
             );
         }
-        let watches = policy
+        let watches = plan
+            .policy()
             .monitoring
             .iter()
             .flat_map(|m| &m.prometheus)
-            .any(|h| h.value == host.name.value);
+            .any(|h| h.value == host);
         if let (true, Some((rules, cases))) = (watches, &self.alerts) {
             b.add(ALERT_RULES.to_owned(), rules.clone(), 0o644);
             b.add(ALERT_CASES.to_owned(), cases.clone(), 0o644);

@@ -1,14 +1,12 @@
-//! A resolved job as the runtime's job spec, the compiler–runtime contract.
+//! A planned job as the runtime's job spec, the compiler–runtime contract.
 
 use bakgen_spec::job::{self as spec, JobSpec, SPEC_VERSION};
 
 use super::escape::name_fragment;
 use super::paths::{CACHE_DIR, METRICS_DIR, STATE_DIR};
 use super::schedule::{late_after, GapCache};
-use crate::policy::{
-    Destination, DestinationKind, DumpKind, NotifyTarget, Policy, Secret, SecretSource,
-};
-use crate::resolve::ResolvedJob;
+use crate::policy::{DumpKind, NotifyTarget, Secret, SecretSource};
+use crate::validate::{PlannedDump, PlannedJob, Remote, Target};
 
 /// The systemd service of a job.
 pub fn service_name(job: &str) -> String {
@@ -30,40 +28,27 @@ pub fn repository(url: &str, host: &str, job: &str) -> String {
     url.replace("{host}", host).replace("{job}", job)
 }
 
-/// The destination a job sends to; present once the policy checked clean.
-pub fn destination<'p>(policy: &'p Policy, job: &ResolvedJob<'_>) -> Option<&'p Destination> {
-    let to = job.settings.to.as_ref()?;
-    policy
-        .destinations
-        .iter()
-        .find(|d| d.name.value == to.value)
-}
-
-fn secret<'p>(policy: &'p Policy, name: &str) -> Option<&'p Secret> {
-    policy.secrets.iter().find(|s| s.name.value == name)
-}
-
 /// How the runtime reads a secret: file and credential secrets arrive through the unit's
 /// `LoadCredential=`/`LoadCredentialEncrypted=` under the secret's name.
-fn secret_ref(policy: &Policy, name: &str) -> Option<spec::SecretRef> {
-    Some(match &secret(policy, name)?.source {
+fn secret_ref(secret: &Secret) -> spec::SecretRef {
+    match &secret.source {
         SecretSource::File(_) | SecretSource::Credential(_) => spec::SecretRef::Credential {
-            name: name.to_owned(),
+            name: secret.name.value.clone(),
         },
         SecretSource::Command(c) => spec::SecretRef::Command {
             command: c.value.clone(),
         },
-    })
+    }
 }
 
-/// The job spec, or `None` if the job is incomplete (which `check` reports as errors).
-pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> Option<JobSpec> {
+/// The job spec of a planned job.
+pub fn job_spec(job: &PlannedJob, gaps: &mut GapCache) -> JobSpec {
     let s = &job.settings;
-    let host = &job.host.name.value;
-    let name = &job.job.name.value;
-    let dest = destination(policy, job)?;
-    let schedule = s.schedule.as_ref()?;
-    let calendar = schedule.spec.as_ref()?;
+    let host = &job.host.value;
+    let name = &job.name.value;
+    let dest = &job.destination;
+    let schedule = &job.schedule;
+    let calendar = &job.calendar;
     let jitter = schedule
         .jitter
         .as_ref()
@@ -71,27 +56,25 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
     let timeout = s.timeout.as_ref().map(|t| t.value.approx_seconds());
     let gap = gaps.longest_gap(calendar);
 
-    let destination = match &dest.kind {
-        DestinationKind::Snapshots(f) => spec::Destination::Snapshots {
+    let destination = match &job.target {
+        Target::Snapshots(f) => spec::Destination::Snapshots {
             path: f.path.value.clone(),
             mount_point: f.device.as_ref().map(|_| f.path.value.clone()),
             sentinel: f.sentinel.as_ref().is_none_or(|s| s.value),
         },
-        DestinationKind::Restic(r) => spec::Destination::Restic {
-            repository: repository(&r.url.value, host, name),
-            password: secret_ref(policy, &r.password_secret.as_ref()?.value)?,
+        Target::Restic(r) => spec::Destination::Restic {
+            repository: repository(&r.repository.url.value, host, name),
+            password: secret_ref(&r.password),
             environment: r
                 .environment
                 .iter()
-                .filter_map(|(var, secret)| {
-                    Some(spec::SecretEnv {
-                        variable: var.value.clone(),
-                        secret: secret_ref(policy, &secret.value)?,
-                    })
+                .map(|(variable, secret)| spec::SecretEnv {
+                    variable: variable.clone(),
+                    secret: secret_ref(secret),
                 })
                 .collect(),
             cache_dir: CACHE_DIR.to_owned(),
-            ssh: r.ssh.as_ref().map(|ssh| spec::SftpSsh {
+            ssh: r.repository.ssh.as_ref().map(|ssh| spec::SftpSsh {
                 port: ssh.port.as_ref().map(|p| p.value as u16),
                 identity: ssh.identity.as_ref().map(|i| i.value.clone()),
                 known_hosts: ssh.known_hosts.as_ref().map(|k| k.value.clone()),
@@ -99,19 +82,16 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
         },
     };
 
-    let remote = s.from.as_ref().and_then(|pull| {
-        let source_host = policy
-            .hosts
-            .iter()
-            .find(|h| h.name.value == pull.host.value)?;
-        Some(spec::Remote {
-            address: source_host.address.as_ref()?.value.clone(),
+    let remote = job
+        .remote
+        .as_ref()
+        .map(|Remote { pull, address }| spec::Remote {
+            address: address.clone(),
             user: pull.user.as_ref().map(|u| u.value.clone()),
             port: pull.port.as_ref().map(|p| p.value as u16),
             identity: pull.identity.as_ref().map(|i| i.value.clone()),
             known_hosts: pull.known_hosts.as_ref().map(|k| k.value.clone()),
-        })
-    });
+        });
 
     let mut steps = Vec::new();
     if let Some(lvm) = &s.lvm_snapshot {
@@ -132,15 +112,12 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
             origin_path: btrfs.subvolume.value.clone(),
         });
     }
-    for dump in s.dumps.iter().flatten() {
+    for PlannedDump { dump, password } in &job.dumps {
         let databases = dump.databases.iter().map(|d| d.value.clone()).collect();
         let host = dump.host.as_ref().map(|h| h.value.clone());
         let port = dump.port.as_ref().map(|p| p.value as u16);
         let user = dump.user.as_ref().map(|u| u.value.clone());
-        let password = match &dump.password_secret {
-            Some(p) => Some(secret_ref(policy, &p.value)?),
-            None => None,
-        };
+        let password = password.as_ref().map(secret_ref);
         steps.push(match dump.kind {
             DumpKind::Postgres => spec::Step::Postgres {
                 databases,
@@ -159,7 +136,7 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
         });
     }
 
-    let r = s.retention.as_ref()?;
+    let r = &job.retention;
     let count =
         |c: &Option<crate::policy::Spanned<bakgen_spec::count::Count>>| c.as_ref().map(|c| c.value);
     let within = |d: &Option<crate::policy::Spanned<bakgen_spec::duration::Duration>>| {
@@ -195,7 +172,7 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
         },
     });
 
-    Some(JobSpec {
+    JobSpec {
         version: SPEC_VERSION,
         host: host.clone(),
         job: name.clone(),
@@ -225,5 +202,5 @@ pub fn job_spec(policy: &Policy, job: &ResolvedJob<'_>, gaps: &mut GapCache) -> 
         on_failure,
         state_dir: STATE_DIR.to_owned(),
         metrics_dir: Some(METRICS_DIR.to_owned()),
-    })
+    }
 }

@@ -15,8 +15,9 @@ use super::escape::{exec_arg, name_fragment, verbatim};
 use super::paths::{installed_spec, BAKRUN, UNIT_DIR};
 use super::render::{RenderError, Templates};
 use super::service::service_unit;
-use crate::policy::{Destination, DestinationKind, Policy, Schedule, Settings};
+use crate::policy::{DestinationKind, Schedule, Settings};
 use crate::schedule::CalendarSpec;
+use crate::validate::PlannedJob;
 
 const DEFAULT_PRUNE: &str = "weekly";
 const DEFAULT_CHECK: &str = "monthly";
@@ -24,16 +25,16 @@ const DEFAULT_CHECK: &str = "monthly";
 /// do not all prune at the same minute.
 const DEFAULT_JITTER_SECONDS: u64 = 3600;
 
-/// Adds the maintenance units of every restic destination among `jobs` (a destination and
-/// the spec of a job sending to it, in job order).
+/// Adds the maintenance units of every restic destination among `jobs` (a job and its
+/// spec, in job order).
 pub(super) fn add(
     templates: &Templates,
     b: &mut Bundle,
-    policy: &Policy,
-    jobs: &[(&Destination, JobSpec)],
+    jobs: &[(&PlannedJob, JobSpec)],
 ) -> Result<(), RenderError> {
     let mut seen: Vec<&str> = Vec::new();
-    for (dest, _) in jobs {
+    for (job, first) in jobs {
+        let dest = &job.destination;
         let DestinationKind::Restic(repo) = &dest.kind else {
             continue;
         };
@@ -44,14 +45,13 @@ pub(super) fn add(
         seen.push(name);
         let specs: Vec<&JobSpec> = jobs
             .iter()
-            .filter(|(d, _)| std::ptr::eq(*d, *dest))
+            .filter(|(j, _)| j.destination.name.value == name)
             .map(|(_, s)| s)
             .collect();
-        let Some(first) = specs.first() else { continue };
-        // The first job's spec gives the unit its repository, secrets and sandbox; without
-        // its steps, pull and notification, so the unit gets only the destination's
-        // credentials and capabilities.
-        let mut base = (*first).clone();
+        // `job` is the destination's first job: its spec gives the unit its repository,
+        // secrets and sandbox; without its steps, pull and notification, so the unit gets
+        // only the destination's credentials and capabilities.
+        let mut base = first.clone();
         base.steps.clear();
         base.remote = None;
         base.on_failure = None;
@@ -74,7 +74,7 @@ pub(super) fn add(
             ),
             ("check", check, &repo.check_schedule, DEFAULT_CHECK),
         ] {
-            let mut unit = service_unit(policy, &Settings::default(), &base);
+            let mut unit = service_unit(job, &Settings::default(), &base);
             unit.description = verbatim(&format!(
                 "bakgen restic {kind} of destination {name} from host {}",
                 base.host

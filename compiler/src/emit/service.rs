@@ -5,7 +5,8 @@ use bakgen_spec::job::{Destination, JobSpec, Step};
 
 use super::escape::{credential, exec_arg, list_path, verbatim};
 use super::paths::{installed_spec, BAKRUN, METRICS_DIR, SERVICE_USER};
-use crate::policy::{IoClassKind, Policy, SecretSource, Settings};
+use crate::policy::{IoClassKind, SecretSource, Settings};
+use crate::validate::PlannedJob;
 
 /// The lines of the unit, grouped by section, each already escaped.
 pub struct ServiceUnit {
@@ -33,8 +34,9 @@ impl Needs {
     }
 }
 
-fn needs(spec: &JobSpec) -> Needs {
-    let restic_remote = matches!(&spec.destination, Destination::Restic { repository, .. } if !repository.starts_with('/'));
+fn needs(job: &PlannedJob, spec: &JobSpec) -> Needs {
+    let restic_remote =
+        matches!(&spec.destination, Destination::Restic { .. }) && job.local_repository().is_none();
     let tcp_dump = spec.steps.iter().any(|s| {
         matches!(s, Step::Postgres { host: Some(h), .. } | Step::Mysql { host: Some(h), .. } if !h.starts_with('/'))
     });
@@ -57,8 +59,9 @@ fn needs(spec: &JobSpec) -> Needs {
     }
 }
 
-pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> ServiceUnit {
-    let n = needs(spec);
+/// The service of `spec`, a spec of `job` (its own, or its destination's maintenance).
+pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> ServiceUnit {
+    let n = needs(job, spec);
     let mut unit = Vec::new();
     let mut service = Vec::new();
 
@@ -69,11 +72,12 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
             mounts.push(path.clone());
             writable.push(path.clone());
         }
-        Destination::Restic { repository, .. } if repository.starts_with('/') => {
-            mounts.push(repository.clone());
-            writable.push(repository.clone());
+        Destination::Restic { repository, .. } => {
+            if job.local_repository().is_some() {
+                mounts.push(repository.clone());
+                writable.push(repository.clone());
+            }
         }
-        Destination::Restic { .. } => {}
     }
     if !mounts.is_empty() {
         unit.push(format!(
@@ -93,18 +97,21 @@ pub fn service_unit(policy: &Policy, settings: &Settings, spec: &JobSpec) -> Ser
         unit.push(format!("OnFailure={}", super::notify_name(&spec.job)));
     }
 
-    // Credentials: file and encrypted secrets the job uses, by the secret's name.
-    let mut credentials: Vec<String> = used_secrets(spec)
+    // Credentials: file and encrypted secrets the spec uses, by the secret's name.
+    let used = used_secrets(spec);
+    let mut credentials: Vec<String> = job
+        .secrets()
         .into_iter()
-        .filter_map(|name| {
-            let secret = policy.secrets.iter().find(|s| s.name.value == name)?;
+        .filter(|secret| used.contains(&secret.name.value))
+        .filter_map(|secret| {
+            let name = &secret.name.value;
             match &secret.source {
                 SecretSource::File(p) => {
-                    Some(format!("LoadCredential={}", credential(&name, &p.value)))
+                    Some(format!("LoadCredential={}", credential(name, &p.value)))
                 }
                 SecretSource::Credential(p) => Some(format!(
                     "LoadCredentialEncrypted={}",
-                    credential(&name, &p.value)
+                    credential(name, &p.value)
                 )),
                 SecretSource::Command(_) => None,
             }

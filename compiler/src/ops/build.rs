@@ -11,9 +11,8 @@ use rustix::fs::FileType;
 
 use crate::emit::paths::MANIFEST;
 use crate::emit::{sha256_hex, Bundle, Emitter, Manifest, RenderError};
-use crate::ops::check::Checked;
 use crate::ops::tree::{safe_relative, Found, Tree, TreeError};
-use crate::resolve::resolve;
+use crate::validate::Plan;
 
 #[derive(Debug, Default)]
 pub struct BuildReport {
@@ -43,26 +42,25 @@ impl BuildError {
     }
 }
 
-/// Every host's bundle, in host order. The policy must have no errors.
-pub fn bundles(checked: &Checked) -> Result<Vec<Bundle>, RenderError> {
-    let (jobs, _) = resolve(&checked.policy);
+/// Every host's bundle, in host order.
+pub fn bundles(plan: &Plan) -> Result<Vec<Bundle>, RenderError> {
     let mut emitter = Emitter::new()?;
-    emitter.monitoring(&checked.policy, &jobs);
+    emitter.monitoring(plan);
     let mut out = Vec::new();
-    for host_jobs in jobs.chunk_by(|a, b| std::ptr::eq(a.host, b.host)) {
+    for host_jobs in plan.jobs().chunk_by(|a, b| a.host.value == b.host.value) {
         let Some(first) = host_jobs.first() else {
             continue;
         };
-        out.push(emitter.bundle(&checked.policy, first.host, host_jobs)?);
+        out.push(emitter.bundle(plan, &first.host.value, host_jobs)?);
     }
     // A Prometheus host may run no job: it gets a bundle for the rules alone.
-    let policy = &checked.policy;
+    let policy = plan.policy();
     for name in policy.monitoring.iter().flat_map(|m| &m.prometheus) {
         let Some(host) = policy.hosts.iter().find(|h| h.name.value == name.value) else {
             continue;
         };
         if !out.iter().any(|b| b.host == name.value) {
-            out.push(emitter.bundle(policy, host, &[])?);
+            out.push(emitter.bundle(plan, &host.name.value, &[])?);
         }
     }
     let position = |b: &Bundle| policy.hosts.iter().position(|h| h.name.value == b.host);
@@ -70,8 +68,8 @@ pub fn bundles(checked: &Checked) -> Result<Vec<Bundle>, RenderError> {
     Ok(out)
 }
 
-pub fn build(checked: &Checked, out: &Path) -> Result<BuildReport, BuildError> {
-    let bundles = bundles(checked)?;
+pub fn build(plan: &Plan, out: &Path) -> Result<BuildReport, BuildError> {
+    let bundles = bundles(plan)?;
     let mut report = BuildReport {
         hosts: bundles.len(),
         ..BuildReport::default()

@@ -5,10 +5,11 @@ pub mod model;
 mod monitoring;
 mod parse;
 mod reader;
+mod repository;
 pub mod size;
 mod structure;
 mod text;
 
-pub use decode::SETTINGS;
 pub use model::*;
 pub use parse::parse_policy;
+pub use repository::Repository;

@@ -19,7 +19,7 @@ impl<T> Spanned<T> {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Policy {
     pub defaults: Option<Spanned<Settings>>,
     pub templates: Vec<Template>,
@@ -217,6 +217,16 @@ pub struct Destination {
     pub kind: DestinationKind,
     pub limit_upload: Option<Spanned<u64>>,
     pub limit_download: Option<Spanned<u64>>,
+    /// Lines that belong to the other kind of destination (`password` on a snapshot
+    /// folder, `device` on a restic repository): kept so that `validate` refuses them.
+    pub misplaced: Vec<Misplaced>,
+}
+
+/// A destination line its kind does not use: the node's name and where it is written.
+#[derive(Debug, Clone)]
+pub struct Misplaced {
+    pub node: &'static str,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -246,7 +256,10 @@ pub struct Device {
 
 #[derive(Debug, Clone)]
 pub struct ResticRepository {
+    /// As written, placeholders and all.
     pub url: Spanned<String>,
+    /// `url` parsed; `None` when it is no form restic knows (reported by decode).
+    pub location: Option<super::Repository>,
     pub password_secret: Option<Spanned<String>>,
     /// Extra variables for restic (S3 keys, REST credentials), each from a secret.
     pub environment: Vec<(Spanned<String>, Spanned<String>)>,
@@ -260,6 +273,16 @@ pub struct ResticRepository {
     pub check_read_data: Option<Spanned<String>>,
     /// `ssh port=… identity=… known-hosts=…`: how ssh reaches an `sftp:` repository.
     pub ssh: Option<SftpSsh>,
+}
+
+impl ResticRepository {
+    /// The repository as written, when it is a folder on the machine that runs the job.
+    pub fn local_path(&self) -> Option<&Spanned<String>> {
+        self.location
+            .as_ref()
+            .is_some_and(|l| l.is_local())
+            .then_some(&self.url)
+    }
 }
 
 /// The ssh options of an `sftp:` repository; user and host come from its URL.

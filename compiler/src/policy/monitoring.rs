@@ -11,15 +11,22 @@ use crate::suggest::did_you_mean;
 
 const NODES: &[&str] = &["prometheus"];
 
-/// Decodes a `monitoring` node into `slot`, reporting a second block.
-pub fn decode_monitoring(cx: &mut Cx<'_>, node: &KdlNode, slot: &mut Option<Monitoring>) {
-    let block = Shape {
-        args: (0, 0),
-        arg_what: "",
-        props: &[],
-        children: true,
-    };
-    if !cx.shape(node, &block) {
+/// The `monitoring` block itself: children only.
+pub const BLOCK: Shape<'static> = Shape {
+    args: (0, 0),
+    arg_what: "",
+    props: &[],
+    children: true,
+};
+
+/// Decodes a `monitoring` node of shape `block` into `slot`, reporting a second block.
+pub fn decode_monitoring(
+    cx: &mut Cx<'_>,
+    node: &KdlNode,
+    block: &Shape<'_>,
+    slot: &mut Option<Monitoring>,
+) {
+    if !cx.shape(node, block) {
         return;
     }
     let span = cx.name_span(node);

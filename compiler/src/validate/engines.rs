@@ -1,10 +1,13 @@
 //! Options the chosen engine cannot honour: the policy must not promise what will not happen.
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::policy::{DestinationKind, Policy};
+use crate::policy::{Destination, DestinationKind, Policy, Repository};
 use crate::resolve::ResolvedJob;
 
 pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
+    for dest in &policy.destinations {
+        destination(dest, diags);
+    }
     let mut reported = std::collections::BTreeSet::new();
     let mut push = |d: Diagnostic, diags: &mut Diagnostics| {
         if reported.insert((d.primary.span.clone(), d.message.clone())) {
@@ -91,6 +94,50 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
                 diags,
             ),
             (DestinationKind::Restic(_), None) => {}
+        }
+    }
+}
+
+/// Lines written for the other kind of destination, and `ssh` on a repository ssh does
+/// not reach.
+fn destination(dest: &Destination, diags: &mut Diagnostics) {
+    for m in &dest.misplaced {
+        let d = match (&dest.kind, m.node) {
+            (DestinationKind::Snapshots(_), "prune-schedule" | "check-schedule") => Diagnostic::error(
+                "bakgen::engine-unsupported",
+                "`prune-schedule` and `check-schedule` apply to restic repositories",
+                m.span.clone(),
+            )
+            .label("not for snapshot folders")
+            .help("snapshot folders are pruned by each job's retention; remove this line"),
+            (DestinationKind::Snapshots(_), "ssh") => Diagnostic::error("bakgen::engine-unsupported", "`ssh` applies to sftp: restic repositories, not to snapshot folders", m.span.clone())
+                .label("ssh for a snapshot folder")
+                .help("remove it; to pull a job's sources over ssh, write from \"host\" port=… identity=… in the job"),
+            (DestinationKind::Snapshots(_), _) => Diagnostic::error("bakgen::engine-unsupported", "rsync snapshots are not encrypted: `password` has no effect here", m.span.clone())
+                .label("encryption on a snapshot folder")
+                .help("encrypted backups need a restic repository: write restic \"/path\" instead of path"),
+            (DestinationKind::Restic(_), what) => Diagnostic::error("bakgen::engine-unsupported", format!("`{what}` applies to snapshot folders, not restic repositories"), m.span.clone())
+                .label("not for restic")
+                .help("mount a local restic repository's disk outside bakgen, or back up to a `path` destination"),
+        };
+        diags.push(d);
+    }
+    if let DestinationKind::Restic(r) = &dest.kind {
+        // An unreadable URL is still measured by the backend it names.
+        let not_sftp = match &r.location {
+            Some(l) => !l.is_sftp(),
+            None => !Repository::names_sftp(&r.url.value),
+        };
+        if let (Some(ssh), true) = (&r.ssh, not_sftp) {
+            let d = Diagnostic::error(
+                "bakgen::engine-unsupported",
+                "`ssh` applies to sftp: repositories",
+                ssh.span.clone(),
+            )
+            .label("not an sftp repository")
+            .with(r.url.span.clone(), "repository")
+            .help("remove `ssh`, or write the repository as sftp:user@host:/path");
+            diags.push(d);
         }
     }
 }

@@ -4,6 +4,7 @@
 mod engines;
 mod names;
 mod paths;
+mod plan;
 mod references;
 mod required;
 mod snapshots;
@@ -13,6 +14,8 @@ mod warnings;
 use crate::diagnostic::Diagnostics;
 use crate::policy::Policy;
 use crate::resolve::ResolvedJob;
+
+pub use plan::{plan, Plan, PlannedDump, PlannedJob, Remote, ResticTarget, Target};
 
 pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     let mut diags = Diagnostics::default();

@@ -22,8 +22,7 @@ fn local_places(d: &Destination) -> Vec<&Spanned<String>> {
         DestinationKind::Snapshots(s) => std::iter::once(&s.path)
             .chain(s.read_only_view.as_ref())
             .collect(),
-        DestinationKind::Restic(r) if r.url.value.starts_with('/') => vec![&r.url],
-        DestinationKind::Restic(_) => Vec::new(),
+        DestinationKind::Restic(r) => r.local_path().into_iter().collect(),
     }
 }
 
@@ -114,13 +113,11 @@ fn same_target(policy: &Policy, diags: &mut Diagnostics) {
                 _ => {
                     let pa = match &a.kind {
                         DestinationKind::Snapshots(s) => Some(&s.path),
-                        DestinationKind::Restic(r) if r.url.value.starts_with('/') => Some(&r.url),
-                        _ => None,
+                        DestinationKind::Restic(r) => r.local_path(),
                     };
                     let pb = match &b.kind {
                         DestinationKind::Snapshots(s) => Some(&s.path),
-                        DestinationKind::Restic(r) if r.url.value.starts_with('/') => Some(&r.url),
-                        _ => None,
+                        DestinationKind::Restic(r) => r.local_path(),
                     };
                     match (pa, pb) {
                         (Some(pa), Some(pb))

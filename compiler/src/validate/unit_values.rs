@@ -64,7 +64,7 @@ fn destination(d: &Destination, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostic
             too_long(&d.name, "destination name", unit.len(), &why, diags);
             // A local repository as each job fills in `{host}` and `{job}`, which can only
             // make it longer once the form itself is right (names hold no `/`).
-            if r.url.value.starts_with('/') && unit_path(&r.url, "restic repository", diags) {
+            if r.local_path().is_some() && unit_path(&r.url, "restic repository", diags) {
                 let mut paths = BTreeSet::new();
                 let users = jobs.iter().filter(|j| {
                     j.settings

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::emit::paths::MANIFEST;
 use crate::emit::{sha256_hex, Bundle, BundleFile, Manifest, RenderError};
 use crate::ops::build::bundles;
-use crate::ops::check::Checked;
 use crate::ops::tree::safe_relative;
+use crate::validate::Plan;
 
 /// A bundle to install, with its parsed manifest (the bundle's own `MANIFEST` file).
 #[derive(Debug, Clone)]
@@ -35,11 +35,11 @@ pub enum SourceError {
 
 /// Compiles `host`'s bundle. A host with no jobs gets a bundle holding only an empty
 /// manifest, so applying it removes everything bakgen installed there before.
-pub fn compiled(checked: &Checked, host: &str) -> Result<Desired, SourceError> {
-    if !checked.policy.hosts.iter().any(|h| h.name.value == host) {
+pub fn compiled(plan: &Plan, host: &str) -> Result<Desired, SourceError> {
+    if !plan.policy().hosts.iter().any(|h| h.name.value == host) {
         return Err(SourceError::NoSuchHost(host.to_owned()));
     }
-    let bundle = bundles(checked)?
+    let bundle = bundles(plan)?
         .into_iter()
         .find(|b| b.host == host)
         .unwrap_or_else(|| empty_bundle(host));

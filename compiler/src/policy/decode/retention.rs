@@ -5,19 +5,16 @@ use kdl::{KdlEntry, KdlNode, KdlValue};
 
 use super::super::model::{Retention, Spanned};
 use super::super::reader::{prop, wrong_type, Cx, Shape};
-use super::duration;
+use super::values::duration;
 use crate::diagnostic::Diagnostic;
 
-const COUNT_KEYS: [&str; 6] = [
+const KEYS: [&str; 12] = [
     "keep-last",
     "keep-hourly",
     "keep-daily",
     "keep-weekly",
     "keep-monthly",
     "keep-yearly",
-];
-
-const DURATION_KEYS: [&str; 6] = [
     "keep-within",
     "keep-within-hourly",
     "keep-within-daily",
@@ -26,17 +23,17 @@ const DURATION_KEYS: [&str; 6] = [
     "keep-within-yearly",
 ];
 
-pub(super) fn decode(cx: &mut Cx<'_>, node: &KdlNode) -> Option<Retention> {
-    let keys: Vec<&str> = COUNT_KEYS.iter().chain(&DURATION_KEYS).copied().collect();
-    cx.shape(
-        node,
-        &Shape {
-            args: (0, 0),
-            arg_what: "",
-            props: &keys,
-            children: false,
-        },
-    );
+pub const SHAPE: Shape<'static> = Shape {
+    args: (0, 0),
+    arg_what: "",
+    props: &KEYS,
+    children: false,
+};
+
+pub(super) fn decode(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<Retention> {
+    const COUNT_KEYS: [&str; 6] = [KEYS[0], KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]];
+    const DURATION_KEYS: [&str; 6] = [KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]];
+    cx.shape(node, shape);
     let [last, hourly, daily, weekly, monthly, yearly] =
         COUNT_KEYS.map(|key| prop(node, key).and_then(|e| count(cx, e, key)));
     let [within, within_hourly, within_daily, within_weekly, within_monthly, within_yearly] =
