@@ -13,7 +13,9 @@ use crate::step::{SourceView, StepError};
 pub mod clock;
 pub mod exit_reason;
 pub mod restic;
+pub mod restore;
 pub mod rsync;
+pub mod run_name;
 
 /// One complete snapshot. Engines never report interrupted or half-deleted ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
