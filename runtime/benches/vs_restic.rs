@@ -162,7 +162,7 @@ fn hand_backup(side: &Side, password: &Path, source: &Path) -> Command {
         "the by-hand command differs from bakrun's"
     );
     // A run tag of its own, as bakrun names each run by its start.
-    let now = bakrun::engine::rsync::snapshot_name(&Local::now().fixed_offset());
+    let now = bakrun::engine::run_name::snapshot_name(&Local::now().fixed_offset());
     cmd.args(&global[1..]).args(backup_words(&now, source));
     cmd
 }
