@@ -15,6 +15,7 @@ pub mod retention;
 pub mod runner;
 pub mod secret;
 pub mod signals;
+pub mod source_view;
 pub mod spec;
 pub mod status;
 pub mod step;

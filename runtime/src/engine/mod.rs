@@ -7,8 +7,8 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandError, Exec};
+use crate::source_view::{EngineFailure, NotIntact, SourceView};
 use crate::spec::{Destination, JobSpec};
-use crate::step::{SourceView, StepError};
 
 pub mod clock;
 pub mod exit_reason;
@@ -20,7 +20,7 @@ pub mod run_name;
 /// One complete snapshot. Engines never report interrupted or half-deleted ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    /// The engine's name for it (for rsync the folder name, see [`rsync::snapshot_name`]).
+    /// The engine's name for it (for rsync the folder name, see [`run_name::snapshot_name`]).
     pub id: String,
     /// When the run that made it started, with the local UTC offset of that moment.
     pub time: DateTime<FixedOffset>,
@@ -97,7 +97,13 @@ pub enum EngineError {
     Unsupported(&'static str),
     /// The snapshot the sources were read from became unusable (an overflowed LVM snapshot).
     #[error(transparent)]
-    Source(#[from] StepError),
+    Source(#[from] NotIntact),
+}
+
+impl EngineFailure for EngineError {
+    fn interrupted(&self) -> bool {
+        matches!(self, EngineError::Interrupted)
+    }
 }
 
 impl EngineError {

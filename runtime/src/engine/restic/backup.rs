@@ -12,7 +12,7 @@ use crate::dump::{self, pipe};
 use crate::engine::run_name::snapshot_name;
 use crate::engine::{BackupOutcome, EngineError, Snapshot, TransferStats};
 use crate::log;
-use crate::step::SourceView;
+use crate::source_view::SourceView;
 
 /// restic's `backup --json` summary line.
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -28,8 +28,8 @@ use std::path::Path;
 use super::{BackupOutcome, Engine, EngineError, Snapshot};
 use crate::command::Exec;
 use crate::secret::PrivateFile;
+use crate::source_view::SourceView;
 use crate::spec::{Destination, JobSpec, SecretRef};
-use crate::step::SourceView;
 
 mod backup;
 mod failure;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::command::Command;
-use crate::step::SourceView;
+use crate::source_view::SourceView;
 
 /// Binds each source from the snapshot over its original path, then runs restic.
 const BIND_SCRIPT: &str = r#"while [ "$1" != -- ]; do mount --bind -o ro -- "$1" "$2" || exit 125; shift 2; done; shift; exec "$@""#;

@@ -9,8 +9,8 @@ use super::{dumps, incomplete, rsync_failed, Rsync, INCOMPLETE, LATEST, RSYNC_FL
 use crate::command::{shell_quote, Command, Exec};
 use crate::engine::run_name::snapshot_name;
 use crate::engine::{BackupOutcome, EngineError, Snapshot, TransferStats};
+use crate::source_view::SourceView;
 use crate::spec::Remote;
-use crate::step::SourceView;
 use crate::{log, signals};
 
 /// rsync exit code 24: files vanished while being read, normal on a live system.

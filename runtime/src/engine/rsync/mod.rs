@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 
 use super::{BackupOutcome, Engine, EngineError, Snapshot};
 use crate::command::Exec;
+use crate::source_view::SourceView;
 use crate::spec::{Destination, JobSpec};
-use crate::step::SourceView;
 
 mod backup;
 mod dumps;
