@@ -1,7 +1,7 @@
 //! Removing runs: those retention or `bakrun prune` gives up, those cut short, and a run
 //! that failed part way (it must not stay behind looking like a backup).
 
-use super::listing::complete;
+use super::listing::{complete, run_named};
 use super::Restic;
 use crate::command::Exec;
 use crate::engine::{EngineError, Snapshot};
@@ -17,10 +17,7 @@ impl Restic {
         let runs = self.runs()?;
         let mut ids = Vec::new();
         for snapshot in snapshots {
-            let Some(members) = runs.values().find(|m| {
-                m.iter()
-                    .any(|s| s.short_id == snapshot.id || s.id == snapshot.id)
-            }) else {
+            let Some(members) = run_named(&runs, snapshot) else {
                 continue;
             };
             ids.extend(members.iter().map(|s| s.id.clone()));

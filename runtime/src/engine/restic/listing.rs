@@ -186,17 +186,24 @@ impl Restic {
 
     /// The restic snapshots of one run.
     pub(super) fn members(&self, snapshot: &Snapshot) -> Result<Vec<ResticSnapshot>, EngineError> {
-        self.runs()?
-            .into_values()
-            .find(|m| {
-                m.iter()
-                    .any(|s| s.short_id == snapshot.id || s.id == snapshot.id)
-            })
+        run_named(&self.runs()?, snapshot)
+            .cloned()
             .ok_or_else(|| EngineError::NoSnapshot {
                 job: self.spec.job.clone(),
                 at: snapshot.id.clone(),
             })
     }
+}
+
+/// The restic snapshots of the run `snapshot` names (by a member's short or full id).
+pub(super) fn run_named<'a>(
+    runs: &'a BTreeMap<String, Vec<ResticSnapshot>>,
+    snapshot: &Snapshot,
+) -> Option<&'a Vec<ResticSnapshot>> {
+    runs.values().find(|m| {
+        m.iter()
+            .any(|s| s.short_id == snapshot.id || s.id == snapshot.id)
+    })
 }
 
 pub(super) fn parse_listing(out: &[u8]) -> Result<Vec<ResticSnapshot>, EngineError> {

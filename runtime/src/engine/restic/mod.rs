@@ -12,7 +12,7 @@
 //! Every restic command is scoped to `--host <host>` and `--tag bakgen,job=<job>`, so jobs
 //! sharing one repository never see, let alone forget, each other's snapshots.
 //!
-//! Secrets reach restic through its environment only (see [`repository`]). The
+//! Secrets reach restic through its environment only (see `repository.rs`). The
 //! environment is never printed (see [`Command::display`](crate::command::Command::display)).
 //!
 //! The files: `repository.rs` (restic's command line, environment and secrets; init,
@@ -137,7 +137,7 @@ impl Engine for Restic {
 
     /// From a snapshot step, restic reads the sources at their original paths: each is
     /// bind-mounted (read-only) from the snapshot over itself in a mount namespace of
-    /// restic's own (see [`namespace`]), so the repository records the paths a restore
+    /// restic's own (see `namespace.rs`), so the repository records the paths a restore
     /// expects and nothing outside restic ever sees the bind mounts.
     fn backup_from(
         &self,

@@ -2,7 +2,7 @@
 //! files unchanged since the previous snapshot are hard links to it (`--link-dest`).
 //!
 //! Folder names in the job folder:
-//! - `20260401T023000+0200`: a complete snapshot ([`snapshot_name`]);
+//! - `20260401T023000+0200`: a complete snapshot ([`super::run_name`]);
 //! - `….incomplete`: a transfer that has not finished (interrupted, killed, power loss).
 //!   Never listed, restored from or counted by retention; the next run renames it to its own
 //!   name and lets rsync finish it, so little is sent again;
