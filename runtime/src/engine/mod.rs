@@ -1,7 +1,7 @@
 //! The engine interface: what the runner and the CLI need from a backup program, so that
 //! restic can sit beside rsync without the runner knowing which one it drives.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::command::{CommandError, Exec};
 use crate::source_view::{EngineFailure, NotIntact, SourceView};
 use crate::spec::{Destination, JobSpec};
+use restore::Restore;
 
 pub mod clock;
 pub mod exit_reason;
@@ -137,16 +138,10 @@ pub trait Engine {
     /// Paths (as they were on the source) of the files in a snapshot; folders end in `/`.
     fn files(&self, snapshot: &Snapshot) -> Result<Vec<String>, EngineError>;
 
-    /// Copies `path` (absolute, as on the source) from `snapshot` into folder `to`, as
-    /// `to/<last component of path>`. Refuses to overwrite anything unless `force`.
-    fn restore(
-        &self,
-        exec: &Exec,
-        snapshot: &Snapshot,
-        path: &str,
-        to: &Path,
-        force: bool,
-    ) -> Result<(), EngineError>;
+    /// Copies `what.path` (absolute, as on the source) from `what.snapshot` into folder
+    /// `what.to`, as `to/<last component of path>`. Refuses to overwrite anything unless
+    /// `what.force`.
+    fn restore(&self, exec: &Exec, what: &Restore<'_>) -> Result<(), EngineError>;
 
     /// Removes snapshots. Callers make sure the newest is never among them.
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError>;

@@ -6,9 +6,64 @@ use std::path::{Component, Path, PathBuf};
 
 use super::{EngineError, Snapshot};
 
+/// What `bakrun restore` asks an engine for ([`super::Engine::restore`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Restore<'a> {
+    pub snapshot: &'a Snapshot,
+    /// Absolute, as on the backed-up machine.
+    pub path: &'a str,
+    /// The folder that gets `<last component of path>`.
+    pub to: &'a Path,
+    /// Replace what exists.
+    pub force: bool,
+}
+
+impl Restore<'_> {
+    /// `path` inside the snapshot (see [`relative`]).
+    pub fn relative(&self) -> Result<PathBuf, EngineError> {
+        relative(self.path)
+    }
+
+    /// Where the restored `rel` (from [`Restore::relative`]) lands under `to`.
+    pub fn target(&self, rel: &Path) -> PathBuf {
+        match rel.file_name() {
+            Some(last) => self.to.join(last),
+            None => self.to.to_owned(),
+        }
+    }
+
+    /// Fails with [`EngineError::NotInSnapshot`] unless `found`, where the engine put
+    /// `path`, exists.
+    pub fn check_found(&self, found: &Path) -> Result<(), EngineError> {
+        if std::fs::symlink_metadata(found).is_err() {
+            return Err(EngineError::NotInSnapshot {
+                path: self.path.to_owned(),
+                snapshot: self.snapshot.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Unless forced, refuses (with [`EngineError::WouldOverwrite`]) when putting `source`
+    /// at `target` would replace anything there.
+    pub fn refuse_overwrite(&self, source: &Path, target: &Path) -> Result<(), EngineError> {
+        if self.force {
+            return Ok(());
+        }
+        let clashes = clashes(source, target)?;
+        match clashes.first() {
+            Some(first) => Err(EngineError::WouldOverwrite {
+                count: clashes.len(),
+                first: first.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `/etc/hosts` → `etc/hosts`; refuses relative paths and `..`, which could leave the
 /// snapshot.
-pub fn relative(path: &str) -> Result<PathBuf, EngineError> {
+fn relative(path: &str) -> Result<PathBuf, EngineError> {
     let p = Path::new(path);
     if !p.is_absolute() {
         return Err(EngineError::Invalid(format!(
@@ -28,39 +83,6 @@ pub fn relative(path: &str) -> Result<PathBuf, EngineError> {
         }
     }
     Ok(rel)
-}
-
-/// Where the restored `rel` (see [`relative`]) lands under `to`.
-pub fn target(rel: &Path, to: &Path) -> PathBuf {
-    match rel.file_name() {
-        Some(last) => to.join(last),
-        None => to.to_owned(),
-    }
-}
-
-/// Fails with [`EngineError::NotInSnapshot`] unless `found`, where the engine put `path`
-/// of `snapshot`, exists.
-pub fn check_found(found: &Path, path: &str, snapshot: &Snapshot) -> Result<(), EngineError> {
-    if std::fs::symlink_metadata(found).is_err() {
-        return Err(EngineError::NotInSnapshot {
-            path: path.to_owned(),
-            snapshot: snapshot.id.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// Refuses (with [`EngineError::WouldOverwrite`]) when putting `source` at `target` would
-/// replace anything there.
-pub fn refuse_overwrite(source: &Path, target: &Path) -> Result<(), EngineError> {
-    let clashes = clashes(source, target)?;
-    match clashes.first() {
-        Some(first) => Err(EngineError::WouldOverwrite {
-            count: clashes.len(),
-            first: first.clone(),
-        }),
-        None => Ok(()),
-    }
 }
 
 /// Paths under `target` that restoring `source` there would replace: every non-folder
@@ -100,10 +122,21 @@ mod tests {
         assert!(relative("etc").is_err());
         assert!(relative("/etc/../../x").is_err());
         assert_eq!(relative("/").unwrap(), PathBuf::new());
+        let snapshot = Snapshot {
+            id: "s".into(),
+            time: chrono::DateTime::parse_from_rfc3339("2026-04-01T02:30:00+02:00").unwrap(),
+            path: None,
+        };
+        let what = Restore {
+            snapshot: &snapshot,
+            path: "/etc/hosts",
+            to: Path::new("/r"),
+            force: false,
+        };
         assert_eq!(
-            target(Path::new("etc/hosts"), Path::new("/r")),
+            what.target(Path::new("etc/hosts")),
             PathBuf::from("/r/hosts")
         );
-        assert_eq!(target(Path::new(""), Path::new("/r")), PathBuf::from("/r"));
+        assert_eq!(what.target(Path::new("")), PathBuf::from("/r"));
     }
 }

@@ -23,8 +23,8 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::ffi::OsString;
-use std::path::Path;
 
+use super::restore::Restore;
 use super::{BackupOutcome, Engine, EngineError, Snapshot};
 use crate::command::Exec;
 use crate::secret::PrivateFile;
@@ -155,15 +155,8 @@ impl Engine for Restic {
         self.files_of(snapshot)
     }
 
-    fn restore(
-        &self,
-        exec: &Exec,
-        snapshot: &Snapshot,
-        path: &str,
-        to: &Path,
-        force: bool,
-    ) -> Result<(), EngineError> {
-        self.restore_into(exec, snapshot, path, to, force)
+    fn restore(&self, exec: &Exec, what: &Restore<'_>) -> Result<(), EngineError> {
+        self.restore_into(exec, what)
     }
 
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError> {

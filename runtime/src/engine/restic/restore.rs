@@ -5,22 +5,16 @@ use std::path::{Path, PathBuf};
 
 use super::Restic;
 use crate::command::{shell_quote, Exec};
-use crate::engine::restore::{check_found, refuse_overwrite, relative, target};
-use crate::engine::{EngineError, Snapshot};
+use crate::engine::restore::Restore;
+use crate::engine::EngineError;
 
 impl Restic {
     /// [`crate::engine::Engine::restore`].
-    pub(super) fn restore_into(
-        &self,
-        exec: &Exec,
-        snapshot: &Snapshot,
-        path: &str,
-        to: &Path,
-        force: bool,
-    ) -> Result<(), EngineError> {
+    pub(super) fn restore_into(&self, exec: &Exec, what: &Restore<'_>) -> Result<(), EngineError> {
         self.note_env(exec);
-        let rel = relative(path)?;
-        let members = self.members(snapshot)?;
+        let rel = what.relative()?;
+        let members = self.members(what.snapshot)?;
+        let to = what.to;
         // restic restores full paths; restore into a private folder beside the target,
         // then move PATH into place, so that `to` gets `to/<last component>` as rsync
         // restores do, and a failed restore leaves `to` untouched.
@@ -55,11 +49,9 @@ impl Restic {
             return Ok(());
         }
         let restored = staging.join(&rel);
-        check_found(&restored, path, snapshot)?;
-        let target = target(&rel, to);
-        if !force {
-            refuse_overwrite(&restored, &target)?;
-        }
+        what.check_found(&restored)?;
+        let target = what.target(&rel);
+        what.refuse_overwrite(&restored, &target)?;
         move_into(&restored, &target)
     }
 }

@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::restore::Restore;
 use super::{BackupOutcome, Engine, EngineError, Snapshot};
 use crate::command::Exec;
 use crate::source_view::SourceView;
@@ -106,15 +107,8 @@ impl Engine for Rsync {
         self.files_of(snapshot)
     }
 
-    fn restore(
-        &self,
-        exec: &Exec,
-        snapshot: &Snapshot,
-        path: &str,
-        to: &Path,
-        force: bool,
-    ) -> Result<(), EngineError> {
-        self.restore_into(exec, snapshot, path, to, force)
+    fn restore(&self, exec: &Exec, what: &Restore<'_>) -> Result<(), EngineError> {
+        self.restore_into(exec, what)
     }
 
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError> {

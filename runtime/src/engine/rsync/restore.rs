@@ -1,34 +1,24 @@
 //! Restoring from a snapshot folder with rsync.
 
-use std::path::Path;
-
 use super::{rsync_failed, Rsync};
 use crate::command::{shell_quote, Command, Exec};
-use crate::engine::restore::{check_found, refuse_overwrite, relative, target};
-use crate::engine::{EngineError, Snapshot};
+use crate::engine::restore::Restore;
+use crate::engine::EngineError;
 
 impl Rsync {
     /// [`crate::engine::Engine::restore`].
-    pub(super) fn restore_into(
-        &self,
-        exec: &Exec,
-        snapshot: &Snapshot,
-        path: &str,
-        to: &Path,
-        force: bool,
-    ) -> Result<(), EngineError> {
-        let rel = relative(path)?;
-        let source = self.snapshot_dir(snapshot).join(&rel);
-        check_found(&source, path, snapshot)?;
+    pub(super) fn restore_into(&self, exec: &Exec, what: &Restore<'_>) -> Result<(), EngineError> {
+        let rel = what.relative()?;
+        let source = self.snapshot_dir(what.snapshot).join(&rel);
+        what.check_found(&source)?;
         // `rsync SRC TO/` puts SRC's last component inside TO; the whole snapshot ("/")
         // is restored as TO itself.
         let mut src_arg = source.as_os_str().to_owned();
         if rel.file_name().is_none() {
             src_arg.push("/");
         }
-        if !force {
-            refuse_overwrite(&source, &target(&rel, to))?;
-        }
+        what.refuse_overwrite(&source, &what.target(&rel))?;
+        let (to, force) = (what.to, what.force);
         if !exec.dry_run {
             std::fs::create_dir_all(to)
                 .map_err(EngineError::io(format!("cannot create {}", to.display())))?;
