@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use bakrun::command::shell_quote;
+use bakrun::engine::restic::tags;
 use chrono::{DateTime, FixedOffset, Local};
 use common::*;
 
@@ -99,28 +100,17 @@ impl Side {
     }
 }
 
-/// The arguments of bakrun's `restic backup` (engine/restic.rs, `backup_command` and the
-/// sources part of `backup`), with run tag `run`.
+/// The arguments of bakrun's `restic backup` (engine/restic/backup.rs, `backup_command`
+/// and the sources part of `backup_at`), with run tag `run`.
 fn backup_words(run: &str, source: &Path) -> Vec<String> {
-    let mut words: Vec<String> = [
-        "backup",
-        "--json",
-        "--host",
-        HOST,
-        "--tag",
-        "bakgen",
-        "--tag",
-        &format!("host={HOST}"),
-        "--tag",
-        &format!("job={JOB}"),
-        "--tag",
-        &format!("run={run}"),
-        "--tag",
-        "parts=1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut words: Vec<String> = ["backup", "--json", "--host", HOST]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for tag in tags::run(HOST, JOB, run, 1) {
+        words.push("--tag".into());
+        words.push(tag);
+    }
     words.extend(EXCLUDES.iter().map(|p| format!("--exclude={p}")));
     words.push("--".into());
     words.push(source.to_string_lossy().into_owned());
@@ -162,7 +152,7 @@ fn hand_backup(side: &Side, password: &Path, source: &Path) -> Command {
         "the by-hand command differs from bakrun's"
     );
     // A run tag of its own, as bakrun names each run by its start.
-    let now = bakrun::engine::rsync::snapshot_name(&Local::now().fixed_offset());
+    let now = bakrun::engine::run_name::snapshot_name(&Local::now().fixed_offset());
     cmd.args(&global[1..]).args(backup_words(&now, source));
     cmd
 }
@@ -178,7 +168,7 @@ fn hand_forget(side: &Side, password: &Path, keep_last: u64) -> Command {
     let (mut cmd, words) = side.restic(password);
     cmd.args(&words[1..])
         .args(["forget", "--host", HOST, "--tag"])
-        .arg(format!("bakgen,job={JOB}"))
+        .arg(tags::job_filter(JOB))
         .arg(format!("--keep-last={keep_last}"));
     cmd
 }

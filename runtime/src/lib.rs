@@ -20,6 +20,7 @@ pub mod retention;
 pub mod runner;
 pub mod secret;
 pub mod signals;
+pub mod source_view;
 pub mod status;
 pub mod step;
 pub mod when;

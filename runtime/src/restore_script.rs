@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 
 use crate::command::shell_quote;
 use crate::dump::{self, DumpError, DumpKind};
-use crate::engine::restic::Restic;
+use crate::engine::restic::{tags, Restic};
 use crate::engine::EngineError;
 use crate::secret;
 use crate::spec::{Destination, JobSpec};
@@ -102,7 +102,7 @@ pub fn generate(host: &str, specs: &[JobSpec]) -> Result<String, ScriptError> {
                         body,
                         "  restore_dump {kind} {} {}",
                         q(&d.file_name),
-                        q(&go_json(&format!("dump={}", d.file_name))),
+                        q(&go_json(&tags::dump(&d.file_name))),
                     );
                 }
                 body.push_str("fi\n");

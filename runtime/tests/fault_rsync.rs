@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bakrun::engine::rsync::{parse_snapshot_name, snapshot_name};
+use bakrun::engine::run_name::{parse_snapshot_name, snapshot_name};
 use chrono::{Local, Timelike};
 use common::*;
 use serde_json::Value;

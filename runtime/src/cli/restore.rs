@@ -8,6 +8,7 @@ use chrono::Local;
 
 use bakrun::command::Exec;
 use bakrun::engine;
+use bakrun::engine::restore::Restore;
 use bakrun::{lock, log};
 
 use super::{load_job, parse_when, JobsDirArg, LogArgs};
@@ -92,7 +93,13 @@ pub fn main(args: Args) -> ExitCode {
         dry_run: args.dry_run,
     };
     bakrun::signals::install();
-    match engine.restore(&exec, snapshot, &args.path, &args.to, args.force) {
+    let what = Restore {
+        snapshot,
+        path: &args.path,
+        to: &args.to,
+        force: args.force,
+    };
+    match engine.restore(&exec, &what) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             log::error(e.to_string());

@@ -61,11 +61,11 @@ fn after_future(
     newest: DateTime<FixedOffset>,
     now: DateTime<FixedOffset>,
 ) -> Result<RunTime, EngineError> {
-    let name = |t: &DateTime<FixedOffset>| super::rsync::snapshot_name(t);
+    let name = |t: &DateTime<FixedOffset>| super::run_name::snapshot_name(t);
     let next = newest
         .checked_add_signed(Duration::seconds(1))
         .map(|t| t.with_timezone(now.offset()))
-        .filter(|t| super::rsync::parse_snapshot_name(&name(t)).is_some());
+        .filter(|t| super::run_name::parse_snapshot_name(&name(t)).is_some());
     let Some(time) = next else {
         return Err(EngineError::Invalid(format!(
             "snapshot {} is dated so far ahead that no later name exists; this machine's clock says {}: remove or rename that snapshot",
@@ -101,7 +101,7 @@ mod tests {
 
     fn snap(time: DateTime<FixedOffset>) -> Snapshot {
         Snapshot {
-            id: super::super::rsync::snapshot_name(&time),
+            id: super::super::run_name::snapshot_name(&time),
             time,
             path: None,
         }

@@ -1,24 +1,27 @@
 //! The engine interface: what the runner and the CLI need from a backup program, so that
 //! restic can sit beside rsync without the runner knowing which one it drives.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandError, Exec};
+use crate::source_view::{EngineFailure, NotIntact, SourceView};
 use crate::spec::{Destination, JobSpec};
-use crate::step::{SourceView, StepError};
+use restore::Restore;
 
 pub mod clock;
 pub mod exit_reason;
 pub mod restic;
+pub mod restore;
 pub mod rsync;
+pub mod run_name;
 
 /// One complete snapshot. Engines never report interrupted or half-deleted ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    /// The engine's name for it (for rsync the folder name, see [`rsync::snapshot_name`]).
+    /// The engine's name for it (for rsync the folder name, see [`run_name::snapshot_name`]).
     pub id: String,
     /// When the run that made it started, with the local UTC offset of that moment.
     pub time: DateTime<FixedOffset>,
@@ -95,7 +98,13 @@ pub enum EngineError {
     Unsupported(&'static str),
     /// The snapshot the sources were read from became unusable (an overflowed LVM snapshot).
     #[error(transparent)]
-    Source(#[from] StepError),
+    Source(#[from] NotIntact),
+}
+
+impl EngineFailure for EngineError {
+    fn interrupted(&self) -> bool {
+        matches!(self, EngineError::Interrupted)
+    }
 }
 
 impl EngineError {
@@ -129,16 +138,10 @@ pub trait Engine {
     /// Paths (as they were on the source) of the files in a snapshot; folders end in `/`.
     fn files(&self, snapshot: &Snapshot) -> Result<Vec<String>, EngineError>;
 
-    /// Copies `path` (absolute, as on the source) from `snapshot` into folder `to`, as
-    /// `to/<last component of path>`. Refuses to overwrite anything unless `force`.
-    fn restore(
-        &self,
-        exec: &Exec,
-        snapshot: &Snapshot,
-        path: &str,
-        to: &Path,
-        force: bool,
-    ) -> Result<(), EngineError>;
+    /// Copies `what.path` (absolute, as on the source) from `what.snapshot` into folder
+    /// `what.to`, as `to/<last component of path>`. Refuses to overwrite anything unless
+    /// `what.force`.
+    fn restore(&self, exec: &Exec, what: &Restore<'_>) -> Result<(), EngineError>;
 
     /// Removes snapshots. Callers make sure the newest is never among them.
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError>;

@@ -5,7 +5,7 @@
 //! subvolume is the one folder of it the job is sure to know and be allowed to write; a
 //! snapshot does not contain itself (a nested subvolume shows as an empty folder), so the
 //! backup never sees it. It is bind-mounted read-only into the private tree at the
-//! subvolume's own path (see `view`), so the backup records the original paths.
+//! subvolume's own path (see `source_view`), so the backup records the original paths.
 //!
 //! A leftover `.bakgen-<job>` is removed only when it is provably bakgen's snapshot of this
 //! subvolume: a read-only subvolume whose parent UUID is the subvolume's UUID.

@@ -5,7 +5,7 @@
 //! 1. clear what a killed run left (a mount in the private tree, bakgen's own snapshot,
 //!    found by tag or name — never anything else);
 //! 2. create the snapshot and mount it read-only at its original path inside a private tree
-//!    (see [`view`]);
+//!    (see [`crate::source_view`]);
 //! 3. run the engine through a [`SourceView`]; the engine calls
 //!    [`SourceView::check_intact`] before it calls a backup complete;
 //! 4. unmount and remove the snapshot — after success, failure, and a stop signal.
@@ -14,15 +14,12 @@
 
 pub mod btrfs;
 pub mod lvm;
-pub mod view;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-pub use view::{snapshot_path, SourceView};
-
 use crate::command::{shell_quote, Command, CommandError, Exec};
-use crate::engine::EngineError;
+use crate::source_view::{snapshot_path, EngineFailure, NotIntact, SourceView};
 use crate::spec::{JobSpec, Step};
 use crate::{log, signals};
 
@@ -63,22 +60,21 @@ impl StepError {
     }
 }
 
-/// Why a run with a snapshot step failed.
+/// Why a run with a snapshot step failed: the step, or the engine (error `E`).
 #[derive(Debug, thiserror::Error)]
-pub enum AroundError {
+pub enum AroundError<E> {
     #[error("snapshot step: {0}")]
     Step(#[from] StepError),
     #[error(transparent)]
-    Engine(#[from] EngineError),
+    Engine(E),
 }
 
-impl AroundError {
+impl<E: EngineFailure> AroundError<E> {
     pub fn interrupted(&self) -> bool {
-        matches!(
-            self,
-            AroundError::Step(StepError::Interrupted)
-                | AroundError::Engine(EngineError::Interrupted)
-        )
+        match self {
+            AroundError::Step(e) => matches!(e, StepError::Interrupted),
+            AroundError::Engine(e) => e.interrupted(),
+        }
     }
 }
 
@@ -106,15 +102,15 @@ impl Made {
 /// none, from the live file system. The snapshot is removed whatever happens; a teardown
 /// problem after a good backup is logged and returned as a warning (the next run removes
 /// the leftover first), so the good backup is not thrown away.
-pub fn around_engine<T>(
+pub fn around_engine<T, E: EngineFailure>(
     spec: &JobSpec,
     exec: &Exec,
     state_dir: &Path,
-    engine: impl FnOnce(&SourceView<'_>) -> Result<T, EngineError>,
-) -> Result<(T, Vec<String>), AroundError> {
+    engine: impl FnOnce(&SourceView<'_>) -> Result<T, E>,
+) -> Result<(T, Vec<String>), AroundError<E>> {
     let steps: Vec<&Step> = spec.steps.iter().filter(|s| is_snapshot(s)).collect();
     let step = match steps.as_slice() {
-        [] => return Ok((engine(&SourceView::live())?, Vec::new())),
+        [] => return live(engine),
         [one] => *one,
         _ => {
             // bakgen check refuses this; a hand-written spec must not half-work.
@@ -138,7 +134,7 @@ pub fn around_engine<T>(
             subvolume,
             origin_path,
         )?),
-        _ => return Ok((engine(&SourceView::live())?, Vec::new())),
+        _ => return live(engine),
     };
     check_sources_under(&spec.sources, made.origin_path())?;
     let tree = Tree::new(state_dir, &spec.job);
@@ -154,16 +150,17 @@ pub fn around_engine<T>(
                 Made::Lvm(s) if !exec.dry_run => s.check_intact(),
                 _ => Ok(()),
             };
-            let view = SourceView::snapshot(tree.root(), Some(&check));
+            let view_check = || check().map_err(NotIntact::new);
+            let view = SourceView::snapshot(tree.root(), Some(&view_check));
             log::info(format!(
                 "reading the sources from the snapshot mounted at {}",
                 mount.display()
             ));
-            let r = engine(&view).map_err(AroundError::from);
+            let r = engine(&view).map_err(AroundError::Engine);
             match r {
                 // A failed read of an overflowed LVM snapshot says "I/O error"; the
                 // overflow is the real cause, so it wins.
-                Err(e) if !exec.dry_run && !e.interrupted() => match view.check_intact() {
+                Err(e) if !exec.dry_run && !e.interrupted() => match check() {
                     Err(overflow @ StepError::Overflowed { .. }) => Err(overflow.into()),
                     _ => Err(e),
                 },
@@ -189,6 +186,15 @@ pub fn around_engine<T>(
             Err(e)
         }
     }
+}
+
+/// The engine reading the live file system, when the job has no snapshot step.
+fn live<T, E>(
+    engine: impl FnOnce(&SourceView<'_>) -> Result<T, E>,
+) -> Result<(T, Vec<String>), AroundError<E>> {
+    engine(&SourceView::live())
+        .map(|t| (t, Vec::new()))
+        .map_err(AroundError::Engine)
 }
 
 /// A source outside the snapshot would silently be read live (or not at all).

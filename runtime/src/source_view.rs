@@ -8,15 +8,36 @@
 //! repeats the original path, rsync's `--relative` with a `/./` anchor after `root` records
 //! `etc/fstab` and `srv/data/x`: the backup looks exactly as if the live system had been
 //! read, so listings and restores use the original paths.
+//!
+//! This is the whole interface between snapshot steps (`step/`, which make views and run
+//! the engine through one) and engines (`engine/`, which read through them): it depends
+//! on neither, so neither depends on the other.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::StepError;
-
 /// Checks, just before an engine declares its backup complete, that the snapshot it read
 /// stayed valid (an LVM snapshot can overflow half-way).
-pub type IntactCheck<'a> = &'a dyn Fn() -> Result<(), StepError>;
+pub type IntactCheck<'a> = &'a dyn Fn() -> Result<(), NotIntact>;
+
+/// Why the sources read through a view can no longer be trusted (an overflowed LVM
+/// snapshot), or why that could not be checked: the snapshot step's own error, shown as
+/// it says it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct NotIntact(Box<dyn std::error::Error + Send + Sync>);
+
+impl NotIntact {
+    pub fn new(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(cause))
+    }
+}
+
+/// What a snapshot step needs to know of the error an engine ended with: whether a stop
+/// signal ended it (the step then does not ask whether the snapshot was to blame).
+pub trait EngineFailure: std::error::Error {
+    fn interrupted(&self) -> bool;
+}
 
 /// How an engine reaches the job's sources.
 pub struct SourceView<'a> {
@@ -82,7 +103,7 @@ impl<'a> SourceView<'a> {
     }
 
     /// Fails when the snapshot stopped being a faithful copy; always Ok when live.
-    pub fn check_intact(&self) -> Result<(), StepError> {
+    pub fn check_intact(&self) -> Result<(), NotIntact> {
         match self.check {
             Some(check) => check(),
             None => Ok(()),
@@ -94,11 +115,9 @@ impl<'a> SourceView<'a> {
 /// `root`: `snapshot_path("/var/lib/bakgen/snapshots/j/root", "/etc/fstab")` is
 /// `/var/lib/bakgen/snapshots/j/root/etc/fstab`.
 ///
-/// For restic (which, up to 0.17, has no way to rewrite paths it records): bind-mount
-/// `snapshot_path(root, origin)` over `origin` itself inside the unit's private mount
-/// namespace (units have `PrivateMounts=yes`; `mount --bind -o ro`), run `restic backup
-/// origin…`, then unmount. restic then records the original paths, and nothing outside the
-/// unit sees the bind mount.
+/// For restic (which, up to 0.17, has no way to rewrite paths it records), each source's
+/// `snapshot_path` is bind-mounted over the source itself in a mount namespace of restic's
+/// own (engine/restic/namespace.rs), so restic records the original paths.
 pub fn snapshot_path(root: &Path, origin: &str) -> PathBuf {
     root.join(origin.trim_start_matches('/'))
 }
