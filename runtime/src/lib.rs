@@ -10,6 +10,7 @@ pub mod lock;
 pub mod log;
 pub mod metrics;
 pub mod mount;
+pub mod process;
 pub mod restore_script;
 pub mod retention;
 pub mod runner;
