@@ -251,6 +251,7 @@ fn exposed_secret_file_is_refused_with_a_clear_message() {
 }
 
 #[test]
+#[ignore = "tier: system — needs a rest-server (rclone serve restic); run by scripts/test"]
 fn rest_server_repository() {
     let t = TempDir::new("restic-rest");
     let root = t.path();
@@ -285,6 +286,7 @@ fn rest_server_repository() {
 }
 
 #[test]
+#[ignore = "tier: system — needs a moto S3 server; run by scripts/test"]
 fn s3_repository_with_keys_from_secret_files() {
     let t = TempDir::new("restic-s3");
     let root = t.path();

@@ -114,6 +114,7 @@ fn repository_snapshot_files(repo: &Path) -> usize {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and an sshd for the sftp repository; run by scripts/test"]
 fn sftp_repository_init_backup_list_restore_retention_prune() {
     common::require_root();
     let t = TempDir::new("restic-sftp");
@@ -157,6 +158,7 @@ fn sftp_repository_init_backup_list_restore_retention_prune() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and an sshd for the sftp repository; run by scripts/test"]
 fn sftp_with_an_unknown_host_key_fails_and_says_why() {
     common::require_root();
     let t = TempDir::new("restic-sftp-hostkey");
@@ -410,6 +412,7 @@ fn scanned(args: &[&str], env: &[(&str, &str)], secrets: [String; 2]) -> (Output
 }
 
 #[test]
+#[ignore = "tier: system — needs a moto S3 server; run by scripts/test"]
 fn secrets_never_reach_argv_logs_status_or_metrics() {
     let t = TempDir::new("restic-argv");
     let root = t.path();

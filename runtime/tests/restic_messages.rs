@@ -57,6 +57,7 @@ fn job(tag: &str, mib: usize, repository: Option<&str>) -> LocalJob {
 }
 
 #[test]
+#[ignore = "tier: system — needs root (a full file system mounted from a loop device); run by scripts/test"]
 fn a_full_disk_is_named_as_such() {
     common::require_root();
     let job = job("restic-full", 48, Some("disk/repo"));
