@@ -29,6 +29,7 @@ fn status(root: &std::path::Path, job: &str) -> (String, Value) {
 }
 
 #[test]
+#[ignore = "tier: system — long: the whole restic cycle with restores, 15 s in a debug build; run by scripts/test"]
 fn local_repository_backup_restore_at_a_date_and_shared_retention() {
     let t = TempDir::new("restic-local");
     let root = t.path();
@@ -371,6 +372,7 @@ fn small_job(root: &std::path::Path, keep_last: u32) -> Job {
 }
 
 #[test]
+#[ignore = "tier: system — long: waits out a live restic lock, 20 s; run by scripts/test"]
 fn a_locked_repository_is_waited_for_not_failed() {
     let t = TempDir::new("restic-lock");
     let root = t.path();
@@ -417,6 +419,7 @@ fn a_locked_repository_is_waited_for_not_failed() {
 }
 
 #[test]
+#[ignore = "tier: system — long: three interrupted runs of a real restic, 8 s; run by scripts/test"]
 fn interrupted_runs_are_never_listed_and_the_next_run_clears_them() {
     let t = TempDir::new("restic-interrupted");
     let root = t.path();

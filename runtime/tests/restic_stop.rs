@@ -142,6 +142,7 @@ fn the_backup_and_the_listing_beside_it_are_stopped_with_sigint() {
 }
 
 #[test]
+#[ignore = "tier: system — long: waits out the 5 s grace period for a deaf restic, 13 s; run by scripts/test"]
 fn a_restic_deaf_to_the_stop_is_killed_after_the_grace_period() {
     let (job, fake) =
         job_with_fake_restic("restic-stop-deaf", "trap '' INT TERM HUP", "exec sleep 300");
