@@ -68,6 +68,7 @@ fn units(host_root: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+#[ignore = "tier: system — needs root: systemd-analyze verify runs in a private mount namespace; run by scripts/test"]
 fn every_unit_of_every_example_passes_systemd_analyze_verify() {
     let out = tmp("verify");
     build("../policies", &out);
@@ -169,6 +170,7 @@ fn every_service_scores_within_the_security_bound() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root: systemd-analyze verify runs in a private mount namespace; run by scripts/test"]
 fn hostile_values_produce_units_systemd_accepts() {
     let out = tmp("hostile");
     build("tests/fixtures/hostile/hostile.kdl", &out);

@@ -131,6 +131,7 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 }
 
 #[test]
+#[ignore = "tier: system — long: a fuzz loop over mutated policies; run by scripts/test"]
 fn mutated_policies_never_panic_and_spans_stay_inside() {
     let seeds = seeds();
     let mut rng = Rng(0x5eed_bacc_0123_4567);
@@ -479,6 +480,7 @@ fn run_share(seed: u64, inputs: usize, worker: usize, workers: usize, seeds: &[S
 }
 
 #[test]
+#[ignore = "tier: system — long: 20,000 hostile inputs, minutes in a debug build; run by scripts/test"]
 fn hostile_inputs_never_crash_hang_or_flood() {
     let seed = env_number("BAKGEN_FUZZ_SEED", 0x1203_c0de_5eed_0001);
     let inputs = env_number("BAKGEN_FUZZ_INPUTS", 20_000) as usize;

@@ -277,6 +277,7 @@ const ITERATIONS: usize = 1500;
 const VERIFIED: usize = 3;
 
 #[test]
+#[ignore = "tier: system — needs root: systemd-analyze verify runs in a private mount namespace; run by scripts/test"]
 fn hostile_values_read_back_exactly_or_are_refused() {
     let seed = std::env::var("BAKGEN_UNIT_SEED")
         .ok()

@@ -15,6 +15,8 @@ pub mod lock;
 pub mod log;
 pub mod metrics;
 pub mod mount;
+pub mod private_file;
+pub mod process;
 pub mod restore_script;
 pub mod retention;
 pub mod runner;

@@ -7,6 +7,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// How many children can be running at once (bakrun runs at most three).
@@ -16,7 +18,7 @@ static CHILDREN: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
 /// The signal that stops the child of the same slot.
 static STOP_SIGNALS: [AtomicI32; SLOTS] = [const { AtomicI32::new(libc::SIGTERM) }; SLOTS];
 
-extern "C" fn on_signal(_signal: libc::c_int) {
+fn on_signal() {
     STOP.store(true, Ordering::SeqCst);
     for (child, signal) in CHILDREN.iter().zip(&STOP_SIGNALS) {
         let pid = child.load(Ordering::SeqCst);
@@ -30,18 +32,23 @@ extern "C" fn on_signal(_signal: libc::c_int) {
     }
 }
 
-/// Installs the handlers. Called once by `bakrun run` and `bakrun prune`.
+/// Installs the handlers, once however often it is called (by `bakrun run`, `bakrun prune`
+/// and the repository commands). signal-hook refuses only signals that cannot be caught,
+/// which these are not; should it ever refuse, the run goes on stoppable only by SIGKILL,
+/// and says so.
 pub fn install() {
-    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-        // SAFETY: a zeroed sigaction is valid; the handler only touches atomics and kill(2).
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut());
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        for signal in [SIGTERM, SIGINT, SIGHUP] {
+            // SAFETY: the action only touches atomics and calls kill(2), both
+            // async-signal-safe; it allocates nothing and takes no lock.
+            if let Err(e) = unsafe { signal_hook::low_level::register(signal, on_signal) } {
+                crate::log::warn(format!(
+                    "cannot handle signal {signal} ({e}): it will end bakrun without cleanup"
+                ));
+            }
         }
-    }
+    });
 }
 
 /// True once a stop signal arrived.

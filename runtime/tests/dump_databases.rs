@@ -43,6 +43,7 @@ fn dying_wrapper(dir: &Path, name: &str, real: &str) {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and PostgreSQL and MariaDB servers; run by scripts/test"]
 fn postgres_dumps_stream_into_restic_and_a_dying_dump_leaves_nothing() {
     let t = TempDir::new("dump-pg");
     let root = t.path();
@@ -142,6 +143,7 @@ fn postgres_dumps_stream_into_restic_and_a_dying_dump_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and PostgreSQL and MariaDB servers; run by scripts/test"]
 fn mysql_dumps_into_restic_beside_files_and_into_rsync_snapshots() {
     let t = TempDir::new("dump-maria");
     let root = t.path();
@@ -242,6 +244,7 @@ fn mysql_dumps_into_restic_beside_files_and_into_rsync_snapshots() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and PostgreSQL and MariaDB servers; run by scripts/test"]
 fn postgres_over_the_local_socket_runs_as_the_postgres_user() {
     let t = TempDir::new("dump-pg-peer");
     let root = t.path();

@@ -322,6 +322,7 @@ fn check_recovery(job: &Job, what: &str, pruned: bool) {
 }
 
 #[test]
+#[ignore = "tier: system — needs root, a PostgreSQL server and a moto S3 server, and is long (a fault loop); run by scripts/test"]
 fn restic_and_bakrun_killed_at_random_points() {
     common::require_root();
     let seed = std::env::var("BAKRUN_FAULT_SEED")
@@ -402,6 +403,7 @@ fn restic_and_bakrun_killed_at_random_points() {
 /// The S3 keys reach restic as a memfd (`/proc/self/fd/N`), and a bakrun killed with
 /// SIGKILL mid-backup leaves no file and no open copy behind.
 #[test]
+#[ignore = "tier: system — needs root, a PostgreSQL server and a moto S3 server, and is long (a fault loop); run by scripts/test"]
 fn a_bakrun_killed_mid_run_leaves_no_secret_behind() {
     let t = TempDir::new("fault-restic-s3");
     let root = t.path();

@@ -12,6 +12,7 @@ use common::TempDir;
 use support::*;
 
 #[test]
+#[ignore = "tier: system — needs root, a rest-server (rclone) and a moto S3 server; run by scripts/test"]
 fn rest_server_full_cycle() {
     common::require_root();
     let t = TempDir::new("restic-rest-cycle");
@@ -30,6 +31,7 @@ fn rest_server_full_cycle() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root, a rest-server (rclone) and a moto S3 server; run by scripts/test"]
 fn s3_full_cycle() {
     common::require_root();
     let t = TempDir::new("restic-s3-cycle");

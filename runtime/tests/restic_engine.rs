@@ -29,6 +29,7 @@ fn status(root: &std::path::Path, job: &str) -> (String, Value) {
 }
 
 #[test]
+#[ignore = "tier: system — long: the whole restic cycle with restores, 15 s in a debug build; run by scripts/test"]
 fn local_repository_backup_restore_at_a_date_and_shared_retention() {
     let t = TempDir::new("restic-local");
     let root = t.path();
@@ -251,6 +252,7 @@ fn exposed_secret_file_is_refused_with_a_clear_message() {
 }
 
 #[test]
+#[ignore = "tier: system — needs a rest-server (rclone serve restic); run by scripts/test"]
 fn rest_server_repository() {
     let t = TempDir::new("restic-rest");
     let root = t.path();
@@ -285,6 +287,7 @@ fn rest_server_repository() {
 }
 
 #[test]
+#[ignore = "tier: system — needs a moto S3 server; run by scripts/test"]
 fn s3_repository_with_keys_from_secret_files() {
     let t = TempDir::new("restic-s3");
     let root = t.path();
@@ -369,6 +372,7 @@ fn small_job(root: &std::path::Path, keep_last: u32) -> Job {
 }
 
 #[test]
+#[ignore = "tier: system — long: waits out a live restic lock, 20 s; run by scripts/test"]
 fn a_locked_repository_is_waited_for_not_failed() {
     let t = TempDir::new("restic-lock");
     let root = t.path();
@@ -415,6 +419,7 @@ fn a_locked_repository_is_waited_for_not_failed() {
 }
 
 #[test]
+#[ignore = "tier: system — long: three interrupted runs of a real restic, 8 s; run by scripts/test"]
 fn interrupted_runs_are_never_listed_and_the_next_run_clears_them() {
     let t = TempDir::new("restic-interrupted");
     let root = t.path();

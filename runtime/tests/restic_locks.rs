@@ -68,6 +68,7 @@ fn this_host() -> String {
 }
 
 #[test]
+#[ignore = "tier: system — long: kills restics holding locks and waits them out, 20 s; run by scripts/test"]
 fn stale_locks_of_killed_restics_are_removed_and_the_next_run_succeeds() {
     let job = job_with_runs("restic-stale-locks");
     let host = this_host();
@@ -114,7 +115,9 @@ fn stale_locks_of_killed_restics_are_removed_and_the_next_run_succeeds() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root (unshare --pid: a restic holding a lock in another pid namespace); run by scripts/test"]
 fn locks_that_may_be_live_are_left_and_the_status_names_their_holder() {
+    common::require_root();
     let job = job_with_runs("restic-live-locks");
     let wait = [("BAKRUN_RESTIC_LOCK_WAIT", "2")];
     let before = job.runs();

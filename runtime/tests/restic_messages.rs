@@ -57,6 +57,7 @@ fn job(tag: &str, mib: usize, repository: Option<&str>) -> LocalJob {
 }
 
 #[test]
+#[ignore = "tier: system — needs root (a full file system mounted from a loop device); run by scripts/test"]
 fn a_full_disk_is_named_as_such() {
     common::require_root();
     let job = job("restic-full", 48, Some("disk/repo"));
@@ -74,6 +75,7 @@ fn a_full_disk_is_named_as_such() {
 }
 
 #[test]
+#[ignore = "tier: system — long: a restic killed mid-backup, 8 s; run by scripts/test"]
 fn a_restic_killed_by_sigkill_is_named_with_the_likely_cause() {
     let job = job("restic-oom", 64, None);
     assert_code(&bakrun(&["init", job.p()]), 0);

@@ -453,6 +453,7 @@ fn restic_version() -> String {
 }
 
 #[test]
+#[ignore = "tier: system — long: compares with a real restic over many random histories, a minute in a debug build; run by scripts/test"]
 fn bakrun_keeps_what_restic_forget_keeps() {
     let version = restic_version();
     let tmp = TempDir::new();

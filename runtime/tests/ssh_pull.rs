@@ -10,6 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use common::*;
 
 #[test]
+#[ignore = "tier: system — needs root and an sshd; run by scripts/test"]
 fn pulls_an_awkward_tree_over_ssh_and_hard_links_the_next_snapshot() {
     require_root();
     let root = TempDir::new("ssh");
@@ -103,6 +104,7 @@ fn pulls_an_awkward_tree_over_ssh_and_hard_links_the_next_snapshot() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and an sshd; run by scripts/test"]
 fn an_unknown_host_key_fails_the_run() {
     require_root();
     let root = TempDir::new("ssh-hostkey");

@@ -179,6 +179,7 @@ impl Case {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn backup_reads_the_snapshot_and_records_original_paths() {
     let t = Instant::now();
     let c = case("btrfs-consistent", &["etc", "other"]);
@@ -226,6 +227,7 @@ fn backup_reads_the_snapshot_and_records_original_paths() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn a_failing_engine_still_removes_the_snapshot() {
     let c = case("btrfs-fail", &["etc", "missing"]);
     let t = Instant::now();
@@ -242,6 +244,7 @@ fn a_failing_engine_still_removes_the_snapshot() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn sigterm_removes_the_snapshot() {
     let c = case("btrfs-term", &["etc"]);
     let child = c.start_paused();
@@ -255,6 +258,7 @@ fn sigterm_removes_the_snapshot() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn after_sigkill_the_next_run_removes_the_leftover_first() {
     let c = case("btrfs-kill", &["etc"]);
     let mut child = c.start_paused();
@@ -280,6 +284,7 @@ fn after_sigkill_the_next_run_removes_the_leftover_first() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn a_folder_bakgen_did_not_make_is_never_removed() {
     let c = case("btrfs-foreign", &["etc"]);
     let foreign = c.fs.data().join(".bakgen-files");
@@ -305,6 +310,7 @@ fn a_folder_bakgen_did_not_make_is_never_removed() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn dry_run_prints_the_snapshot_commands_and_changes_nothing() {
     let c = case("btrfs-dry", &["etc"]);
     let out =
@@ -344,6 +350,7 @@ fn dry_run_prints_the_snapshot_commands_and_changes_nothing() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn restic_reads_the_snapshot_at_the_original_paths() {
     let c = case("btrfs-restic", &["etc", "other"]);
     let root = c.root.path();

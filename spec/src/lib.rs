@@ -9,6 +9,8 @@
 //! - [`exit`]: bakrun's exit codes, which alerting rules read back.
 //! - [`metrics`]: the metric and label names alerting rules query.
 //! - [`atomic`]: the one way both write a file readers must never see half written.
+//! - [`run_name`], [`restic_tags`]: how a run is named (an rsync folder, a restic `run=`
+//!   tag) and the tags on every restic snapshot bakrun makes.
 
 pub mod atomic;
 pub mod count;
@@ -18,3 +20,5 @@ pub mod installed;
 pub mod job;
 pub mod metrics;
 pub mod name;
+pub mod restic_tags;
+pub mod run_name;

@@ -19,6 +19,7 @@ findmnt -n -o FSTYPE --target "$MNT"
 "#;
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn readonly_snapshot_keeps_old_content() {
     let before = process::mounts().expect("mountinfo");
     let t = Instant::now();
@@ -38,6 +39,7 @@ fn readonly_snapshot_keeps_old_content() {
 }
 
 #[test]
+#[ignore = "tier: system — needs root and btrfs on a loop device; run by scripts/test"]
 fn a_failing_script_is_an_error_with_its_output() {
     let err = run_on_btrfs("echo about-to-fail; false", Duration::from_secs(60))
         .expect_err("false fails");

@@ -150,6 +150,7 @@ t done
 "#;
 
 #[test]
+#[ignore = "tier: system — needs root and a virtme-ng VM (LVM snapshots need device-mapper); run by scripts/test"]
 fn lvm_snapshot_steps_in_vm() {
     let tmp = process::TempDir::new("bakgen-e2e-lvm-steps").expect("rwdir");
     let rw = tmp.path();

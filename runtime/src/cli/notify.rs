@@ -4,7 +4,9 @@
 //! (through curl).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
+
+use bakrun::command::Command;
 
 use bakrun::spec::{JobSpec, Notify};
 use bakrun::{jobs, log, status};
@@ -65,19 +67,16 @@ pub fn main(args: Args) -> ExitCode {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&spec.state_dir));
     let status_file = status::status_path(&state_dir, &spec.job);
-    let mut cmd = match notify {
+    let cmd = match notify {
         Notify::Command { argv } => {
             let Some((program, rest)) = argv.split_first() else {
                 log::error(format!("job {}: on-failure command is empty", spec.job));
                 return ExitCode::from(Exit::BadInput);
             };
-            let mut c = Command::new(program);
-            c.args(rest).arg(&spec.unit);
-            c
+            Command::new(program).args(rest).arg(&spec.unit)
         }
         Notify::Url { url } => {
-            let mut c = Command::new("curl");
-            c.args([
+            let c = Command::new("curl").args([
                 "--fail",
                 "--silent",
                 "--show-error",
@@ -86,33 +85,33 @@ pub fn main(args: Args) -> ExitCode {
                 "--header",
                 "Content-Type: application/json",
             ]);
-            if status_file.exists() {
+            let data = if status_file.exists() {
                 let mut data = std::ffi::OsString::from("@");
                 data.push(&status_file);
-                c.arg("--data-binary").arg(data);
+                data
             } else {
-                c.arg("--data-binary").arg(format!(
+                format!(
                     "{{\"host\":{:?},\"job\":{:?},\"result\":\"failed\"}}",
                     spec.host, spec.job
-                ));
-            }
-            c.arg("--").arg(url);
-            c
+                )
+                .into()
+            };
+            c.arg("--data-binary").arg(data).arg("--").arg(url)
         }
     };
-    cmd.env("BAKGEN_HOST", &spec.host)
+    let cmd = cmd
+        .env("BAKGEN_HOST", &spec.host)
         .env("BAKGEN_JOB", &spec.job)
         .env("BAKGEN_UNIT", &spec.unit)
         .env("BAKGEN_STATUS_FILE", &status_file);
     if args.dry_run {
-        let words: Vec<String> = std::iter::once(cmd.get_program())
-            .chain(cmd.get_args())
-            .map(bakrun::command::shell_quote)
-            .collect();
-        println!("{}", words.join(" "));
+        println!("{}", cmd.display());
         return ExitCode::SUCCESS;
     }
-    match cmd.status() {
+    // Started like every child of bakrun (`command::process`): a notifier outlives no
+    // bakrun stopped or killed, as it gets SIGTERM when bakrun dies. Its output goes
+    // where bakrun's does, the journal.
+    match bakrun::command::process(&cmd).status() {
         Ok(s) if s.success() => {
             log::info(format!("notified the failure of {}", spec.unit));
             ExitCode::SUCCESS

@@ -14,9 +14,9 @@ use std::path::Path;
 use std::process::Stdio;
 
 use crate::command::{shell_quote, Command, CommandError, Exec, Finished};
+use crate::log;
 use crate::secret::{self, PrivateFile, SecretError};
 use crate::spec::{JobSpec, SecretRef, Step};
-use crate::{log, signals};
 
 pub mod pipe;
 
@@ -353,26 +353,14 @@ pub fn to_file(exec: &Exec, dump: &Dump, path: &Path) -> Result<Finished, Comman
         dump.command.display(),
         path.display()
     ));
-    let mut process = pipe::process(&dump.command);
-    process
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(Stdio::piped());
-    let mut child = process.spawn().map_err(|source| CommandError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    let tracked = signals::track(child.id(), dump.command.stop_signal);
-    let err = pipe::log_stderr(child.stderr.take(), program.clone());
-    let status = crate::command::wait_stoppable(&mut child, &program);
-    drop(tracked);
-    let _ = err.join();
-    let status = status.map_err(|source| CommandError::Wait { program, source })?;
-    Ok(Finished {
-        code: status.code(),
-        interrupted: signals::stop_requested(),
-        stdout: Vec::new(),
-    })
+    let ran = crate::process::run(
+        &dump.command,
+        Stdio::from(file),
+        crate::process::Stop::Forward,
+        crate::process::output::Stdout::default(),
+        crate::process::output::Stderr::new(Some(program), 0),
+    )?;
+    Ok(Finished::of(&ran.status, Vec::new()))
 }
 
 #[cfg(test)]

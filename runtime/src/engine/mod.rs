@@ -16,7 +16,7 @@ pub mod exit_reason;
 pub mod restic;
 pub mod restore;
 pub mod rsync;
-pub mod run_name;
+pub use bakgen_spec::run_name;
 
 /// One complete snapshot. Engines never report interrupted or half-deleted ones.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use super::failure::{self, Exit, ResticFailure, Said};
 use super::lock;
 use super::Restic;
 use crate::command::{Command, Exec, Finished};
-use crate::dump::pipe;
 use crate::engine::EngineError;
+use crate::process::{self, output};
 use crate::{log, signals};
 
 impl Restic {
@@ -127,57 +127,33 @@ pub(super) struct Ran {
 /// signals passed on as SIGINT, a restic deaf to it killed after the grace period) and
 /// keeps what restic said on standard error.
 pub(super) fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
-    use std::io::{BufRead, BufReader};
     log::debug(format!("running: {}", cmd.display()));
-    let program = cmd.program.to_string_lossy().into_owned();
-    let mut p = pipe::process(cmd);
-    p.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = p
-        .spawn()
-        .map_err(|source| crate::command::CommandError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    let tracked = signals::track(child.id(), cmd.stop_signal);
-    let stderr = child.stderr.take();
-    let err_thread = std::thread::spawn(move || {
-        let mut said = Said::default();
-        if let Some(stderr) = stderr {
-            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
-                let line = String::from_utf8_lossy(&line).into_owned();
-                log::warn(&line);
-                said.push(line);
-            }
-        }
-        said
-    });
-    let out_thread = crate::command::stdout_lines(child.stdout.take());
-    let status = crate::command::wait_stoppable(&mut child, &program);
-    drop(tracked);
-    let lines = out_thread.join().unwrap_or_default();
-    let said = err_thread.join().unwrap_or_default();
-    let status = status.map_err(|source| crate::command::CommandError::Wait { program, source })?;
+    let ran = process::run(
+        cmd,
+        std::process::Stdio::piped(),
+        process::Stop::Forward,
+        output::Stdout::default(),
+        Logged::default(),
+    )?;
     Ok(Ran {
-        finished: Finished {
-            code: status.code(),
-            interrupted: signals::stop_requested(),
-            stdout: lines,
-        },
-        exit: Exit::of(&status),
-        said,
+        finished: Finished::of(&ran.status, ran.stdout.0),
+        exit: Exit::of(&ran.status),
+        said: ran.stderr.0,
     })
+}
+
+/// restic's standard error: logged as warnings, and kept as [`Said`].
+#[derive(Default)]
+struct Logged(Said);
+
+impl output::LineSink for Logged {
+    fn line(&mut self, line: String) {
+        log::warn(&line);
+        self.0.push(line);
+    }
 }
 
 /// Sleeps `delay`, waking early (with [`EngineError::Interrupted`]) on a stop signal.
 fn sleep_unless_stopped(delay: std::time::Duration) -> Result<(), EngineError> {
-    let until = std::time::Instant::now() + delay;
-    while std::time::Instant::now() < until {
-        if signals::stop_requested() {
-            return Err(EngineError::Interrupted);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Ok(())
+    signals::sleep(delay).map_err(|signals::Stopped| EngineError::Interrupted)
 }

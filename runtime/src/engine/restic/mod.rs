@@ -41,7 +41,7 @@ mod namespace;
 mod repository;
 mod restore;
 mod sftp;
-pub mod tags;
+pub use bakgen_spec::restic_tags as tags;
 
 pub use backup::{parse_summary, Summary};
 pub use failure::ResticFailure;

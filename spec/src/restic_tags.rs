@@ -1,9 +1,7 @@
 //! The tags bakrun puts on every restic snapshot it makes, and reads back: `bakgen`,
-//! `host=<host>`, `job=<job>`, `run=<run name>` (see [`super::super::run_name`]),
+//! `host=<host>`, `job=<job>`, `run=<run name>` (see [`crate::run_name`]),
 //! `parts=<snapshots in the run>` and, on a dump's snapshot, `dump=<file name>`.
-//! The restore script (restore_script.rs) reads the same tags with awk.
-//!
-//! Depends on std only, so that the compiler may share it.
+//! bakrun's restore script reads the same tags with awk.
 
 /// The tag that marks a snapshot as bakgen's.
 pub const BAKGEN: &str = "bakgen";

@@ -1,8 +1,9 @@
 //! The name of a run: what an rsync snapshot folder is called and what a restic run's
-//! `run=` tag says (see [`super::restic::tags`]). Both engines name a run by the moment it
+//! `run=` tag says (see [`crate::restic_tags`]). Both engines name a run by the moment it
 //! started, so retention and `--at` read the same time back from either.
 //!
-//! Depends on std and chrono only, so that the compiler may share it.
+//! In the contract crate because both engines, the restore script and any reader of where
+//! backups land (a watch of the destinations) must name and read runs the same way.
 
 use chrono::{DateTime, FixedOffset};
 
