@@ -10,3 +10,13 @@ pub const JOB_LABEL: &str = "bakgen_job";
 pub const LAST_SUCCESS: &str = "bakgen_job_last_success_timestamp_seconds";
 pub const LAST_RESULT: &str = "bakgen_job_last_run_result";
 pub const LATE_AFTER: &str = "bakgen_job_late_after_seconds";
+
+/// What `bakrun watch` writes (`bakgen_watch.prom` on the watching host), per watched job,
+/// labelled with [`HOST_LABEL`], [`JOB_LABEL`] and [`DESTINATION_LABEL`].
+pub const DESTINATION_LABEL: &str = "bakgen_destination";
+/// When the newest complete run in the destination started (absent: never ran).
+pub const WATCH_LAST_COMPLETE: &str = "bakgen_watch_last_complete_timestamp_seconds";
+/// 1 while the job is late, never ran or its store is unreadable; else 0.
+pub const WATCH_LATE: &str = "bakgen_watch_late";
+/// The age the newest complete run must stay under (the job's late-after).
+pub const WATCH_EXPECTED_WITHIN: &str = "bakgen_watch_expected_within_seconds";
