@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::alerts::{AlertJob, CASES as ALERT_CASES, RULES as ALERT_RULES};
+use super::alerts::{AlertJob, AlertWatch, CASES as ALERT_CASES, RULES as ALERT_RULES};
 use super::escape::{list_path, path_unit_name, verbatim};
 use super::job::{job_spec, service_name, timer_name};
 use super::manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
 use super::paths::{installed_spec, MANIFEST, SERVICE_USER, STATE_DIR, SYSUSERS, UNIT_DIR};
 use super::render::{RenderError, Templates};
-use super::schedule::GapCache;
+use super::schedule::{late_after, GapCache};
 use super::service::service_unit;
 use crate::policy::{Destination, DestinationKind};
 use crate::validate::{Plan, PlannedJob};
@@ -60,7 +60,26 @@ impl Emitter {
                 AlertJob::new(&spec, &job.destination.name.value)
             })
             .collect();
-        self.alerts = Some(super::alerts::files(&mut alert_jobs));
+        let mut watches: Vec<AlertWatch> = plan
+            .watches()
+            .iter()
+            .map(|w| AlertWatch {
+                host: w.watch.host.value.clone(),
+                late_after: late_after(self.gaps.longest_gap(&w.calendar), w.jitter_seconds, None),
+                // The jobs the watch judges: those writing where it reads, with a late-after.
+                jobs: alert_jobs
+                    .iter()
+                    .filter(|j| j.late_after > 0)
+                    .filter(|j| {
+                        w.destinations
+                            .iter()
+                            .any(|t| t.destination.name.value == j.destination)
+                    })
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        self.alerts = Some(super::alerts::files(&mut alert_jobs, &mut watches));
     }
 
     /// The bundle of host `host`, which runs `jobs` (the plan's jobs of that host).
@@ -98,14 +117,7 @@ impl Emitter {
                     spec.job, spec.host
                 )),
                 calendar: verbatim(&spec.schedule.calendar),
-                timer: if spec.schedule.jitter_seconds > 0 {
-                    vec![
-                        format!("RandomizedDelaySec={}", spec.schedule.jitter_seconds),
-                        "FixedRandomDelay=true".to_owned(),
-                    ]
-                } else {
-                    Vec::new()
-                },
+                timer: TimerData::jitter(spec.schedule.jitter_seconds),
                 service: service.clone(),
             };
             b.add(
@@ -123,7 +135,11 @@ impl Emitter {
             self.mounts(&mut b, d)?;
         }
         super::maintenance::add(&self.templates, &mut b, &sent)?;
-        if !jobs.is_empty() {
+        let watch = plan.watches().iter().find(|w| w.watch.host.value == host);
+        if let Some(w) = watch {
+            super::watch::add(&self.templates, &mut b, plan, w, &mut self.gaps)?;
+        }
+        if !jobs.is_empty() || watch.is_some() {
             b.add(
                 SYSUSERS.to_owned(),
                 format!(
@@ -279,6 +295,20 @@ pub(super) struct TimerData {
     pub(super) calendar: String,
     pub(super) timer: Vec<String>,
     pub(super) service: String,
+}
+
+impl TimerData {
+    /// The `[Timer]` lines of a jitter: a delay fixed per host and unit, so that runs stay
+    /// evenly spaced.
+    pub(super) fn jitter(seconds: u64) -> Vec<String> {
+        if seconds == 0 {
+            return Vec::new();
+        }
+        vec![
+            format!("RandomizedDelaySec={seconds}"),
+            "FixedRandomDelay=true".to_owned(),
+        ]
+    }
 }
 
 #[derive(Serialize)]

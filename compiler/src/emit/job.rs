@@ -5,8 +5,8 @@ use bakgen_spec::job::{self as spec, JobSpec, SPEC_VERSION};
 use super::escape::name_fragment;
 use super::paths::{CACHE_DIR, METRICS_DIR, STATE_DIR};
 use super::schedule::{late_after, GapCache};
-use crate::policy::{DumpKind, NotifyTarget, Secret, SecretSource};
-use crate::validate::{PlannedDump, PlannedJob, Remote, Target};
+use crate::policy::{DumpKind, Notify, NotifyTarget, Secret, SecretSource, SftpSsh};
+use crate::validate::{PlannedDump, PlannedJob, Remote, ResticTarget, Target};
 
 /// The systemd service of a job.
 pub fn service_name(job: &str) -> String {
@@ -30,13 +30,44 @@ pub fn repository(url: &str, host: &str, job: &str) -> String {
 
 /// How the runtime reads a secret: file and credential secrets arrive through the unit's
 /// `LoadCredential=`/`LoadCredentialEncrypted=` under the secret's name.
-fn secret_ref(secret: &Secret) -> spec::SecretRef {
+pub(super) fn secret_ref(secret: &Secret) -> spec::SecretRef {
     match &secret.source {
         SecretSource::File(_) | SecretSource::Credential(_) => spec::SecretRef::Credential {
             name: secret.name.value.clone(),
         },
         SecretSource::Command(c) => spec::SecretRef::Command {
             command: c.value.clone(),
+        },
+    }
+}
+
+/// The variables restic gets from secrets, as the runtime reads them.
+pub(super) fn environment(r: &ResticTarget) -> Vec<spec::SecretEnv> {
+    r.environment
+        .iter()
+        .map(|(variable, secret)| spec::SecretEnv {
+            variable: variable.clone(),
+            secret: secret_ref(secret),
+        })
+        .collect()
+}
+
+pub(super) fn sftp_ssh(ssh: &SftpSsh) -> spec::SftpSsh {
+    spec::SftpSsh {
+        port: ssh.port.as_ref().map(|p| p.value as u16),
+        identity: ssh.identity.as_ref().map(|i| i.value.clone()),
+        known_hosts: ssh.known_hosts.as_ref().map(|k| k.value.clone()),
+    }
+}
+
+/// A job's `on-failure`, a watch's `on-late`.
+pub(super) fn notify(n: &Notify) -> spec::Notify {
+    match &n.target {
+        NotifyTarget::Command(argv) => spec::Notify::Command {
+            argv: argv.iter().map(|a| a.value.clone()).collect(),
+        },
+        NotifyTarget::Url(url) => spec::Notify::Url {
+            url: url.value.clone(),
         },
     }
 }
@@ -65,20 +96,9 @@ pub fn job_spec(job: &PlannedJob, gaps: &mut GapCache) -> JobSpec {
         Target::Restic(r) => spec::Destination::Restic {
             repository: repository(&r.repository.url.value, host, name),
             password: secret_ref(&r.password),
-            environment: r
-                .environment
-                .iter()
-                .map(|(variable, secret)| spec::SecretEnv {
-                    variable: variable.clone(),
-                    secret: secret_ref(secret),
-                })
-                .collect(),
+            environment: environment(r),
             cache_dir: CACHE_DIR.to_owned(),
-            ssh: r.repository.ssh.as_ref().map(|ssh| spec::SftpSsh {
-                port: ssh.port.as_ref().map(|p| p.value as u16),
-                identity: ssh.identity.as_ref().map(|i| i.value.clone()),
-                known_hosts: ssh.known_hosts.as_ref().map(|k| k.value.clone()),
-            }),
+            ssh: r.repository.ssh.as_ref().map(sftp_ssh),
         },
     };
 
@@ -163,14 +183,7 @@ pub fn job_spec(job: &PlannedJob, gaps: &mut GapCache) -> JobSpec {
         download_kib: kib(&s.limit_download).or_else(|| kib(&dest.limit_download)),
     };
 
-    let on_failure = s.on_failure.as_ref().map(|n| match &n.target {
-        NotifyTarget::Command(argv) => spec::Notify::Command {
-            argv: argv.iter().map(|a| a.value.clone()).collect(),
-        },
-        NotifyTarget::Url(url) => spec::Notify::Url {
-            url: url.value.clone(),
-        },
-    });
+    let on_failure = s.on_failure.as_ref().map(notify);
 
     JobSpec {
         version: SPEC_VERSION,

@@ -92,14 +92,7 @@ pub(super) fn add(
                     "Timer of bakgen restic {kind} of destination {name}"
                 )),
                 calendar: verbatim(&calendar),
-                timer: if jitter > 0 {
-                    vec![
-                        format!("RandomizedDelaySec={jitter}"),
-                        "FixedRandomDelay=true".to_owned(),
-                    ]
-                } else {
-                    Vec::new()
-                },
+                timer: TimerData::jitter(jitter),
                 service,
             };
             b.add(

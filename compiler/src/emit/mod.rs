@@ -10,9 +10,11 @@ pub mod paths;
 mod render;
 mod schedule;
 mod service;
+mod watch;
 
 pub use bundle::{Bundle, BundleFile, Emitter};
 pub use escape::{credential, exec_arg, list_path, name_fragment, path_unit_name, verbatim};
 pub use job::{notify_name, repository, service_name, timer_name};
 pub use manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
 pub use render::RenderError;
+pub use watch::WATCH_TIMER;

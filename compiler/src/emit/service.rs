@@ -5,7 +5,7 @@ use bakgen_spec::job::{Destination, JobSpec, Step};
 
 use super::escape::{credential, exec_arg, list_path, verbatim};
 use super::paths::{installed_spec, BAKRUN, METRICS_DIR, SERVICE_USER};
-use crate::policy::{IoClassKind, SecretSource, Settings};
+use crate::policy::{IoClassKind, Secret, SecretSource, Settings};
 use crate::validate::PlannedJob;
 
 /// The lines of the unit, grouped by section, each already escaped.
@@ -103,19 +103,7 @@ pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> Se
         .secrets()
         .into_iter()
         .filter(|secret| used.contains(&secret.name.value))
-        .filter_map(|secret| {
-            let name = &secret.name.value;
-            match &secret.source {
-                SecretSource::File(p) => {
-                    Some(format!("LoadCredential={}", credential(name, &p.value)))
-                }
-                SecretSource::Credential(p) => Some(format!(
-                    "LoadCredentialEncrypted={}",
-                    credential(name, &p.value)
-                )),
-                SecretSource::Command(_) => None,
-            }
-        })
+        .filter_map(load_credential)
         .collect();
     credentials.sort();
     credentials.dedup();
@@ -178,6 +166,20 @@ pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> Se
         unit,
         exec_start: format!("{} run {}", exec_arg(BAKRUN), exec_arg(&spec_path)),
         service,
+    }
+}
+
+/// How a file or encrypted secret reaches the service, under the secret's name; a
+/// command secret is run by bakrun instead.
+fn load_credential(secret: &Secret) -> Option<String> {
+    let name = &secret.name.value;
+    match &secret.source {
+        SecretSource::File(p) => Some(format!("LoadCredential={}", credential(name, &p.value))),
+        SecretSource::Credential(p) => Some(format!(
+            "LoadCredentialEncrypted={}",
+            credential(name, &p.value)
+        )),
+        SecretSource::Command(_) => None,
     }
 }
 
@@ -359,6 +361,71 @@ pub fn notify_unit() -> ServiceUnit {
         unit: Vec::new(),
         // `--`: a job name may begin with `-`.
         exec_start: format!("{} notify -- %i", exec_arg(BAKRUN)),
+        service,
+    }
+}
+
+/// What `bakgen-watch.service` reads and holds.
+pub struct WatchNeeds<'a> {
+    /// A repository it lists over the network, or a notification to send.
+    pub network: bool,
+    /// It lists restic repositories (restic keeps a cache).
+    pub restic: bool,
+    /// Folders and local repositories it reads, read-only.
+    pub reads: Vec<String>,
+    /// The secrets of the repositories it lists.
+    pub secrets: Vec<&'a Secret>,
+}
+
+/// `bakgen-watch.service`: `bakrun watch` as the bakgen user, reading the watched places
+/// and writing only its state and metrics, in the sandbox of a job that writes nothing.
+pub fn watch_unit(w: &WatchNeeds<'_>) -> ServiceUnit {
+    let n = Needs {
+        network: w.network,
+        lvm: false,
+        btrfs: None,
+        writes_snapshots: false,
+        switches_user: false,
+    };
+    let mut service = vec!["StateDirectory=bakgen".to_owned()];
+    if w.restic {
+        service.push("CacheDirectory=bakgen".to_owned());
+    }
+    let mut credentials: Vec<String> = w
+        .secrets
+        .iter()
+        .filter_map(|s| load_credential(s))
+        .collect();
+    credentials.sort();
+    credentials.dedup();
+    service.extend(credentials);
+    let mut reads = w.reads.clone();
+    reads.sort();
+    reads.dedup();
+    if !reads.is_empty() {
+        // `-`: an absent folder is reported by the watch as unreadable, not a start failure.
+        service.push(format!(
+            "ReadOnlyPaths={}",
+            reads
+                .iter()
+                .map(|r| format!("-{}", list_path(r)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    // bakrun stops a restic listing with SIGINT, so that restic removes its lock.
+    service.push("KillMode=mixed".to_owned());
+    service.extend(sandbox(&n, &[METRICS_DIR.to_owned()]));
+    let mut unit = Vec::new();
+    if n.network {
+        unit.push("Wants=network-online.target".to_owned());
+        unit.push("After=network-online.target".to_owned());
+    }
+    ServiceUnit {
+        description: "bakgen watch: how fresh the newest run of each job is where it lands"
+            .to_owned(),
+        unit,
+        exec_start: format!("{} watch", exec_arg(BAKRUN)),
         service,
     }
 }

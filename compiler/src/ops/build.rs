@@ -53,9 +53,20 @@ pub fn bundles(plan: &Plan) -> Result<Vec<Bundle>, RenderError> {
         };
         out.push(emitter.bundle(plan, &first.host.value, host_jobs)?);
     }
-    // A Prometheus host may run no job: it gets a bundle for the rules alone.
+    // A Prometheus or watching host may run no job: it gets a bundle for the rules or the
+    // watch alone.
     let policy = plan.policy();
-    for name in policy.monitoring.iter().flat_map(|m| &m.prometheus) {
+    let watching = policy
+        .monitoring
+        .iter()
+        .flat_map(|m| &m.watches)
+        .map(|w| &w.host);
+    for name in policy
+        .monitoring
+        .iter()
+        .flat_map(|m| &m.prometheus)
+        .chain(watching)
+    {
         let Some(host) = policy.hosts.iter().find(|h| h.name.value == name.value) else {
             continue;
         };

@@ -29,13 +29,40 @@ pub struct Policy {
     pub monitoring: Option<Monitoring>,
 }
 
-/// `monitoring { prometheus "mon1" }`: hosts that watch the whole fleet.
+/// `monitoring { prometheus "mon1"; watch "backup1" { … } }`: hosts that watch the whole fleet.
 #[derive(Debug, Clone)]
 pub struct Monitoring {
     /// Hosts running Prometheus: each gets the fleet's alerting rules.
     pub prometheus: Vec<Spanned<String>>,
+    /// Hosts that read destinations and judge, from what landed there, whether every job
+    /// writing there is fresh.
+    pub watches: Vec<Watch>,
     /// The `monitoring` node's name.
     pub span: Span,
+}
+
+/// `watch "backup1" { schedule …; destination "usb"; on-late … }`.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// The watching host.
+    pub host: Spanned<String>,
+    /// Hourly when not set.
+    pub schedule: Option<Schedule>,
+    pub destinations: Vec<WatchedDestination>,
+    pub on_late: Option<Notify>,
+    /// The `watch` node's name.
+    pub span: Span,
+}
+
+/// `destination "nas" at="/mnt/nas" file-times=#true` inside a `watch`.
+#[derive(Debug, Clone)]
+pub struct WatchedDestination {
+    pub name: Spanned<String>,
+    /// Where the watching host reads it: a folder for a snapshot folder, a repository
+    /// (placeholders and all) for restic; the destination's own when absent.
+    pub at: Option<Spanned<String>>,
+    /// Read a local restic repository's snapshot file times, without its password.
+    pub file_times: Option<Spanned<bool>>,
 }
 
 /// Everything a job can set, and so everything `defaults` and templates can provide.

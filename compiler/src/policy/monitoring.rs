@@ -1,15 +1,17 @@
-//! `monitoring { prometheus "HOST" }`: the hosts that watch the fleet. Each `prometheus`
-//! host gets the fleet's alerting rules in its bundle. One block per policy, so that what
-//! watches the fleet is written in one place (the later `watch` node belongs here too).
+//! `monitoring { prometheus "HOST"; watch "HOST" { … } }`: the hosts that watch the fleet.
+//! Each `prometheus` host gets the fleet's alerting rules in its bundle; each `watch` host
+//! reads destinations (decode/watch.rs). One block per policy, so that what watches the
+//! fleet is written in one place.
 
 use kdl::KdlNode;
 
-use super::model::{Monitoring, Spanned};
+use super::decode::watch;
+use super::model::{Monitoring, Spanned, Watch};
 use super::reader::{arg, Cx, Shape};
 use crate::diagnostic::Diagnostic;
 use crate::suggest::did_you_mean;
 
-const NODES: &[&str] = &["prometheus"];
+const NODES: &[&str] = &["prometheus", "watch"];
 
 /// The `monitoring` block itself: children only.
 pub const BLOCK: Shape<'static> = Shape {
@@ -43,8 +45,18 @@ pub fn decode_monitoring(
         return;
     }
     let mut prometheus: Vec<Spanned<String>> = Vec::new();
+    let mut watches: Vec<Watch> = Vec::new();
     for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
         let name = child.name().value();
+        if name == "watch" {
+            if let Some(w) = watch::decode_watch(cx, child) {
+                match watches.iter().find(|x| x.host.value == w.host.value) {
+                    Some(first) => watch::duplicate(cx, &first.host, &w.host),
+                    None => watches.push(w),
+                }
+            }
+            continue;
+        }
         if name != "prometheus" {
             let d = Diagnostic::error(
                 "bakgen::unknown-node",
@@ -54,7 +66,9 @@ pub fn decode_monitoring(
             .label("unknown node");
             let d = match did_you_mean(name, NODES.iter().copied()) {
                 Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help("`monitoring` holds `prometheus \"HOST\"` nodes"),
+                None => d.help(
+                    "`monitoring` holds `prometheus \"HOST\"` and `watch \"HOST\" { … }` nodes",
+                ),
             };
             cx.push(d);
             continue;
@@ -85,15 +99,19 @@ pub fn decode_monitoring(
         }
         prometheus.push(host);
     }
-    if prometheus.is_empty() {
+    if prometheus.is_empty() && watches.is_empty() {
         let d = Diagnostic::error(
             "bakgen::missing-value",
             "`monitoring` names no host to watch the fleet",
             span.clone(),
         )
         .label("empty monitoring")
-        .help("add the host that runs Prometheus: monitoring { prometheus \"HOST\" }");
+        .help("add the host that runs Prometheus, monitoring { prometheus \"HOST\" }, or one that watches destinations, monitoring { watch \"HOST\" { destination \"NAME\" } }");
         cx.push(d);
     }
-    *slot = Some(Monitoring { prometheus, span });
+    *slot = Some(Monitoring {
+        prometheus,
+        watches,
+        span,
+    });
 }

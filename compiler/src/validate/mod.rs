@@ -10,12 +10,16 @@ mod required;
 mod snapshots;
 mod unit_values;
 mod warnings;
+mod watch;
 
 use crate::diagnostic::Diagnostics;
 use crate::policy::Policy;
 use crate::resolve::ResolvedJob;
 
-pub use plan::{plan, Plan, PlannedDump, PlannedJob, Remote, ResticTarget, Target};
+pub use plan::{
+    plan, Plan, PlannedDump, PlannedJob, PlannedWatch, Remote, ResticTarget, Target, WatchedTarget,
+    WATCH_SCHEDULE,
+};
 
 pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     let mut diags = Diagnostics::default();
@@ -27,5 +31,6 @@ pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     snapshots::check(jobs, &mut diags);
     unit_values::check(policy, jobs, &mut diags);
     warnings::check(policy, jobs, &mut diags);
+    watch::check(policy, jobs, &mut diags);
     diags
 }

@@ -6,7 +6,7 @@
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::{
     Destination, DestinationKind, Dump, Policy, Pull, Repository, ResticRepository, Retention,
-    Schedule, Secret, Settings, SnapshotFolder, Spanned,
+    Schedule, Secret, Settings, SnapshotFolder, Spanned, Watch, WatchedDestination,
 };
 use crate::resolve::ResolvedJob;
 use crate::schedule::CalendarSpec;
@@ -16,6 +16,7 @@ use crate::schedule::CalendarSpec;
 pub struct Plan {
     policy: Policy,
     jobs: Vec<PlannedJob>,
+    watches: Vec<PlannedWatch>,
 }
 
 impl Plan {
@@ -26,7 +27,36 @@ impl Plan {
     pub fn jobs(&self) -> &[PlannedJob] {
         &self.jobs
     }
+
+    /// The `watch` nodes of `monitoring`, in policy order.
+    pub fn watches(&self) -> &[PlannedWatch] {
+        &self.watches
+    }
 }
+
+/// A watching host with its schedule and each destination it reads looked up.
+#[derive(Debug, Clone)]
+#[allow(clippy::manual_non_exhaustive)]
+pub struct PlannedWatch {
+    pub watch: Watch,
+    /// The watch's schedule, hourly when not written.
+    pub calendar: CalendarSpec,
+    pub jitter_seconds: u64,
+    pub destinations: Vec<WatchedTarget>,
+    _sealed: (),
+}
+
+/// A destination as a watch reads it: where (`watched.at`), and the destination with its
+/// password and environment secrets, which a listing of a restic repository needs.
+#[derive(Debug, Clone)]
+pub struct WatchedTarget {
+    pub watched: WatchedDestination,
+    pub destination: Destination,
+    pub target: Target,
+}
+
+/// A watch that writes no schedule runs hourly: a late job is known within the hour.
+pub const WATCH_SCHEDULE: &str = "hourly";
 
 /// One job with everything it inherits, and everything it names looked up.
 #[derive(Debug, Clone)]
@@ -102,6 +132,21 @@ impl PlannedJob {
 pub fn plan(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Result<Plan, Diagnostics> {
     let mut gaps = Diagnostics::default();
     let mut planned = Vec::new();
+    let mut watches = Vec::new();
+    for watch in policy.monitoring.iter().flat_map(|m| &m.watches) {
+        match plan_watch(policy, watch) {
+            Ok(w) => watches.push(w),
+            Err(what) => gaps.push(
+                Diagnostic::error(
+                    "bakgen::missing-value",
+                    format!("watch `{}` has no {what}", watch.host.value),
+                    watch.host.span.clone(),
+                )
+                .label(format!("no {what}"))
+                .help(format!("give the watch {what}")),
+            ),
+        }
+    }
     for job in jobs {
         match plan_job(policy, job) {
             Ok(p) => planned.push(p),
@@ -120,29 +165,53 @@ pub fn plan(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Result<Plan, Diagnosti
         Ok(Plan {
             policy: policy.clone(),
             jobs: planned,
+            watches,
         })
     } else {
         Err(gaps)
     }
 }
 
-fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String> {
-    let s = &job.settings;
-    let to = s.to.as_ref().ok_or("destination")?;
-    let destination = policy
+fn plan_watch(policy: &Policy, watch: &Watch) -> Result<PlannedWatch, String> {
+    let (calendar, jitter_seconds) = match &watch.schedule {
+        Some(s) => (
+            s.spec.clone().ok_or("valid schedule")?,
+            s.jitter.as_ref().map_or(0, |j| j.value.approx_seconds()),
+        ),
+        None => (
+            CalendarSpec::parse(WATCH_SCHEDULE).map_err(|_| "schedule")?,
+            0,
+        ),
+    };
+    let destinations = watch
         .destinations
         .iter()
-        .find(|d| d.name.value == to.value)
-        .ok_or_else(|| format!("destination named `{}`", to.value))?;
-    let secret = |name: &Spanned<String>| {
-        policy
-            .secrets
-            .iter()
-            .find(|x| x.name.value == name.value)
-            .cloned()
-            .ok_or_else(|| format!("secret named `{}`", name.value))
-    };
-    let target = match &destination.kind {
+        .map(|w| {
+            let destination = policy
+                .destinations
+                .iter()
+                .find(|d| d.name.value == w.name.value)
+                .ok_or_else(|| format!("destination named `{}`", w.name.value))?;
+            Ok(WatchedTarget {
+                watched: w.clone(),
+                destination: destination.clone(),
+                target: target(policy, destination)?,
+            })
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(PlannedWatch {
+        watch: watch.clone(),
+        calendar,
+        jitter_seconds,
+        destinations,
+        _sealed: (),
+    })
+}
+
+/// What a job writes to, or a watch reads: the destination with its secrets.
+fn target(policy: &Policy, destination: &Destination) -> Result<Target, String> {
+    let secret = |name: &Spanned<String>| secret(policy, name);
+    Ok(match &destination.kind {
         DestinationKind::Snapshots(f) => Target::Snapshots(f.clone()),
         DestinationKind::Restic(r) => Target::Restic(ResticTarget {
             location: r.location.clone().ok_or("restic repository restic knows")?,
@@ -154,7 +223,27 @@ fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String
                 .collect::<Result<_, String>>()?,
             repository: r.clone(),
         }),
-    };
+    })
+}
+
+fn secret(policy: &Policy, name: &Spanned<String>) -> Result<Secret, String> {
+    policy
+        .secrets
+        .iter()
+        .find(|x| x.name.value == name.value)
+        .cloned()
+        .ok_or_else(|| format!("secret named `{}`", name.value))
+}
+
+fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String> {
+    let s = &job.settings;
+    let to = s.to.as_ref().ok_or("destination")?;
+    let destination = policy
+        .destinations
+        .iter()
+        .find(|d| d.name.value == to.value)
+        .ok_or_else(|| format!("destination named `{}`", to.value))?;
+    let target = target(policy, destination)?;
     let schedule = s.schedule.clone().ok_or("schedule")?;
     let calendar = schedule.spec.clone().ok_or("valid schedule")?;
     let remote = match &s.from {
@@ -178,7 +267,11 @@ fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String
         .flatten()
         .map(|dump| {
             Ok(PlannedDump {
-                password: dump.password_secret.as_ref().map(&secret).transpose()?,
+                password: dump
+                    .password_secret
+                    .as_ref()
+                    .map(|n| secret(policy, n))
+                    .transpose()?,
                 dump: dump.clone(),
             })
         })

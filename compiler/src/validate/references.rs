@@ -121,7 +121,12 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
     }
 }
 
-fn undefined(kind: &str, name: &Spanned<String>, known: &[&str], example: &str) -> Diagnostic {
+pub(super) fn undefined(
+    kind: &str,
+    name: &Spanned<String>,
+    known: &[&str],
+    example: &str,
+) -> Diagnostic {
     let code = match kind {
         "destination" => "bakgen::undefined-destination",
         "secret" => "bakgen::undefined-secret",

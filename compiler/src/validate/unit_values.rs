@@ -203,7 +203,7 @@ fn mount_unit_name(path: &Spanned<String>, diags: &mut Diagnostics) {
 /// systemd refuses `.` and `..` components and empty ones in some of them, paths over
 /// 4095 bytes or with a component over 255, and strips trailing whitespace. True when
 /// the path is fine.
-fn unit_path(path: &Spanned<String>, what: &str, diags: &mut Diagnostics) -> bool {
+pub(super) fn unit_path(path: &Spanned<String>, what: &str, diags: &mut Diagnostics) -> bool {
     let v = &path.value;
     // Relative paths and control characters are reported by the policy reader.
     let Some(rest) = v.strip_prefix('/') else {

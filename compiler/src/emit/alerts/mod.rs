@@ -6,6 +6,7 @@
 mod cases;
 mod rules;
 mod text;
+mod watch;
 
 use bakgen_spec::job::JobSpec;
 
@@ -44,10 +45,25 @@ impl AlertJob {
     }
 }
 
-/// The rules file and its promtool cases, for jobs sorted by host and job.
-pub fn files(jobs: &mut [AlertJob]) -> (String, String) {
+/// A watching host (`monitoring { watch "HOST" }`) and the jobs its watch judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertWatch {
+    pub host: String,
+    /// How long the watch's metrics may be missing: its own late-after (the longest gap
+    /// of its schedule, its jitter and an hour), 0 when it runs fewer than twice.
+    pub late_after: u64,
+    /// Sorted by host and job.
+    pub jobs: Vec<AlertJob>,
+}
+
+/// The rules file and its promtool cases, for jobs sorted by host and job and watches in
+/// policy order.
+pub fn files(jobs: &mut [AlertJob], watches: &mut [AlertWatch]) -> (String, String) {
     jobs.sort();
-    (rules::render(jobs), cases::render(jobs))
+    for w in watches.iter_mut() {
+        w.jobs.sort();
+    }
+    (rules::render(jobs, watches), cases::render(jobs, watches))
 }
 
 /// Part of an annotation: text as written, or the alert's value.

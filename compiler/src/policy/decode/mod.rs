@@ -18,6 +18,8 @@ mod settings;
 mod steps;
 mod table;
 mod values;
+/// Read by `monitoring`, which holds the `watch` nodes.
+pub(in crate::policy) mod watch;
 
 /// The nodes at the top of a policy file.
 const TOP_LEVEL: &[Node<Policy>] = &[

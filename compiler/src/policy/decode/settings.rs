@@ -11,6 +11,14 @@ use super::{retention, schedule, steps};
 use crate::diagnostic::Diagnostic;
 use crate::suggest::did_you_mean;
 
+/// `on-failure` and `on-late`: a command and its arguments, or `url=`.
+pub(super) const NOTIFY: Shape<'static> = Shape {
+    args: (0, usize::MAX),
+    arg_what: "a command",
+    props: &["url"],
+    children: false,
+};
+
 /// Nodes that set a job's behaviour; allowed in jobs, templates and `defaults`.
 pub const SETTINGS: &[Node<Settings>] = &[
     Node {
@@ -93,12 +101,7 @@ pub const SETTINGS: &[Node<Settings>] = &[
     },
     Node {
         name: "on-failure",
-        shape: Shape {
-            args: (0, usize::MAX),
-            arg_what: "a command",
-            props: &["url"],
-            children: false,
-        },
+        shape: NOTIFY,
         repeatable: false,
         decode: |cx, node, shape, s| s.on_failure = decode_notify(cx, node, shape),
     },
@@ -284,13 +287,15 @@ fn decode_io_class(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option
     })
 }
 
-fn decode_notify(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<Notify> {
+/// `on-failure` and a watch's `on-late`: a command's argv, or `url=`.
+pub(super) fn decode_notify(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<Notify> {
     if !cx.shape(node, shape) {
         return None;
     }
     let span = cx.name_span(node);
+    let name = node.name().value();
     let argv: Vec<Spanned<String>> = args(node)
-        .filter_map(|e| cx.string(e, "on-failure command"))
+        .filter_map(|e| cx.string(e, &format!("{name} command")))
         .collect();
     let url = prop(node, "url").and_then(|e| cx.string(e, "url"));
     let target = match (argv.is_empty(), url) {
@@ -314,7 +319,7 @@ fn decode_notify(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<N
         (false, Some(url)) => {
             let d = Diagnostic::error(
                 "bakgen::conflicting-settings",
-                "`on-failure` has both a command and a URL",
+                format!("`{name}` has both a command and a URL"),
                 url.span.clone(),
             )
             .label("URL")
@@ -324,9 +329,9 @@ fn decode_notify(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<N
             return None;
         }
         (true, None) => {
-            let d = Diagnostic::error("bakgen::missing-value", "`on-failure` needs a command or a URL", span)
+            let d = Diagnostic::error("bakgen::missing-value", format!("`{name}` needs a command or a URL"), span)
                 .label("nothing to notify")
-                .help("write on-failure \"/usr/local/bin/page-ops\" \"--team=ops\", or on-failure url=\"https://…\"");
+                .help(format!("write {name} \"/usr/local/bin/page-ops\" \"--team=ops\", or {name} url=\"https://…\""));
             cx.push(d);
             return None;
         }

@@ -109,7 +109,7 @@ pub const fn named(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{destination, host, settings, TOP_LEVEL};
+    use super::super::{destination, host, settings, watch, TOP_LEVEL};
     use super::*;
 
     fn check<T>(what: &str, table: &'static [Node<T>]) {
@@ -136,5 +136,6 @@ mod tests {
         check("settings", settings::SETTINGS);
         check("destination", destination::DESTINATION);
         check("host", host::HOST);
+        check("watch", watch::table());
     }
 }
