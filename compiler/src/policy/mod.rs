@@ -10,6 +10,7 @@ pub mod size;
 mod structure;
 mod text;
 
+pub(crate) use decode::relative_path;
 pub use model::*;
 pub use parse::parse_policy;
 pub use repository::Repository;

@@ -9,8 +9,8 @@ use super::unit_values::unit_path;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::emit::repository;
 use crate::policy::{
-    Destination, DestinationKind, Policy, Repository, ResticRepository, Spanned, Watch,
-    WatchedDestination,
+    relative_path, Destination, DestinationKind, Policy, Repository, ResticRepository, Spanned,
+    Watch, WatchedDestination,
 };
 use crate::resolve::ResolvedJob;
 
@@ -199,22 +199,13 @@ fn restic(
 
 /// Reported, as every path of a policy: a unit runs with `/` as its working directory.
 fn relative(path: &Spanned<String>, diags: &mut Diagnostics) -> bool {
-    if path.value.starts_with('/') {
-        return true;
+    match relative_path(path, "watched folder") {
+        None => true,
+        Some(d) => {
+            diags.push(d);
+            false
+        }
     }
-    diags.push(
-        Diagnostic::error(
-            "bakgen::relative-path",
-            format!("watched folder `{}` is not an absolute path", path.value),
-            path.span.clone(),
-        )
-        .label("relative path")
-        .help(format!(
-            "write the full path from /, e.g. \"/{}\"",
-            path.value.trim_start_matches("./")
-        )),
-    );
-    false
 }
 
 fn file_times_error(f: &Spanned<bool>, message: String, help: &str) -> Diagnostic {

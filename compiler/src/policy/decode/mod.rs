@@ -8,6 +8,7 @@ use super::model::*;
 use super::reader::{arg, prop, Cx, Shape};
 use crate::diagnostic::Diagnostic;
 use table::{decode_block, named as named_shape, nearest_or_all, Node};
+pub(crate) use values::relative_path;
 
 mod destination;
 mod host;

@@ -47,21 +47,33 @@ pub fn rate_node(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<S
 /// Paths must be absolute: a unit runs with `/` as its working directory, so a relative
 /// path would silently mean something else on the host.
 pub fn absolute(cx: &mut Cx<'_>, path: &Spanned<String>, what: &str) -> bool {
-    if path.value.starts_with('/') {
-        return true;
+    match relative_path(path, what) {
+        None => true,
+        Some(d) => {
+            cx.push(d);
+            false
+        }
     }
-    let d = Diagnostic::error(
-        "bakgen::relative-path",
-        format!("{what} `{}` is not an absolute path", path.value),
-        path.span.clone(),
+}
+
+/// The error for a path that is not absolute (also for paths only validation can tell
+/// are paths, such as a watch's `at=` on a snapshot folder).
+pub fn relative_path(path: &Spanned<String>, what: &str) -> Option<Diagnostic> {
+    if path.value.starts_with('/') {
+        return None;
+    }
+    Some(
+        Diagnostic::error(
+            "bakgen::relative-path",
+            format!("{what} `{}` is not an absolute path", path.value),
+            path.span.clone(),
+        )
+        .label("relative path")
+        .help(format!(
+            "write the full path from /, e.g. \"/{}\"",
+            path.value.trim_start_matches("./")
+        )),
     )
-    .label("relative path")
-    .help(format!(
-        "write the full path from /, e.g. \"/{}\"",
-        path.value.trim_start_matches("./")
-    ));
-    cx.push(d);
-    false
 }
 
 pub fn duration(cx: &mut Cx<'_>, text: &Spanned<String>, what: &str) -> Option<Spanned<Duration>> {
