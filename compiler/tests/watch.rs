@@ -395,6 +395,11 @@ fn a_watched_destination_no_job_writes_to_is_a_warning() {
         "{:#?}",
         c.diagnostics
     );
+    // Nothing to judge there: no store, and still a spec the runtime loads.
+    let b = bundles(c.plan().expect("only warnings, so a plan")).expect("bundles render");
+    let text = file(host(&b, "backup1"), "etc/bakgen/watch.json");
+    let spec = WatchSpec::from_json(WATCH_SPEC, text).expect("loads");
+    assert!(spec.stores.is_empty(), "{spec:?}");
 }
 
 #[test]

@@ -113,6 +113,8 @@ fn stores(plan: &Plan, target: &WatchedTarget, gaps: &mut GapCache) -> Vec<Store
             }
         }
     }
+    // A place where no job that can be late writes has nothing to judge.
+    out.retain(|s| !s.jobs.is_empty());
     for store in &mut out {
         store
             .jobs

@@ -311,7 +311,7 @@ pub(super) fn decode_notify(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) 
                     url.span.clone(),
                 )
                 .label("not a URL")
-                .help("the failure report is POSTed to an http:// or https:// URL");
+                .help("the report is POSTed to an http:// or https:// URL");
                 cx.push(d);
             }
             NotifyTarget::Url(url)
