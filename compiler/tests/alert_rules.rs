@@ -150,6 +150,51 @@ monitoring { prometheus "mon1"; }
     );
 }
 
+#[test]
+fn the_watch_alerts_of_hostile_names_fire_when_their_cases_say() {
+    let dir = tmp("hostile-watch");
+    let policy = dir.join("p.kdl");
+    std::fs::write(
+        &policy,
+        r#"destination "d\"{{x}}" { path "/srv/backups" }
+destination "plain" { path "/srv/plain" }
+host "mon1"
+host "bk\"{{ .W }}"
+host "web\"1{{ .X }}\\" {
+    job "etc é🦀\\z\"q{{y}}" { source "/etc"; to "d\"{{x}}"; schedule "daily"; retention keep-daily=7; }
+    job "hourly" { source "/var"; to "plain"; schedule "hourly"; retention keep-hourly=24; }
+}
+monitoring {
+    prometheus "mon1"
+    watch "bk\"{{ .W }}" { destination "d\"{{x}}"; destination "plain"; schedule "daily"; }
+    watch "mon1" { destination "plain"; }
+}
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    build(&policy, &out);
+    let mon = out.join("mon1");
+    let rules = std::fs::read_to_string(mon.join(RULES)).unwrap();
+    assert_eq!(
+        rules.matches("alert: BakgenWatchLate").count(),
+        3,
+        "{rules}"
+    );
+    assert_eq!(
+        rules.matches("alert: BakgenWatchAbsent").count(),
+        2,
+        "{rules}"
+    );
+    // A daily watch is missing after its own late-after: 1 d + 1 h.
+    assert!(rules.contains("        for: 1d1h\n"), "{rules}");
+    assert!(
+        rules.contains(r#"bakgen_watcher: "bk\"{{ \"{{\" }} .W }}""#),
+        "{rules}"
+    );
+    promtool_passes(&mon);
+}
+
 fn check_json(policy: &str) -> String {
     let dir = tmp("diag");
     let file = dir.join("p.kdl");
