@@ -56,6 +56,16 @@ fn build(policy: &Path, out: &Path) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Builds the policy `text` into a fresh folder; returns the output folder.
+fn build_text(name: &str, text: &str) -> PathBuf {
+    let dir = tmp(name);
+    let policy = dir.join("p.kdl");
+    std::fs::write(&policy, text).unwrap();
+    let out = dir.join("out");
+    build(&policy, &out);
+    out
+}
+
 /// Every host folder under `out` that holds a rules file.
 fn rule_hosts(out: &Path) -> Vec<PathBuf> {
     let mut hosts: Vec<PathBuf> = std::fs::read_dir(out)
@@ -97,10 +107,8 @@ fn example_policies_rules_pass_promtool_check_and_their_cases() {
 #[test]
 #[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
 fn hostile_names_reach_alerts_exactly_and_a_jobless_host_gets_the_rules() {
-    let dir = tmp("hostile");
-    let policy = dir.join("p.kdl");
-    std::fs::write(
-        &policy,
+    let out = build_text(
+        "hostile",
         r#"destination "d\"{{x}}" { path "/srv/backups" }
 host "mon1"
 host "web\"1{{ .X }}\\" {
@@ -109,10 +117,7 @@ host "web\"1{{ .X }}\\" {
 }
 monitoring { prometheus "mon1"; }
 "#,
-    )
-    .unwrap();
-    let out = dir.join("out");
-    build(&policy, &out);
+    );
     let mon = out.join("mon1");
     // The Prometheus host runs no job: its bundle is the rules, the cases and the manifest.
     let mut files: Vec<String> = Vec::new();
@@ -151,11 +156,10 @@ monitoring { prometheus "mon1"; }
 }
 
 #[test]
+#[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
 fn the_watch_alerts_of_hostile_names_fire_when_their_cases_say() {
-    let dir = tmp("hostile-watch");
-    let policy = dir.join("p.kdl");
-    std::fs::write(
-        &policy,
+    let out = build_text(
+        "hostile-watch",
         r#"destination "d\"{{x}}" { path "/srv/backups" }
 destination "plain" { path "/srv/plain" }
 host "mon1"
@@ -170,10 +174,7 @@ monitoring {
     watch "mon1" { destination "plain"; }
 }
 "#,
-    )
-    .unwrap();
-    let out = dir.join("out");
-    build(&policy, &out);
+    );
     let mon = out.join("mon1");
     let rules = std::fs::read_to_string(mon.join(RULES)).unwrap();
     assert_eq!(
