@@ -133,6 +133,19 @@ pub fn log(level: Level, message: &str) {
     }
 }
 
+pub fn error(message: impl AsRef<str>) {
+    log(Level::Error, message.as_ref());
+}
+pub fn warn(message: impl AsRef<str>) {
+    log(Level::Warn, message.as_ref());
+}
+pub fn info(message: impl AsRef<str>) {
+    log(Level::Info, message.as_ref());
+}
+pub fn debug(message: impl AsRef<str>) {
+    log(Level::Debug, message.as_ref());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,17 +165,4 @@ mod tests {
         assert_eq!(t[0], "line 12");
         assert!(!t.iter().any(|l| l.contains("hidden")));
     }
-}
-
-pub fn error(message: impl AsRef<str>) {
-    log(Level::Error, message.as_ref());
-}
-pub fn warn(message: impl AsRef<str>) {
-    log(Level::Warn, message.as_ref());
-}
-pub fn info(message: impl AsRef<str>) {
-    log(Level::Info, message.as_ref());
-}
-pub fn debug(message: impl AsRef<str>) {
-    log(Level::Debug, message.as_ref());
 }

@@ -77,8 +77,7 @@ fn read_request(conn: &mut TcpStream) -> Request {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     let mut head_end = None;
-    loop {
-        let Ok(n) = conn.read(&mut buf) else { break };
+    while let Ok(n) = conn.read(&mut buf) {
         if n == 0 {
             break;
         }
