@@ -305,7 +305,7 @@ fn decode_notify(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<N
             NotifyTarget::Command(argv)
         }
         (true, Some(url)) => {
-            if !(url.value.starts_with("https://") || url.value.starts_with("http://")) {
+            if !bakgen_spec::job::validate::is_http_url(&url.value) {
                 let d = Diagnostic::error(
                     "bakgen::invalid-value",
                     format!("`{}` is not an http(s) URL", url.value),
