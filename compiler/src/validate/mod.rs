@@ -15,7 +15,9 @@ use crate::diagnostic::Diagnostics;
 use crate::policy::Policy;
 use crate::resolve::ResolvedJob;
 
-pub use plan::{plan, Plan, PlannedDump, PlannedJob, Remote, ResticTarget, Target};
+pub use plan::{
+    plan, Plan, PlannedDump, PlannedJob, PlannedPing, PlannedPingUrl, Remote, ResticTarget, Target,
+};
 
 pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     let mut diags = Diagnostics::default();

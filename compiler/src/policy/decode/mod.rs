@@ -11,6 +11,7 @@ use table::{decode_block, named as named_shape, nearest_or_all, Node};
 
 mod destination;
 mod host;
+mod ping;
 mod retention;
 mod schedule;
 mod secret;
