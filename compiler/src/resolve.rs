@@ -165,5 +165,6 @@ fn merge(chain: &[&Settings]) -> Settings {
         limit_upload: first!(limit_upload),
         limit_download: first!(limit_download),
         on_failure: first!(on_failure),
+        ping: first!(ping),
     }
 }

@@ -1,13 +1,46 @@
 //! Logging for a job run: plain lines on standard error (journald keeps them, so no colours
 //! and no timestamps of our own), and optionally every detail with timestamps in a log file.
 //!
+//! The last [`TAIL_KEPT`] lines at info level or above are also kept in memory ([`tail`]):
+//! what a failure ping carries.
+//!
 //! When standard error is connected to the journal (`JOURNAL_STREAM` is set), each line gets
 //! a `<N>` syslog priority prefix, which journald turns into the entry's priority.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
+
+/// Lines [`tail`] returns: enough to show why a run failed, short enough for a ping.
+pub const TAIL_KEPT: usize = 20;
+
+static TAIL: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+/// The last lines logged at info level or above, oldest first, warnings and errors
+/// prefixed with their level.
+pub fn tail() -> Vec<String> {
+    TAIL.lock()
+        .map(|t| t.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn keep(t: &mut VecDeque<String>, level: Level, message: &str) {
+    if level > Level::Info {
+        return;
+    }
+    for line in message.lines() {
+        if t.len() == TAIL_KEPT {
+            t.pop_front();
+        }
+        t.push_back(if level <= Level::Warn {
+            format!("{}: {line}", level.word())
+        } else {
+            line.to_owned()
+        });
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -72,6 +105,9 @@ pub fn init(verbosity: i8, log_file: Option<&Path>) -> std::io::Result<()> {
 }
 
 pub fn log(level: Level, message: &str) {
+    if let Ok(mut t) = TAIL.lock() {
+        keep(&mut t, level, message);
+    }
     let Some(logger) = LOGGER.get() else {
         // Not initialised (a library caller): behave like the default level.
         if level <= Level::Info {
@@ -108,4 +144,25 @@ pub fn info(message: impl AsRef<str>) {
 }
 pub fn debug(message: impl AsRef<str>) {
     log(Level::Debug, message.as_ref());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_keeps_the_last_lines_at_info_and_above() {
+        // A buffer of its own: other tests log into the process's at the same time.
+        let mut t = VecDeque::new();
+        for i in 0..30 {
+            keep(&mut t, Level::Info, &format!("line {i}"));
+        }
+        keep(&mut t, Level::Debug, "hidden detail");
+        keep(&mut t, Level::Error, "it broke\nsecond line");
+        assert_eq!(t.len(), TAIL_KEPT);
+        assert_eq!(t[TAIL_KEPT - 2], "error: it broke");
+        assert_eq!(t[TAIL_KEPT - 1], "error: second line");
+        assert_eq!(t[0], "line 12");
+        assert!(!t.iter().any(|l| l.contains("hidden")));
+    }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, FixedOffset, Local};
 
 use crate::command::Exec;
 use crate::engine::{self, BackupOutcome, Engine, EngineError, Snapshot};
+use crate::ping::{Ending, Pinger};
 use crate::retention::{self, RetentionError};
 use crate::spec::{Destination, JobSpec, Retention};
 use crate::status::{LastSuccess, RunResult, Status};
@@ -92,7 +93,14 @@ pub fn run(options: &Options) -> u8 {
         }
     };
 
+    // Read once, before the run: a dry run changes nothing, and tells no one either.
+    let ping = if exec.dry_run {
+        None
+    } else {
+        Pinger::for_spec(&spec)
+    };
     let mut run = Run {
+        ping: ping.as_ref(),
         spec: &spec,
         engine: engine.as_ref(),
         exec,
@@ -102,10 +110,24 @@ pub fn run(options: &Options) -> u8 {
     };
     let (result, code, outcome, message) = run.body();
     run.record(result, code, outcome.as_ref(), message);
+    if let Some(p) = &ping {
+        p.finish(ending(result, code), &log::tail());
+    }
     code
 }
 
+/// What a ping says of a run. An absent destination (exit 11) says nothing: a quiet skip
+/// (docs/operations.md, "Exit 11: a quiet skip").
+fn ending(result: RunResult, code: u8) -> Ending {
+    match result {
+        RunResult::Success => Ending::Success,
+        RunResult::NotMounted => Ending::Skip,
+        RunResult::Failed | RunResult::Interrupted => Ending::Failure(code),
+    }
+}
+
 struct Run<'a> {
+    ping: Option<&'a Pinger>,
     spec: &'a JobSpec,
     engine: &'a dyn Engine,
     exec: Exec,
@@ -141,6 +163,11 @@ impl Run<'_> {
                 };
                 return (result, code, None, Some(e.to_string()));
             }
+        }
+        // Only now: a healthchecks check that got `/start` goes down when no end follows
+        // within its grace time, which an absent disk must not cause.
+        if let Some(p) = self.ping {
+            p.start();
         }
         // Every kind of step runs: snapshot steps around the engine (`step`), database
         // dumps inside it (streamed into restic, or files of the new rsync snapshot).

@@ -17,11 +17,11 @@ const LAYERS: &[&[&str]] = &[
     // The job spec (the contract with the compiler) and its retention counts.
     &["retention", "spec", "when"],
     // Child processes, stop signals and secrets for them.
-    &["command", "process", "secret", "signals"],
+    &["command", "http", "process", "secret", "signals"],
     // What a run is made of, each knowing nothing of the others: the job lock, mount
     // checks, database dumps, the interface between snapshot steps and engines, and the
     // snapshot steps themselves.
-    &["dump", "lock", "mount", "source_view", "step"],
+    &["dump", "lock", "mount", "ping", "source_view", "step"],
     // Backup programs, reading the sources through a `source_view::SourceView`.
     &["engine"],
     // What uses engines: status and metrics files, the restore script, the runner.

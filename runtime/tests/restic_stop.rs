@@ -144,8 +144,14 @@ fn the_backup_and_the_listing_beside_it_are_stopped_with_sigint() {
 #[test]
 #[ignore = "tier: system — long: waits out the 5 s grace period for a deaf restic, 13 s; run by scripts/test"]
 fn a_restic_deaf_to_the_stop_is_killed_after_the_grace_period() {
-    let (job, fake) =
-        job_with_fake_restic("restic-stop-deaf", "trap '' INT TERM HUP", "exec sleep 300");
+    // Each deaf restic also starts a deaf child of its own that holds no pipe of bakrun's
+    // (as restic's ssh could): killing restic alone would leave it running.
+    let (job, fake) = job_with_fake_restic(
+        "restic-stop-deaf",
+        "trap '' INT TERM HUP",
+        "sh -c \"echo start grandchild-$kind \\$\\$ >> '$marks'; exec sleep 300\" </dev/null >/dev/null 2>&1 &\n\
+         exec sleep 300",
+    );
     let (status, took, stderr) = stop_during_backup(&job, &fake);
     let seen = marks(&job);
     assert_eq!(status.code(), Some(1), "{stderr}");
@@ -153,7 +159,22 @@ fn a_restic_deaf_to_the_stop_is_killed_after_the_grace_period() {
     assert!(stderr.contains("ignored the stop signal"), "{stderr}");
     let pids = started_pids(&seen);
     assert!(pids.iter().any(|(kind, _)| kind == "snapshots"), "{seen}");
-    let alive: Vec<_> = pids.iter().filter(|(_, running)| *running).collect();
+    assert!(
+        pids.iter().any(|(kind, _)| kind == "grandchild-backup"),
+        "{seen}"
+    );
+    // A killed grandchild is reaped by whoever adopted it: give that a moment.
+    let mut alive: Vec<(String, bool)> = Vec::new();
+    for _ in 0..50 {
+        alive = started_pids(&marks(&job))
+            .into_iter()
+            .filter(|(_, running)| *running)
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(alive.is_empty(), "still running: {alive:?}");
     assert_eq!(job.status()["result"], "interrupted");
 }

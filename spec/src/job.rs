@@ -41,6 +41,10 @@ pub struct JobSpec {
     /// What to do when a run fails; run by `bakrun notify` from the `OnFailure=` unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failure: Option<Notify>,
+    /// Pings to a monitoring service at the start and end of each run (`bakrun run`).
+    /// Absent in specs written before pings existed, which load as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ping: Option<Ping>,
     /// Where the lock, status and scratch files live (`/var/lib/bakgen`).
     pub state_dir: String,
     /// Folder for Prometheus textfile metrics; none written when absent.
@@ -61,6 +65,36 @@ pub enum Notify {
     Command { argv: Vec<String> },
     /// POST the job's status JSON to this URL.
     Url { url: String },
+}
+
+/// A push ping: what a run tells a monitoring service (docs/job-spec.md, `ping`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Ping {
+    pub kind: PingKind,
+    pub url: PingUrl,
+}
+
+/// The protocol of a ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PingKind {
+    /// `<url>/start` at the start, `<url>` on success, `<url>/fail` with the log's last
+    /// lines on failure.
+    Healthchecks,
+    /// A text message POSTed to an ntfy topic URL on success and failure.
+    Ntfy,
+    /// A short JSON document POSTed on success and failure.
+    Webhook,
+}
+
+/// Where the ping URL is: written in the spec, or a secret (a ping URL lets anyone who
+/// holds it report for the job).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub enum PingUrl {
+    Plain(String),
+    Secret(SecretRef),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,10 +5,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::output::{print_diagnostics, print_load_error};
+use super::output::{load_and_check, print_diagnostics};
 use crate::ops::build::build;
-use crate::ops::check::check;
-use crate::source::SourceSet;
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -21,14 +19,10 @@ pub struct BuildArgs {
 }
 
 pub fn run(args: BuildArgs) -> ExitCode {
-    let sources = match SourceSet::load(&args.paths) {
-        Ok(s) => s,
-        Err(e) => {
-            print_load_error(&e);
-            return ExitCode::from(2);
-        }
+    let checked = match load_and_check(&args.paths) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let checked = check(sources);
     print_diagnostics(&checked.diagnostics, &checked.sources);
     let Some(plan) = checked.plan() else {
         eprintln!("failed: {} errors; nothing was written", checked.errors());

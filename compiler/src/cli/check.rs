@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::output::{print_diagnostics, print_json_diagnostics, print_load_error, Format};
-use crate::ops::check::check;
-use crate::source::SourceSet;
+use super::output::{load_and_check, print_diagnostics, print_json_diagnostics, Format};
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
@@ -20,14 +18,10 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> ExitCode {
-    let sources = match SourceSet::load(&args.paths) {
-        Ok(s) => s,
-        Err(e) => {
-            print_load_error(&e);
-            return ExitCode::from(2);
-        }
+    let checked = match load_and_check(&args.paths) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let checked = check(sources);
     let (errors, warnings) = (checked.errors(), checked.warnings());
     match args.format {
         Format::Json => print_json_diagnostics(&checked.diagnostics, &checked.sources),

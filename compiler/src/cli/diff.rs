@@ -9,16 +9,14 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::output::{print_diagnostics, print_load_error, Format};
+use super::output::{load_and_check, print_diagnostics, Format};
 use crate::emit::paths::{MANIFEST, UNIT_DIR};
-use crate::ops::check::check;
 use crate::ops::install::patch::{colourize, unified};
 use crate::ops::install::systemctl::{after_files, before_files, Argv};
 use crate::ops::install::{
     committed, compiled, plan, Change, Conflict, Desired, FileChange, Plan, PlanError, SourceError,
     UnitPlan,
 };
-use crate::source::SourceSet;
 
 #[derive(clap::Args)]
 pub struct DiffArgs {
@@ -72,11 +70,7 @@ pub(crate) fn desired(
     let result = match bundle {
         Some(dir) => committed(dir, host),
         None => {
-            let sources = SourceSet::load(paths).map_err(|e| {
-                print_load_error(&e);
-                ExitCode::from(2)
-            })?;
-            let checked = check(sources);
+            let checked = load_and_check(paths)?;
             print_diagnostics(&checked.diagnostics, &checked.sources);
             let Some(plan) = checked.plan() else {
                 eprintln!("failed: {} errors; nothing was changed", checked.errors());

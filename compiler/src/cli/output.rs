@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use crate::diagnostic::{render, to_json, Diagnostic, Style};
+use crate::ops::check::{check, Checked};
 use crate::source::{LoadError, SourceSet};
 
 /// `--format`: what a person reads, or what a machine reads.
@@ -34,4 +35,14 @@ pub fn print_json_diagnostics(diags: &[Diagnostic], sources: &SourceSet) {
 /// A usage or I/O error: exit 2 by the contract.
 pub fn print_load_error(e: &LoadError) {
     eprintln!("error[{}]: {e}\n  help: {}", e.code(), e.help());
+}
+
+/// Reads the policy files and folders at `paths` and checks them (the one resolution of
+/// the command); a file that cannot be read is reported here and is exit 2.
+pub fn load_and_check(paths: &[std::path::PathBuf]) -> Result<Checked, std::process::ExitCode> {
+    let sources = SourceSet::load(paths).map_err(|e| {
+        print_load_error(&e);
+        std::process::ExitCode::from(2)
+    })?;
+    Ok(check(sources))
 }

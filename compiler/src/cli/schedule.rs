@@ -8,10 +8,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::calendar::parse_time;
-use super::output::{print_diagnostics, print_load_error, Format};
-use crate::ops::check::check;
+use super::output::{load_and_check, print_diagnostics, Format};
 use crate::schedule::local_timezone;
-use crate::source::SourceSet;
 
 #[derive(clap::Args)]
 pub struct ScheduleArgs {
@@ -60,14 +58,10 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
             }
         },
     };
-    let sources = match SourceSet::load(&args.paths) {
-        Ok(s) => s,
-        Err(e) => {
-            print_load_error(&e);
-            return ExitCode::from(2);
-        }
+    let checked = match load_and_check(&args.paths) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
-    let checked = check(sources);
     let Some(plan) = checked.plan() else {
         print_diagnostics(&checked.diagnostics, &checked.sources);
         eprintln!(

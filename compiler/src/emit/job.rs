@@ -6,7 +6,9 @@ use super::escape::name_fragment;
 use super::paths::{CACHE_DIR, METRICS_DIR, STATE_DIR};
 use super::schedule::{late_after, GapCache};
 use crate::policy::{DumpKind, Notify, NotifyTarget, Secret, SecretSource, SftpSsh};
-use crate::validate::{PlannedDump, PlannedJob, Remote, ResticTarget, Target};
+use crate::validate::{
+    PlannedDump, PlannedJob, PlannedPing, PlannedPingUrl, Remote, ResticTarget, Target,
+};
 
 /// The systemd service of a job.
 pub fn service_name(job: &str) -> String {
@@ -213,6 +215,16 @@ pub fn job_spec(job: &PlannedJob, gaps: &mut GapCache) -> JobSpec {
         steps,
         limits,
         on_failure,
+        ping: job
+            .ping
+            .as_ref()
+            .map(|PlannedPing { kind, url }| spec::Ping {
+                kind: *kind,
+                url: match url {
+                    PlannedPingUrl::Plain(u) => spec::PingUrl::Plain(u.clone()),
+                    PlannedPingUrl::Secret(s) => spec::PingUrl::Secret(secret_ref(s)),
+                },
+            }),
         state_dir: STATE_DIR.to_owned(),
         metrics_dir: Some(METRICS_DIR.to_owned()),
     }

@@ -49,12 +49,13 @@ pub(super) fn add(
             .map(|(_, s)| s)
             .collect();
         // `job` is the destination's first job: its spec gives the unit its repository,
-        // secrets and sandbox; without its steps, pull and notification, so the unit gets
+        // secrets and sandbox; without its steps, pull, notification and ping, so the unit gets
         // only the destination's credentials and capabilities.
         let mut base = first.clone();
         base.steps.clear();
         base.remote = None;
         base.on_failure = None;
+        base.ping = None;
         let spec_args: Vec<String> = specs
             .iter()
             .map(|s| exec_arg(&installed_spec(&s.job)))
@@ -80,6 +81,10 @@ pub(super) fn add(
                 base.host
             ));
             unit.exec_start = exec;
+            // Exit 11 is a run's absent snapshots folder; prune and check of a restic
+            // repository never end with it.
+            unit.service
+                .retain(|l| !l.starts_with("SuccessExitStatus="));
             let service = format!("bakgen-{kind}-{fragment}.service");
             b.add(
                 format!("{UNIT_DIR}/{service}"),

@@ -41,7 +41,8 @@ fn needs(job: &PlannedJob, spec: &JobSpec) -> Needs {
         matches!(s, Step::Postgres { host: Some(h), .. } | Step::Mysql { host: Some(h), .. } if !h.starts_with('/'))
     });
     Needs {
-        network: spec.remote.is_some() || restic_remote || tcp_dump,
+        // A ping reaches its monitoring service over the network.
+        network: spec.remote.is_some() || restic_remote || tcp_dump || spec.ping.is_some(),
         lvm: spec
             .steps
             .iter()
@@ -108,6 +109,12 @@ pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> Se
     credentials.sort();
     credentials.dedup();
 
+    // Exit 11 (the destination is absent) is a quiet skip, not a failure: `OnFailure=`
+    // stays silent and the unit is not left failed (docs/operations.md, "Exit 11").
+    service.push(format!(
+        "SuccessExitStatus={}",
+        bakgen_spec::exit::Exit::NotMounted.code()
+    ));
     service.push("StateDirectory=bakgen".to_owned());
     if matches!(spec.destination, Destination::Restic { .. }) {
         service.push("CacheDirectory=bakgen".to_owned());
@@ -216,7 +223,15 @@ fn capabilities(n: &Needs) -> Vec<&'static str> {
 
 fn used_secrets(spec: &JobSpec) -> Vec<String> {
     use bakgen_spec::job::SecretRef;
+    use bakgen_spec::job::{Ping, PingUrl};
     let mut refs: Vec<&SecretRef> = Vec::new();
+    if let Some(Ping {
+        url: PingUrl::Secret(r),
+        ..
+    }) = &spec.ping
+    {
+        refs.push(r);
+    }
     if let Destination::Restic {
         password,
         environment,

@@ -85,6 +85,7 @@ pub struct Settings {
     pub limit_upload: Option<Spanned<u64>>,
     pub limit_download: Option<Spanned<u64>>,
     pub on_failure: Option<Notify>,
+    pub ping: Option<PingSetting>,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +231,21 @@ pub enum NotifyTarget {
     /// argv of a command, run with the failed unit's name appended.
     Command(Vec<Spanned<String>>),
     Url(Spanned<String>),
+}
+
+/// Where a job's pings go: a URL in the policy, or a secret holding it.
+#[derive(Debug, Clone)]
+pub enum PingTarget {
+    Url(Spanned<String>),
+    /// The name of a secret.
+    Secret(Spanned<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct PingSetting {
+    pub kind: bakgen_spec::job::PingKind,
+    pub target: PingTarget,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -17,8 +17,8 @@ use crate::policy::Policy;
 use crate::resolve::ResolvedJob;
 
 pub use plan::{
-    plan, Plan, PlannedDump, PlannedJob, PlannedWatch, Remote, ResticTarget, Target, WatchedTarget,
-    WATCH_SCHEDULE,
+    plan, Plan, PlannedDump, PlannedJob, PlannedPing, PlannedPingUrl, PlannedWatch, Remote,
+    ResticTarget, Target, WatchedTarget, WATCH_SCHEDULE,
 };
 
 pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {

@@ -5,8 +5,8 @@
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::{
-    Destination, DestinationKind, Dump, Policy, Pull, Repository, ResticRepository, Retention,
-    Schedule, Secret, Settings, SnapshotFolder, Spanned, Watch, WatchedDestination,
+    Destination, DestinationKind, Dump, PingTarget, Policy, Pull, Repository, ResticRepository,
+    Retention, Schedule, Secret, Settings, SnapshotFolder, Spanned, Watch, WatchedDestination,
 };
 use crate::resolve::ResolvedJob;
 use crate::schedule::CalendarSpec;
@@ -74,6 +74,7 @@ pub struct PlannedJob {
     /// The host a pull reads from, with its address.
     pub remote: Option<Remote>,
     pub dumps: Vec<PlannedDump>,
+    pub ping: Option<PlannedPing>,
     /// Only this module makes a `PlannedJob`.
     _sealed: (),
 }
@@ -100,6 +101,19 @@ pub struct Remote {
     pub address: String,
 }
 
+/// A job's ping, its secret looked up.
+#[derive(Debug, Clone)]
+pub struct PlannedPing {
+    pub kind: bakgen_spec::job::PingKind,
+    pub url: PlannedPingUrl,
+}
+
+#[derive(Debug, Clone)]
+pub enum PlannedPingUrl {
+    Plain(String),
+    Secret(Secret),
+}
+
 #[derive(Debug, Clone)]
 pub struct PlannedDump {
     pub dump: Dump,
@@ -115,6 +129,13 @@ impl PlannedJob {
             out.extend(r.environment.iter().map(|(_, s)| s));
         }
         out.extend(self.dumps.iter().filter_map(|d| d.password.as_ref()));
+        if let Some(PlannedPing {
+            url: PlannedPingUrl::Secret(s),
+            ..
+        }) = &self.ping
+        {
+            out.push(s);
+        }
         out
     }
 
@@ -276,7 +297,21 @@ fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String
             })
         })
         .collect::<Result<_, String>>()?;
+    let ping = s
+        .ping
+        .as_ref()
+        .map(|p| {
+            Ok::<_, String>(PlannedPing {
+                kind: p.kind,
+                url: match &p.target {
+                    PingTarget::Url(u) => PlannedPingUrl::Plain(u.value.clone()),
+                    PingTarget::Secret(name) => PlannedPingUrl::Secret(secret(policy, name)?),
+                },
+            })
+        })
+        .transpose()?;
     Ok(PlannedJob {
+        ping,
         host: job.host.name.clone(),
         name: job.name().clone(),
         settings: s.clone(),

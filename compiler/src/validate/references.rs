@@ -40,16 +40,8 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
                 .iter()
                 .chain(r.environment.iter().map(|(_, s)| s))
             {
-                if !secrets.contains(&secret.value.as_str()) {
-                    report(
-                        undefined(
-                            "secret",
-                            secret,
-                            &secrets,
-                            "secret \"NAME\" file=\"/etc/bakgen/secrets/NAME\"",
-                        ),
-                        diags,
-                    );
+                if let Some(d) = undefined_secret(secret, &secrets) {
+                    report(d, diags);
                 }
             }
         }
@@ -69,19 +61,18 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
                 );
             }
         }
-        for dump in s.dumps.iter().flatten() {
-            if let Some(secret) = &dump.password_secret {
-                if !secrets.contains(&secret.value.as_str()) {
-                    report(
-                        undefined(
-                            "secret",
-                            secret,
-                            &secrets,
-                            "secret \"NAME\" file=\"/etc/bakgen/secrets/NAME\"",
-                        ),
-                        diags,
-                    );
-                }
+        let ping_secret = match s.ping.as_ref().map(|p| &p.target) {
+            Some(crate::policy::PingTarget::Secret(name)) => Some(name),
+            _ => None,
+        };
+        let dump_secrets = s
+            .dumps
+            .iter()
+            .flatten()
+            .filter_map(|d| d.password_secret.as_ref());
+        for secret in dump_secrets.chain(ping_secret) {
+            if let Some(d) = undefined_secret(secret, &secrets) {
+                report(d, diags);
             }
         }
         if let Some(from) = &s.from {
@@ -119,6 +110,18 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
             report(undefined("host", host, &names, "host \"NAME\""), diags);
         }
     }
+}
+
+/// The error for a reference to a secret not among `known`, if it is not.
+fn undefined_secret(secret: &Spanned<String>, known: &[&str]) -> Option<Diagnostic> {
+    (!known.contains(&secret.value.as_str())).then(|| {
+        undefined(
+            "secret",
+            secret,
+            known,
+            "secret \"NAME\" file=\"/etc/bakgen/secrets/NAME\"",
+        )
+    })
 }
 
 pub(super) fn undefined(

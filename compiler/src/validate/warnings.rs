@@ -156,6 +156,9 @@ fn unused(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
         for dump in t.dumps.iter().flatten() {
             secret_uses.extend(dump.password_secret.iter().map(|s| s.value.as_str()));
         }
+        if let Some(crate::policy::PingTarget::Secret(name)) = t.ping.as_ref().map(|p| &p.target) {
+            secret_uses.push(name.value.as_str());
+        }
     }
     for s in &policy.secrets {
         if !secret_uses.contains(&s.name.value.as_str()) {
@@ -167,7 +170,7 @@ fn unused(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
                 )
                 .label("unused secret")
                 .help(format!(
-                    "remove it, or refer to it with secret=\"{}\" (a restic destination's password or env) or password-secret=\"{}\" (a postgres or mysql dump)",
+                    "remove it, or refer to it with secret=\"{}\" (a restic destination's password or env, a ping) or password-secret=\"{}\" (a postgres or mysql dump)",
                     s.name.value, s.name.value
                 )),
             );

@@ -85,6 +85,31 @@ pub fn parse_when(text: &str, now: DateTime<FixedOffset>) -> Result<DateTime<Fix
     bakrun::when::parse_when(text, &now).map_err(|e| e.to_string())
 }
 
+/// `--at WHEN` read by [`parse_when`]; a bad one is reported here and the caller exits 2.
+pub fn at_arg(text: &str, now: DateTime<FixedOffset>) -> Result<DateTime<FixedOffset>, ExitCode> {
+    parse_when(text, now).map_err(|e| {
+        log::error(format!("--at: {e}"));
+        ExitCode::from(Exit::BadInput)
+    })
+}
+
+/// The snapshot of the job that was current at `when` (the newest at or before it); when
+/// there is none, that is reported here and the caller exits 1.
+pub fn snapshot_at<'a>(
+    spec: &JobSpec,
+    snapshots: &'a [engine::Snapshot],
+    when: &DateTime<FixedOffset>,
+) -> Result<&'a engine::Snapshot, ExitCode> {
+    engine::current_at(snapshots, when).ok_or_else(|| {
+        log::error(format!(
+            "no snapshot of job {} at or before {}",
+            spec.job,
+            when.to_rfc3339()
+        ));
+        ExitCode::from(Exit::Failed)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,10 +9,16 @@ use std::process::ExitCode;
 use bakrun::command::Command;
 
 use bakrun::spec::{JobSpec, Notify};
-use bakrun::{jobs, log, status};
+use bakrun::{http, jobs, log, status};
 
 use super::JobsDirArg;
 use bakgen_spec::exit::Exit;
+
+/// A notification POST: one attempt of at most 30 s.
+const NOTIFY_BOUNDS: http::Bounds = http::Bounds {
+    max_time_seconds: 30,
+    retries: 0,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -67,6 +73,7 @@ pub fn main(args: Args) -> ExitCode {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&spec.state_dir));
     let status_file = status::status_path(&state_dir, &spec.job);
+    let fallback: String;
     let cmd = match notify {
         Notify::Command { argv } => {
             let Some((program, rest)) = argv.split_first() else {
@@ -76,27 +83,21 @@ pub fn main(args: Args) -> ExitCode {
             Command::new(program).args(rest).arg(&spec.unit)
         }
         Notify::Url { url } => {
-            let c = Command::new("curl").args([
-                "--fail",
-                "--silent",
-                "--show-error",
-                "--max-time",
-                "30",
-                "--header",
-                "Content-Type: application/json",
-            ]);
             let data = if status_file.exists() {
-                let mut data = std::ffi::OsString::from("@");
-                data.push(&status_file);
-                data
+                http::Body::File(&status_file)
             } else {
-                format!(
+                fallback = format!(
                     "{{\"host\":{:?},\"job\":{:?},\"result\":\"failed\"}}",
                     spec.host, spec.job
-                )
-                .into()
+                );
+                http::Body::Text(&fallback)
             };
-            c.arg("--data-binary").arg(data).arg("--").arg(url)
+            http::post(
+                http::Url::Arg(url),
+                data,
+                &["Content-Type: application/json".to_owned()],
+                NOTIFY_BOUNDS,
+            )
         }
     };
     let cmd = cmd

@@ -7,11 +7,10 @@ use std::process::ExitCode;
 use chrono::Local;
 
 use bakrun::command::Exec;
-use bakrun::engine;
 use bakrun::engine::restore::Restore;
 use bakrun::{lock, log};
 
-use super::{load_job, parse_when, JobsDirArg, LogArgs};
+use super::{at_arg, load_job, snapshot_at, JobsDirArg, LogArgs};
 use bakgen_spec::exit::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -61,12 +60,9 @@ pub fn main(args: Args) -> ExitCode {
         }
     };
     let now = Local::now().fixed_offset();
-    let when = match args.at.as_deref().map(|at| parse_when(at, now)).transpose() {
+    let when = match args.at.as_deref().map(|at| at_arg(at, now)).transpose() {
         Ok(t) => t.unwrap_or(now),
-        Err(e) => {
-            log::error(format!("--at: {e}"));
-            return ExitCode::from(Exit::BadInput);
-        }
+        Err(code) => return code,
     };
     let snapshots = match engine.snapshots() {
         Ok(s) => s,
@@ -75,13 +71,9 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(Exit::Failed);
         }
     };
-    let Some(snapshot) = engine::current_at(&snapshots, &when) else {
-        log::error(format!(
-            "no snapshot of job {} at or before {}",
-            spec.job,
-            when.to_rfc3339()
-        ));
-        return ExitCode::from(Exit::Failed);
+    let snapshot = match snapshot_at(&spec, &snapshots, &when) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     log::info(format!(
         "restoring {} from snapshot {} into {}",

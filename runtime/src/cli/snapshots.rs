@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use chrono::Local;
 use serde_json::json;
 
-use bakrun::engine;
 use bakrun::log;
 
-use super::{load_job, parse_when, Format, JobsDirArg};
+use super::{at_arg, load_job, snapshot_at, Format, JobsDirArg};
 use bakgen_spec::exit::Exit;
 
 #[derive(Debug, clap::Args)]
@@ -54,20 +53,13 @@ pub fn main(args: Args) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     };
-    let when = match parse_when(at, Local::now().fixed_offset()) {
+    let when = match at_arg(at, Local::now().fixed_offset()) {
         Ok(t) => t,
-        Err(e) => {
-            log::error(format!("--at: {e}"));
-            return ExitCode::from(Exit::BadInput);
-        }
+        Err(code) => return code,
     };
-    let Some(snapshot) = engine::current_at(&snapshots, &when) else {
-        log::error(format!(
-            "no snapshot of job {} at or before {}",
-            spec.job,
-            when.to_rfc3339()
-        ));
-        return ExitCode::from(Exit::Failed);
+    let snapshot = match snapshot_at(&spec, &snapshots, &when) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let files = match engine.files(snapshot) {
         Ok(f) => f,

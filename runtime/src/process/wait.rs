@@ -28,12 +28,65 @@ pub fn wait_stoppable(child: &mut Child, program: &str) -> std::io::Result<ExitS
                     STOP_GRACE.as_secs()
                 ));
                 // Not reaped yet (try_wait said so): the pid is still this child's.
-                let _ = child.kill();
+                kill_tree(child);
                 return child.wait();
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Kills `child` and every process below it. A child killed alone leaves its own children
+/// (restic's ssh, rsync's receiver, a script's background commands) running when they hold
+/// no pipe to it; the parent-death signal reaches only the direct child. The descendants
+/// are found before the child dies, while they still hang below it. A descendant that
+/// ends and whose pid is reused in the few microseconds between reading `/proc` and the
+/// kill is the one race left; the unit's control-group kill covers jobs under systemd.
+pub fn kill_tree(child: &mut Child) {
+    let below = descendants(child.id());
+    let _ = child.kill();
+    for pid in below {
+        // SAFETY: kill has no memory preconditions.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// The pids of every process below `pid` (children, theirs, …), read from `/proc`.
+fn descendants(pid: u32) -> Vec<libc::pid_t> {
+    let Ok(parent) = libc::pid_t::try_from(pid) else {
+        return Vec::new();
+    };
+    let mut links: Vec<(libc::pid_t, libc::pid_t)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some(ppid) = parent_in_stat(&stat) {
+            links.push((p, ppid));
+        }
+    }
+    let mut found = vec![parent];
+    let mut next = 0;
+    while let Some(&above) = found.get(next) {
+        for &(p, ppid) in &links {
+            if ppid == above && !found.contains(&p) {
+                found.push(p);
+            }
+        }
+        next += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// The parent pid in a `/proc/<pid>/stat` line: `pid (comm) state ppid …`, where the
+/// command name may hold spaces and parentheses, so fields are read after the last `)`.
+fn parent_in_stat(stat: &str) -> Option<libc::pid_t> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Running {
@@ -61,14 +114,14 @@ impl Running {
     pub fn kill_if_stopped(&mut self) {
         if signals::stop_requested() {
             // Not waited for yet: the pid is still this child's.
-            let _ = self.child.kill();
+            kill_tree(&mut self.child);
         }
     }
 
     /// Kills and reaps a child that is no longer wanted (its pipe's other end could not
     /// start).
     pub fn abandon(mut self) {
-        let _ = self.child.kill();
+        kill_tree(&mut self.child);
         let _ = self.wait();
     }
 }
@@ -124,4 +177,55 @@ pub fn output_stoppable(
         stdout,
         stderr,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_is_read_after_the_command_name() {
+        assert_eq!(parent_in_stat("42 (sleep) S 7 42 42 0 -1"), Some(7));
+        assert_eq!(parent_in_stat("42 (a) b) (c) R 9 1 1"), Some(9));
+        assert_eq!(parent_in_stat("garbage"), None);
+    }
+
+    #[test]
+    fn a_killed_child_takes_its_children_with_it() {
+        // A shell whose background sleep ignores SIGTERM and holds no pipe to it.
+        let mut child = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "trap '' TERM; sleep 300 </dev/null >/dev/null 2>&1 & echo $!; wait",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let grandchild: libc::pid_t = line.trim().parse().unwrap();
+        assert!(descendants(child.id()).contains(&grandchild));
+        kill_tree(&mut child);
+        child.wait().unwrap();
+        // Dead and, once its new parent reaps it, gone; a zombie counts as dead.
+        let gone = (0..100).any(|_| {
+            let state = std::fs::read_to_string(format!("/proc/{grandchild}/stat"));
+            let dead = state.map_or(true, |s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            });
+            if !dead {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            dead
+        });
+        assert!(
+            gone,
+            "the grandchild {grandchild} outlived its killed parent"
+        );
+    }
 }

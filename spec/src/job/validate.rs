@@ -2,7 +2,7 @@
 //! before anything starts (exit 2), not after the whole backup ran. The compiler never
 //! writes such a spec; these checks catch hand edits and specs from elsewhere.
 
-use super::{Destination, JobSpec, Notify, Step};
+use super::{Destination, JobSpec, Notify, Ping, PingUrl, Step};
 use crate::duration::Duration;
 
 /// One bad value: the field, written as in the JSON (`sources[1]`,
@@ -122,9 +122,34 @@ pub fn problems(spec: &JobSpec) -> Vec<FieldProblem> {
             out.add("on-failure.argv", "names no program".to_owned());
         }
     }
+    if let Some(Ping {
+        url: PingUrl::Plain(url),
+        ..
+    }) = &spec.ping
+    {
+        if !is_http_url(url) {
+            out.add(
+                "ping.url.plain",
+                format!("`{url}` is not an http:// or https:// URL"),
+            );
+        }
+    }
     out.absolute("state-dir", Some(&spec.state_dir));
     out.absolute("metrics-dir", spec.metrics_dir.as_deref());
     out.0
+}
+
+/// An `http://` or `https://` URL with a host: what curl is given for a ping or a
+/// notification. One rule for the compiler and the runtime.
+pub fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.starts_with('/')
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
 }
 
 #[derive(Default)]
@@ -173,6 +198,27 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(_) => panic!("accepted: {v}"),
         }
+    }
+
+    #[test]
+    fn a_ping_is_optional_and_its_plain_url_must_be_http() {
+        // A spec from before pings existed loads, and has none.
+        assert_eq!(load(&spec_json()).expect("loads").ping, None);
+        let mut v = spec_json();
+        v["ping"] = serde_json::json!({"kind": "healthchecks", "url": {"plain": "https://hc.example.net/ping/abc"}});
+        let spec = load(&v).expect("loads");
+        assert_eq!(
+            spec.ping.as_ref().map(|p| p.kind),
+            Some(crate::job::PingKind::Healthchecks)
+        );
+        let mut v = spec_json();
+        v["ping"] = serde_json::json!({"kind": "webhook", "url": {"secret": {"from": "credential", "name": "hc"}}});
+        assert!(load(&v).is_ok());
+        v["ping"]["url"] = serde_json::json!({"plain": "ftp://hc.example.net/x"});
+        let e = refused(&v);
+        assert!(e.contains("ping.url.plain") && e.contains("ftp://"), "{e}");
+        v["ping"]["kind"] = "pager".into();
+        assert!(refused(&v).contains("pager"));
     }
 
     #[test]

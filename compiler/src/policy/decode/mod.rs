@@ -12,6 +12,7 @@ pub(crate) use values::relative_path;
 
 mod destination;
 mod host;
+mod ping;
 mod retention;
 mod schedule;
 mod secret;

@@ -7,7 +7,7 @@ use super::super::model::*;
 use super::super::reader::{arg, args, prop, Cx, Shape};
 use super::table::{decode_block, names, nearest_or_all, one, Node};
 use super::values::{absolute, duration, rate_node, single_string, RATE};
-use super::{retention, schedule, steps};
+use super::{ping, retention, schedule, steps};
 use crate::diagnostic::Diagnostic;
 use crate::suggest::did_you_mean;
 
@@ -104,6 +104,12 @@ pub const SETTINGS: &[Node<Settings>] = &[
         shape: NOTIFY,
         repeatable: false,
         decode: |cx, node, shape, s| s.on_failure = decode_notify(cx, node, shape),
+    },
+    Node {
+        name: "ping",
+        shape: ping::SHAPE,
+        repeatable: false,
+        decode: |cx, node, shape, s| s.ping = ping::decode(cx, node, shape),
     },
     Node {
         name: "postgres",
@@ -304,7 +310,7 @@ pub(super) fn decode_notify(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) 
             NotifyTarget::Command(argv)
         }
         (true, Some(url)) => {
-            if !(url.value.starts_with("https://") || url.value.starts_with("http://")) {
+            if !bakgen_spec::job::validate::is_http_url(&url.value) {
                 let d = Diagnostic::error(
                     "bakgen::invalid-value",
                     format!("`{}` is not an http(s) URL", url.value),
