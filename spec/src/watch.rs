@@ -157,7 +157,10 @@ impl WatchSpec {
         };
         let absolute = |what: &str, value: &str, out: &mut Vec<String>| {
             if !value.starts_with('/') {
-                out.push(format!("{what} `{}` is not an absolute path", value.escape_debug()));
+                out.push(format!(
+                    "{what} `{}` is not an absolute path",
+                    value.escape_debug()
+                ));
             }
         };
         name("host", &self.host, &mut out);
@@ -180,7 +183,10 @@ impl WatchSpec {
                     ..
                 } => {
                     if repository.is_empty() {
-                        out.push(format!("destination `{}`: empty repository", store.destination));
+                        out.push(format!(
+                            "destination `{}`: empty repository",
+                            store.destination
+                        ));
                     }
                     absolute("cache-dir", cache_dir, &mut out);
                 }
@@ -248,7 +254,9 @@ mod tests {
              "jobs": [{"host": ".h", "job": "a", "expected-within-seconds": 0},
                       {"host": "h", "job": "b", "expected-within-seconds": 60}]}]"#,
         );
-        let e = WatchSpec::from_json("watch.json", &text).unwrap_err().to_string();
+        let e = WatchSpec::from_json("watch.json", &text)
+            .unwrap_err()
+            .to_string();
         for part in [
             "path `srv` is not an absolute path",
             "cannot tell 2 jobs apart",
@@ -257,7 +265,9 @@ mod tests {
         ] {
             assert!(e.contains(part), "{part}: {e}");
         }
-        let e = WatchSpec::from_json("w", r#"{"version": 2}"#).unwrap_err().to_string();
+        let e = WatchSpec::from_json("w", r#"{"version": 2}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("version 2"), "{e}");
     }
 }

@@ -67,13 +67,57 @@ pub fn main(args: Args) -> ExitCode {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&spec.state_dir));
     let status_file = status::status_path(&state_dir, &spec.job);
-    let cmd = match notify {
+    let body = if status_file.exists() {
+        Body::File(&status_file)
+    } else {
+        Body::Text(format!(
+            "{{\"host\":{:?},\"job\":{:?},\"result\":\"failed\"}}",
+            spec.host, spec.job
+        ))
+    };
+    let Some(cmd) = command(notify, &spec.unit, body) else {
+        log::error(format!("job {}: on-failure command is empty", spec.job));
+        return ExitCode::from(Exit::BadInput);
+    };
+    let cmd = cmd
+        .env("BAKGEN_HOST", &spec.host)
+        .env("BAKGEN_JOB", &spec.job)
+        .env("BAKGEN_UNIT", &spec.unit)
+        .env("BAKGEN_STATUS_FILE", &status_file);
+    if args.dry_run {
+        println!("{}", cmd.display());
+        return ExitCode::SUCCESS;
+    }
+    match send(&cmd) {
+        Ok(()) => {
+            log::info(format!("notified the failure of {}", spec.unit));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::error(format!(
+                "the on-failure notification of job {}: {e}",
+                spec.job
+            ));
+            ExitCode::from(Exit::Failed)
+        }
+    }
+}
+
+/// What a URL notification posts.
+pub enum Body<'a> {
+    /// The contents of this file (a status file).
+    File(&'a Path),
+    /// This JSON text.
+    Text(String),
+}
+
+/// The command that tells: the notification's own command with `unit` appended, or curl
+/// posting `body` as JSON to its URL. `None` for an empty command.
+pub fn command(notify: &Notify, unit: &str, body: Body<'_>) -> Option<Command> {
+    match notify {
         Notify::Command { argv } => {
-            let Some((program, rest)) = argv.split_first() else {
-                log::error(format!("job {}: on-failure command is empty", spec.job));
-                return ExitCode::from(Exit::BadInput);
-            };
-            Command::new(program).args(rest).arg(&spec.unit)
+            let (program, rest) = argv.split_first()?;
+            Some(Command::new(program).args(rest).arg(unit))
         }
         Notify::Url { url } => {
             let c = Command::new("curl").args([
@@ -85,50 +129,26 @@ pub fn main(args: Args) -> ExitCode {
                 "--header",
                 "Content-Type: application/json",
             ]);
-            let data = if status_file.exists() {
-                let mut data = std::ffi::OsString::from("@");
-                data.push(&status_file);
-                data
-            } else {
-                format!(
-                    "{{\"host\":{:?},\"job\":{:?},\"result\":\"failed\"}}",
-                    spec.host, spec.job
-                )
-                .into()
+            let data = match body {
+                Body::File(path) => {
+                    let mut data = std::ffi::OsString::from("@");
+                    data.push(path);
+                    data
+                }
+                Body::Text(text) => text.into(),
             };
-            c.arg("--data-binary").arg(data).arg("--").arg(url)
+            Some(c.arg("--data-binary").arg(data).arg("--").arg(url))
         }
-    };
-    let cmd = cmd
-        .env("BAKGEN_HOST", &spec.host)
-        .env("BAKGEN_JOB", &spec.job)
-        .env("BAKGEN_UNIT", &spec.unit)
-        .env("BAKGEN_STATUS_FILE", &status_file);
-    if args.dry_run {
-        println!("{}", cmd.display());
-        return ExitCode::SUCCESS;
     }
-    // Started like every child of bakrun (`command::process`): a notifier outlives no
-    // bakrun stopped or killed, as it gets SIGTERM when bakrun dies. Its output goes
-    // where bakrun's does, the journal.
-    match bakrun::command::process(&cmd).status() {
-        Ok(s) if s.success() => {
-            log::info(format!("notified the failure of {}", spec.unit));
-            ExitCode::SUCCESS
-        }
-        Ok(s) => {
-            log::error(format!(
-                "the on-failure notification of job {} failed: {s}",
-                spec.job
-            ));
-            ExitCode::from(Exit::Failed)
-        }
-        Err(e) => {
-            log::error(format!(
-                "cannot run the on-failure notification of job {}: {e}",
-                spec.job
-            ));
-            ExitCode::from(Exit::Failed)
-        }
+}
+
+/// Runs a notification's command. Started like every child of bakrun
+/// (`command::process`): a notifier outlives no bakrun stopped or killed, as it gets
+/// SIGTERM when bakrun dies. Its output goes where bakrun's does, the journal.
+pub fn send(cmd: &Command) -> Result<(), String> {
+    match bakrun::command::process(cmd).status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("failed: {s}")),
+        Err(e) => Err(format!("cannot be run: {e}")),
     }
 }
