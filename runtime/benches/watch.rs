@@ -33,6 +33,8 @@ use bakgen_spec::run_name::snapshot_name;
 const HOSTS: u64 = 10;
 
 /// Seconds and peak RSS (KiB) of `cmd`, which must succeed.
+// The child is reaped by `wait4`, which also reports its peak RSS; `Child::wait` cannot.
+#[allow(clippy::zombie_processes)]
 fn measured(cmd: &mut Command) -> (f64, u64) {
     let started = Instant::now();
     let child = cmd

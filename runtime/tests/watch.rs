@@ -85,6 +85,13 @@ fn states(out: &Output) -> (Vec<(String, String)>, Value) {
     (states, report)
 }
 
+/// A JSON watch as at `at` that must find some job not ok (exit 13), and its states.
+fn states_late(spec: &Path, at: DateTime<FixedOffset>) -> (Vec<(String, String)>, Value) {
+    let out = watch(spec, at, "json");
+    assert_code(&out, LATE);
+    states(&out)
+}
+
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected
         .iter()
@@ -126,9 +133,7 @@ fn snapshot_folders_ok_late_never_incomplete_only_and_unmounted() {
         None,
     );
 
-    let out = watch(&w, t0 + Duration::hours(1), "json");
-    assert_code(&out, LATE);
-    let (found, report) = states(&out);
+    let (found, report) = states_late(&w, t0 + Duration::hours(1));
     assert_eq!(
         found,
         pairs(&[
@@ -218,9 +223,7 @@ fn restic_ok_late_never_cut_short_wrong_password_and_file_times() {
         ]),
         None,
     );
-    let out = watch(&w, t0 + Duration::hours(1), "json");
-    assert_code(&out, LATE);
-    let (found, report) = states(&out);
+    let (found, report) = states_late(&w, t0 + Duration::hours(1));
     assert_eq!(
         found,
         pairs(&[
@@ -280,16 +283,8 @@ fn on_late_is_told_once_and_once_on_recovery_with_metrics_report_and_table() {
         .map(str::trim)
         .collect();
     assert_eq!(
-        header,
-        [
-            "HOST",
-            "JOB",
-            "DESTINATION",
-            "NEWEST COMPLETE RUN",
-            "AGE",
-            "DUE BY",
-            "STATE"
-        ]
+        header.join(","),
+        "HOST,JOB,DESTINATION,NEWEST COMPLETE RUN,AGE,DUE BY,STATE"
     );
     let row: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(
@@ -409,9 +404,7 @@ fn a_rest_repository_is_read_and_an_unreachable_one_is_unreadable() {
     assert_code(&out, 0);
     assert_eq!(states(&out).0, pairs(&[("vault/h1/files", "ok")]));
     drop(server);
-    let out = watch(&w, t0 + Duration::hours(1), "json");
-    assert_code(&out, LATE);
-    let (found, report) = states(&out);
+    let (found, report) = states_late(&w, t0 + Duration::hours(1));
     assert_eq!(found, pairs(&[("vault/h1/files", "unreadable")]));
     let reason = report["jobs"][0]["reason"].as_str().unwrap();
     assert!(
