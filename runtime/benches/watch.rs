@@ -6,9 +6,9 @@
 //!   (listing the same run folders). Target: < 5 s.
 //! - one restic repository holding every job's runs: `BAKRUN_BENCH_WATCH_RESTIC_JOBS`
 //!   (default 1000) × `BAKRUN_BENCH_WATCH_RESTIC_RUNS` (default 3) snapshots of a tiny
-//!   file, tagged as bakrun tags a run, made by `restic backup` one by one (≈0.7 s each on
-//!   two shared cores, so the default takes ≈35 min; the repository is kept in the temp
-//!   folder and reused by later runs of the same size), against one `restic snapshots
+//!   file, tagged as bakrun tags a run, made by `restic backup` one by one (≈1.5 s each on
+//!   two busy shared cores: 1,000 took 22 min, so the default takes over an hour; the
+//!   repository is kept in the temp folder and reused by later runs of the same size), against one `restic snapshots
 //!   --json` of that repository. Target: ≤ 1.2×.
 //!
 //! Each side's time and peak RSS (`wait4`: the largest of the process and the children it
