@@ -27,4 +27,5 @@ pub mod signals;
 pub mod source_view;
 pub mod status;
 pub mod step;
+pub mod watch;
 pub mod when;

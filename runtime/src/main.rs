@@ -37,6 +37,9 @@ enum Command {
     RestoreScript(cli::restore_script::Args),
     /// Run the on-failure notification of the job whose unit failed (from bakgen-notify@.service).
     Notify(cli::notify::Args),
+    /// Judge every job of the watch spec by the newest complete run in its destination;
+    /// write metrics and a report; tell `on-late` once when a job turns late or recovers.
+    Watch(cli::watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
             Command::Check(a) => cli::repository::check(a),
             Command::RestoreScript(a) => cli::restore_script::main(a),
             Command::Notify(a) => cli::notify::main(a),
+            Command::Watch(a) => cli::watch::main(a),
         },
         Err(e) => {
             let _ = e.print();

@@ -14,7 +14,7 @@ use crate::status::Status;
 pub use crate::installed::metrics_file as metrics_path;
 
 /// Label values escaped as the exposition format requires.
-fn label(value: &str) -> String {
+pub(crate) fn label(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -135,14 +135,7 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
             .iter()
             .filter_map(|j| value(j).map(|v| (job_labels(&j.0, &j.1), v)))
             .collect();
-        if values.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for (labels, v) in values {
-            let _ = writeln!(out, "{name}{{{labels}}} {v}");
-        }
+        gauge(&mut out, name, help, &values);
     }
     // The snapshot the last run made, as a label: an id is no number.
     let made: Vec<String> = jobs
@@ -168,6 +161,19 @@ pub fn render_many(jobs: &[JobFigures]) -> String {
         }
     }
     out
+}
+
+/// One gauge family: its `HELP` and `TYPE` lines, then a line per labelled value;
+/// nothing when there is no value.
+pub(crate) fn gauge(out: &mut String, name: &str, help: &str, values: &[(String, f64)]) {
+    if values.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (labels, v) in values {
+        let _ = writeln!(out, "{name}{{{labels}}} {v}");
+    }
 }
 
 pub fn write(metrics_dir: &Path, job: &str, text: &str) -> std::io::Result<()> {

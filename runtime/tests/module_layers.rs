@@ -26,7 +26,8 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     // What uses engines: status and metrics files, the restore script, the runner.
     &["metrics", "restore_script", "status"],
-    &["runner"],
+    // The runner, and the watch of the destinations (reads them through the engines).
+    &["runner", "watch"],
 ];
 
 /// Cycles that other work removes (issue 13): `command` and `secret` (a secret command is a

@@ -15,6 +15,8 @@ pub enum Exit {
     NotMounted = 11,
     /// Another run of the job holds its lock.
     Locked = 12,
+    /// `bakrun watch`: a watched job is late, never ran, or its destination is unreadable.
+    Late = 13,
 }
 
 impl Exit {
@@ -42,8 +44,9 @@ mod tests {
             Exit::BadInput,
             Exit::NotMounted,
             Exit::Locked,
+            Exit::Late,
         ]
         .map(Exit::code);
-        assert_eq!(codes, [0, 1, 2, 11, 12]);
+        assert_eq!(codes, [0, 1, 2, 11, 12, 13]);
     }
 }

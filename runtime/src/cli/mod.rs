@@ -19,6 +19,8 @@ pub mod retention;
 pub mod run;
 pub mod snapshots;
 pub mod status;
+pub mod table;
+pub mod watch;
 
 /// Verbosity and log file options, shared by the commands that change things.
 #[derive(Debug, Clone, clap::Args)]

@@ -73,32 +73,17 @@ pub fn main(args: Args) -> ExitCode {
         .clone()
         .unwrap_or_else(|| PathBuf::from(&spec.state_dir));
     let status_file = status::status_path(&state_dir, &spec.job);
-    let fallback: String;
-    let cmd = match notify {
-        Notify::Command { argv } => {
-            let Some((program, rest)) = argv.split_first() else {
-                log::error(format!("job {}: on-failure command is empty", spec.job));
-                return ExitCode::from(Exit::BadInput);
-            };
-            Command::new(program).args(rest).arg(&spec.unit)
-        }
-        Notify::Url { url } => {
-            let data = if status_file.exists() {
-                http::Body::File(&status_file)
-            } else {
-                fallback = format!(
-                    "{{\"host\":{:?},\"job\":{:?},\"result\":\"failed\"}}",
-                    spec.host, spec.job
-                );
-                http::Body::Text(&fallback)
-            };
-            http::post(
-                http::Url::Arg(url),
-                data,
-                &["Content-Type: application/json".to_owned()],
-                NOTIFY_BOUNDS,
-            )
-        }
+    let body = if status_file.exists() {
+        Body::File(&status_file)
+    } else {
+        Body::Text(format!(
+            "{{\"host\":{:?},\"job\":{:?},\"result\":\"failed\"}}",
+            spec.host, spec.job
+        ))
+    };
+    let Some(cmd) = command(notify, &spec.unit, body) else {
+        log::error(format!("job {}: on-failure command is empty", spec.job));
+        return ExitCode::from(Exit::BadInput);
     };
     let cmd = cmd
         .env("BAKGEN_HOST", &spec.host)
@@ -109,27 +94,59 @@ pub fn main(args: Args) -> ExitCode {
         println!("{}", cmd.display());
         return ExitCode::SUCCESS;
     }
-    // Started like every child of bakrun (`command::process`): a notifier outlives no
-    // bakrun stopped or killed, as it gets SIGTERM when bakrun dies. Its output goes
-    // where bakrun's does, the journal.
-    match bakrun::command::process(&cmd).status() {
-        Ok(s) if s.success() => {
+    match send(&cmd) {
+        Ok(()) => {
             log::info(format!("notified the failure of {}", spec.unit));
             ExitCode::SUCCESS
         }
-        Ok(s) => {
-            log::error(format!(
-                "the on-failure notification of job {} failed: {s}",
-                spec.job
-            ));
-            ExitCode::from(Exit::Failed)
-        }
         Err(e) => {
             log::error(format!(
-                "cannot run the on-failure notification of job {}: {e}",
+                "the on-failure notification of job {}: {e}",
                 spec.job
             ));
             ExitCode::from(Exit::Failed)
         }
+    }
+}
+
+/// What a URL notification posts.
+pub enum Body<'a> {
+    /// The contents of this file (a status file).
+    File(&'a Path),
+    /// This JSON text.
+    Text(String),
+}
+
+/// The command that tells: the notification's own command with `unit` appended, or curl
+/// posting `body` as JSON to its URL. `None` for an empty command.
+pub fn command(notify: &Notify, unit: &str, body: Body<'_>) -> Option<Command> {
+    match notify {
+        Notify::Command { argv } => {
+            let (program, rest) = argv.split_first()?;
+            Some(Command::new(program).args(rest).arg(unit))
+        }
+        Notify::Url { url } => {
+            let data = match &body {
+                Body::File(path) => http::Body::File(path),
+                Body::Text(text) => http::Body::Text(text),
+            };
+            Some(http::post(
+                http::Url::Arg(url),
+                data,
+                &["Content-Type: application/json".to_owned()],
+                NOTIFY_BOUNDS,
+            ))
+        }
+    }
+}
+
+/// Runs a notification's command. Started like every child of bakrun
+/// (`command::process`): a notifier outlives no bakrun stopped or killed, as it gets
+/// SIGTERM when bakrun dies. Its output goes where bakrun's does, the journal.
+pub fn send(cmd: &Command) -> Result<(), String> {
+    match bakrun::command::process(cmd).status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("failed: {s}")),
+        Err(e) => Err(format!("cannot be run: {e}")),
     }
 }

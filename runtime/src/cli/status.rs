@@ -13,7 +13,7 @@ use bakrun::spec::JobSpec;
 use bakrun::status::{self, RunResult, Status};
 use bakrun::{jobs, log};
 
-use super::JobsDirArg;
+use super::{table, JobsDirArg};
 use bakgen_spec::exit::Exit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,21 +128,6 @@ fn job_state(path: &Path, state_dir: Option<&Path>, now: DateTime<FixedOffset>) 
     js
 }
 
-/// `3D4h`-style age, two units at most: enough to read at a glance.
-fn age_text(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let (d, h, m) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
-    if d > 0 {
-        format!("{d}D{h}h")
-    } else if h > 0 {
-        format!("{h}h{m}m")
-    } else if m > 0 {
-        format!("{m}m{}s", s % 60)
-    } else {
-        format!("{s}s")
-    }
-}
-
 pub fn main(args: Args) -> ExitCode {
     let specs = match jobs::installed(&args.jobs.jobs_dir) {
         Ok(s) => s,
@@ -194,7 +179,8 @@ pub fn main(args: Args) -> ExitCode {
                             || "never".to_owned(),
                             |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                         ),
-                        s.age_seconds.map_or_else(|| "-".to_owned(), age_text),
+                        s.age_seconds
+                            .map_or_else(|| "-".to_owned(), table::age_text),
                         match (&s.error, s.last_result) {
                             (Some(e), _) => e.clone(),
                             (None, Some(r)) => format!(
@@ -207,39 +193,15 @@ pub fn main(args: Args) -> ExitCode {
                     ]
                 })
                 .collect();
-            let header =
-                ["JOB", "HOST", "STATE", "LAST SUCCESS", "AGE", "LAST RUN"].map(String::from);
-            let mut widths = [0usize; 6];
-            for row in std::iter::once(&header).chain(&rows) {
-                for (w, cell) in widths.iter_mut().zip(row) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-            for row in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = row
-                    .iter()
-                    .zip(widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                println!("{}", line.join("  ").trim_end());
-            }
+            table::print(
+                ["JOB", "HOST", "STATE", "LAST SUCCESS", "AGE", "LAST RUN"],
+                &rows,
+            );
         }
     }
     if states.iter().all(JobState::healthy) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(Exit::Failed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_read_at_a_glance() {
-        assert_eq!(age_text(42), "42s");
-        assert_eq!(age_text(3 * 3600 + 12 * 60), "3h12m");
-        assert_eq!(age_text(2 * 86_400 + 5 * 3600), "2D5h");
     }
 }

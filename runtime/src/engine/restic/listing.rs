@@ -52,6 +52,15 @@ impl Restic {
         Ok(listed)
     }
 
+    /// Every snapshot bakrun made in the repository, of every host and job: one `restic
+    /// snapshots` for all of them (see [`newest_complete_runs`]).
+    pub fn bakgen_snapshots(&self) -> Result<Vec<ResticSnapshot>, EngineError> {
+        let cmd = self
+            .restic()?
+            .args(["--no-lock", "snapshots", "--json", "--tag", tags::BAKGEN]);
+        parse_listing(&self.query(&cmd)?)
+    }
+
     pub(super) fn listing_command(&self) -> Result<Command, EngineError> {
         Ok(self
             .restic()?
@@ -134,15 +143,7 @@ impl Restic {
             let Some(first) = members.first() else {
                 continue;
             };
-            let time = match parse_snapshot_name(&run) {
-                Some(t) => t,
-                None => DateTime::parse_from_rfc3339(&first.time).map_err(|e| {
-                    EngineError::Invalid(format!(
-                        "restic snapshot {} has an unreadable time `{}`: {e}",
-                        first.short_id, first.time
-                    ))
-                })?,
-            };
+            let time = run_time(&run, first)?;
             out.push(Snapshot {
                 id: first.short_id.clone(),
                 time,
@@ -193,6 +194,54 @@ impl Restic {
                 at: snapshot.id.clone(),
             })
     }
+}
+
+/// When a run started: the time in its name, else (a snapshot made by hand) its first
+/// snapshot's time.
+fn run_time(run: &str, first: &ResticSnapshot) -> Result<DateTime<FixedOffset>, EngineError> {
+    match parse_snapshot_name(run) {
+        Some(t) => Ok(t),
+        None => DateTime::parse_from_rfc3339(&first.time).map_err(|e| {
+            EngineError::Invalid(format!(
+                "restic snapshot {} has an unreadable time `{}`: {e}",
+                first.short_id, first.time
+            ))
+        }),
+    }
+}
+
+/// The start of the newest complete run of each host and job (by their `host=` and
+/// `job=` tags) among the snapshots of a whole repository: complete by the rule of
+/// [`complete`], as the job itself counts its runs. Snapshots without both tags, or with
+/// an unreadable time, belong to no job and are passed over.
+pub fn newest_complete_runs(
+    snapshots: Vec<ResticSnapshot>,
+) -> BTreeMap<(String, String), DateTime<FixedOffset>> {
+    type Runs = BTreeMap<String, Vec<ResticSnapshot>>;
+    let mut jobs: BTreeMap<(String, String), Runs> = BTreeMap::new();
+    for s in snapshots {
+        let (Some(host), Some(job)) = (s.tag("host"), s.tag("job")) else {
+            continue;
+        };
+        let key = (host.to_owned(), job.to_owned());
+        jobs.entry(key)
+            .or_default()
+            .entry(s.run())
+            .or_default()
+            .push(s);
+    }
+    let mut out = BTreeMap::new();
+    for (key, runs) in jobs {
+        let newest = runs
+            .iter()
+            .filter(|(_, members)| complete(members))
+            .filter_map(|(run, members)| run_time(run, members.first()?).ok())
+            .max();
+        if let Some(t) = newest {
+            out.insert(key, t);
+        }
+    }
+    out
 }
 
 /// The restic snapshots of the run `snapshot` names (by a member's short or full id).

@@ -45,7 +45,7 @@ pub use bakgen_spec::restic_tags as tags;
 
 pub use backup::{parse_summary, Summary};
 pub use failure::ResticFailure;
-pub use listing::ResticSnapshot;
+pub use listing::{newest_complete_runs, ResticSnapshot};
 
 #[derive(Debug)]
 pub struct Restic {
@@ -118,6 +118,41 @@ impl Restic {
             listed: RefCell::new(None),
             made: RefCell::new((Vec::new(), true)),
         })
+    }
+
+    /// A repository as a whole, to list the runs of every host and job in it at once
+    /// ([`Restic::bakgen_snapshots`], for `bakrun watch`). `job` is the job named in
+    /// messages (the one whose host can `bakrun init` a missing repository). Reads nothing
+    /// yet: secrets are read by the first restic call.
+    pub fn for_repository(
+        host: &str,
+        job: &str,
+        state_dir: &str,
+        destination: Destination,
+    ) -> Result<Self, EngineError> {
+        let spec = JobSpec {
+            version: crate::spec::SPEC_VERSION,
+            host: host.to_owned(),
+            job: job.to_owned(),
+            unit: String::new(),
+            remote: None,
+            sources: Vec::new(),
+            excludes: Vec::new(),
+            destination,
+            schedule: crate::spec::Schedule {
+                calendar: String::new(),
+                jitter_seconds: 0,
+                late_after_seconds: 0,
+            },
+            retention: crate::spec::Retention::default(),
+            steps: Vec::new(),
+            limits: crate::spec::Limits::default(),
+            on_failure: None,
+            ping: None,
+            state_dir: state_dir.to_owned(),
+            metrics_dir: None,
+        };
+        Self::new(&spec)
     }
 
     pub fn repository(&self) -> &str {
