@@ -2,26 +2,15 @@
 //! Debian's promtool (scripts/packages.txt: prometheus) checks every rules file and runs
 //! the generated cases, which prove when each alert fires. No promtool is a failure.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use support::{bakgen, tmp};
 
 const RULES: &str = "etc/prometheus/rules/bakgen.yml";
 const CASES: &str = "etc/bakgen/prometheus-rules.test.yml";
-
-fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-alerts-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn promtool(args: &[&Path]) -> String {
     let o = Command::new("promtool")
@@ -71,6 +60,7 @@ fn rule_hosts(out: &Path) -> Vec<PathBuf> {
 #[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
 fn example_policies_rules_pass_promtool_check_and_their_cases() {
     let out = tmp("examples");
+    let out = out.path().to_owned();
     build(Path::new("../policies"), &out);
     let hosts = rule_hosts(&out);
     assert!(
@@ -98,6 +88,7 @@ fn example_policies_rules_pass_promtool_check_and_their_cases() {
 #[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
 fn hostile_names_reach_alerts_exactly_and_a_jobless_host_gets_the_rules() {
     let dir = tmp("hostile");
+    let dir = dir.path().to_owned();
     let policy = dir.join("p.kdl");
     std::fs::write(
         &policy,
@@ -152,6 +143,7 @@ monitoring { prometheus "mon1"; }
 
 fn check_json(policy: &str) -> String {
     let dir = tmp("diag");
+    let dir = dir.path().to_owned();
     let file = dir.join("p.kdl");
     std::fs::write(&file, policy).unwrap();
     let o = bakgen(&["check", file.to_str().unwrap(), "--format", "json"]);
