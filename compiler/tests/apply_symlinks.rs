@@ -9,7 +9,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::tmp;
+use support::with_outside;
 use tempfile::TempDir;
 
 const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v1.kdl");
@@ -36,11 +36,7 @@ fn bakgen(verb: &str, policy: &str, root: &Path, extra: &[&str]) -> (i32, String
 /// A fresh folder with `root/` (the install root) and `outside/` beside it, removed when
 /// the first is dropped.
 fn setup(name: &str) -> (TempDir, PathBuf, PathBuf) {
-    let dir = tmp(&format!("links-{name}"));
-    let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
-    std::fs::create_dir_all(&root).expect("root");
-    std::fs::create_dir_all(&outside).expect("outside");
-    (dir, root, outside)
+    with_outside(&format!("links-{name}"), "root")
 }
 
 /// A 0600 file outside the root holding `contents`.

@@ -8,7 +8,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::tmp;
+use support::with_outside;
 use tempfile::TempDir;
 
 const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v1.kdl");
@@ -27,11 +27,7 @@ fn build(policy: &str, out: &Path) -> (i32, String) {
 
 /// A fresh `out/` and `outside/` side by side, in a folder removed when the first is dropped.
 fn dirs(name: &str) -> (TempDir, PathBuf, PathBuf) {
-    let dir = tmp(&format!("build-links-{name}"));
-    let (out, outside) = (dir.path().join("out"), dir.path().join("outside"));
-    std::fs::create_dir_all(&out).expect("out");
-    std::fs::create_dir_all(&outside).expect("outside");
-    (dir, out, outside)
+    with_outside(&format!("build-links-{name}"), "out")
 }
 
 fn link_at(path: &Path, target: &Path) {

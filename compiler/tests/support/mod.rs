@@ -2,6 +2,7 @@
 //! is removed when the test ends, also on panic.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use tempfile::TempDir;
@@ -24,4 +25,14 @@ pub fn tmp(name: &str) -> TempDir {
         .prefix(&format!("bakgen-{name}-"))
         .tempdir()
         .expect("temp dir")
+}
+
+/// A fresh folder (see [`tmp`]) holding `<inside>/`, the folder bakgen is pointed at, and
+/// `outside/` beside it, where nothing may be written through a link.
+pub fn with_outside(name: &str, inside: &str) -> (TempDir, PathBuf, PathBuf) {
+    let dir = tmp(name);
+    let (inside, outside) = (dir.path().join(inside), dir.path().join("outside"));
+    std::fs::create_dir_all(&inside).expect("inside");
+    std::fs::create_dir_all(&outside).expect("outside");
+    (dir, inside, outside)
 }
