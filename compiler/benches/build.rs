@@ -29,16 +29,17 @@ fn files_under(root: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
 
 fn main() {
     let text = fleet::policy(1000, 10);
-    let base = std::env::temp_dir().join(format!("bakgen-bench-build-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base).expect("temp");
+    let base = tempfile::Builder::new()
+        .prefix("bakgen-bench-build-")
+        .tempdir()
+        .expect("temp");
 
     let mut first = Duration::MAX;
     let mut second = Duration::MAX;
     let mut floor = Duration::MAX;
     let mut written = 0;
     for round in 0..3 {
-        let out = base.join(format!("out{round}"));
+        let out = base.path().join(format!("out{round}"));
         // First build: parse, check, emit, write every file.
         let t = Instant::now();
         let mut set = SourceSet::default();
@@ -65,7 +66,7 @@ fn main() {
         // The floor: the same files and bytes, written plainly (create dirs, write, rename).
         let mut files = Vec::new();
         files_under(&out, &mut files);
-        let floor_out = base.join(format!("floor{round}"));
+        let floor_out = base.path().join(format!("floor{round}"));
         let t = Instant::now();
         for (p, bytes) in &files {
             let target = floor_out.join(p.strip_prefix(&out).expect("inside"));
@@ -90,7 +91,6 @@ fn main() {
     let bundles = bakgen::ops::build::bundles(checked.plan().expect("plan")).expect("emit");
     let emit = t.elapsed();
     std::hint::black_box(bundles);
-    let _ = std::fs::remove_dir_all(&base);
     println!(
         "parse + check: {:.0} ms; emit (render units and specs): {:.0} ms",
         parse_check.as_secs_f64() * 1e3,

@@ -2,26 +2,15 @@
 //! Debian's promtool (scripts/packages.txt: prometheus) checks every rules file and runs
 //! the generated cases, which prove when each alert fires. No promtool is a failure.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use support::{bakgen, tmp};
 
 const RULES: &str = "etc/prometheus/rules/bakgen.yml";
 const CASES: &str = "etc/bakgen/prometheus-rules.test.yml";
-
-fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-alerts-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn promtool(args: &[&Path]) -> String {
     let o = Command::new("promtool")
@@ -57,13 +46,14 @@ fn build(policy: &Path, out: &Path) {
 }
 
 /// Builds the policy `text` into a fresh folder; returns the output folder.
-fn build_text(name: &str, text: &str) -> PathBuf {
+/// Builds `text` into a temporary folder: the folder (removed when dropped) and its `out`.
+fn build_text(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tmp(name);
-    let policy = dir.join("p.kdl");
+    let policy = dir.path().join("p.kdl");
     std::fs::write(&policy, text).unwrap();
-    let out = dir.join("out");
+    let out = dir.path().join("out");
     build(&policy, &out);
-    out
+    (dir, out)
 }
 
 /// Every host folder under `out` that holds a rules file.
@@ -81,6 +71,7 @@ fn rule_hosts(out: &Path) -> Vec<PathBuf> {
 #[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
 fn example_policies_rules_pass_promtool_check_and_their_cases() {
     let out = tmp("examples");
+    let out = out.path().to_owned();
     build(Path::new("../policies"), &out);
     let hosts = rule_hosts(&out);
     assert!(
@@ -107,7 +98,7 @@ fn example_policies_rules_pass_promtool_check_and_their_cases() {
 #[test]
 #[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
 fn hostile_names_reach_alerts_exactly_and_a_jobless_host_gets_the_rules() {
-    let out = build_text(
+    let (_dir, out) = build_text(
         "hostile",
         r#"destination "d\"{{x}}" { path "/srv/backups" }
 host "mon1"
@@ -158,7 +149,7 @@ monitoring { prometheus "mon1"; }
 #[test]
 #[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
 fn the_watch_alerts_of_hostile_names_fire_when_their_cases_say() {
-    let out = build_text(
+    let (_dir, out) = build_text(
         "hostile-watch",
         r#"destination "d\"{{x}}" { path "/srv/backups" }
 destination "plain" { path "/srv/plain" }
@@ -198,6 +189,7 @@ monitoring {
 
 fn check_json(policy: &str) -> String {
     let dir = tmp("diag");
+    let dir = dir.path().to_owned();
     let file = dir.join("p.kdl");
     std::fs::write(&file, policy).unwrap();
     let o = bakgen(&["check", file.to_str().unwrap(), "--format", "json"]);

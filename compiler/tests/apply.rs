@@ -3,11 +3,14 @@
 //! systemctl is not run here (the root is not `/`); tests/tests/e2e_apply.rs runs it under a
 //! real systemd.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::time::Instant;
+
+use support::{bakgen, tmp};
 
 const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v1.kdl");
 const V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v2.kdl");
@@ -21,14 +24,6 @@ const BROKEN: &str = concat!(
 );
 const UNITS: &str = "etc/systemd/system";
 const MANIFEST: &str = "etc/bakgen/manifest.json";
-
-fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
-}
 
 struct Run {
     code: i32,
@@ -65,13 +60,6 @@ fn diff(policy: &str, root: &Path, extra: &[&str]) -> Run {
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-apply-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 /// A file's bytes and mode.
@@ -132,6 +120,7 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 fn fresh_install_writes_the_bundle_with_its_modes_and_plans_enabling_timers() {
     timed("fresh install", || {
         let root = tmp("fresh");
+        let root = root.path().to_owned();
         let r = apply_ok(V1, &root);
         let files = tree(&root);
         let names: Vec<&str> = files.keys().map(String::as_str).collect();
@@ -155,6 +144,7 @@ fn fresh_install_writes_the_bundle_with_its_modes_and_plans_enabling_timers() {
         assert_eq!(files["etc/systemd/system/bakgen-etc.timer"].1, 0o644);
         // What was installed is exactly what `build` produces.
         let out = tmp("fresh-build");
+        let out = out.path().to_owned();
         let b = bakgen(&["build", V1, "--out", s(&out)]);
         assert!(b.status.success());
         assert_eq!(files, tree(&out.join("h1")));
@@ -183,6 +173,7 @@ fn fresh_install_writes_the_bundle_with_its_modes_and_plans_enabling_timers() {
 #[test]
 fn a_second_apply_without_change_writes_nothing_and_plans_no_command() {
     let root = tmp("again");
+    let root = root.path().to_owned();
     apply_ok(V1, &root);
     let before = stamps(&root);
     let r = timed("no-change apply", || apply_ok(V1, &root));
@@ -199,6 +190,7 @@ fn a_second_apply_without_change_writes_nothing_and_plans_no_command() {
 #[test]
 fn a_changed_policy_updates_adds_and_removes_and_plans_units_in_order() {
     let root = tmp("changed");
+    let root = root.path().to_owned();
     apply_ok(V1, &root);
     let d = diff(V2, &root, &[]);
     assert_eq!(d.code, 3);
@@ -212,6 +204,7 @@ fn a_changed_policy_updates_adds_and_removes_and_plans_units_in_order() {
         String::from_utf8_lossy(&files["etc/systemd/system/bakgen-etc.timer"].0).into_owned();
     assert!(timer.contains("OnCalendar=*-*-* 04:30:00"), "{timer}");
     let out = tmp("changed-build");
+    let out = out.path().to_owned();
     assert!(bakgen(&["build", V2, "--out", s(&out)]).status.success());
     assert_eq!(files, tree(&out.join("h1")));
     // Stale timers are disabled before their files go; the sysusers file did not change.
@@ -243,6 +236,7 @@ fn a_changed_policy_updates_adds_and_removes_and_plans_units_in_order() {
 #[test]
 fn a_file_bakgen_does_not_own_is_refused_and_nothing_is_written() {
     let root = tmp("foreign");
+    let root = root.path().to_owned();
     let timer = root.join(UNITS).join("bakgen-etc.timer");
     std::fs::create_dir_all(timer.parent().expect("parent")).expect("mkdir");
     std::fs::write(&timer, "# an admin's own timer\n").expect("write");
@@ -263,6 +257,7 @@ fn a_file_bakgen_does_not_own_is_refused_and_nothing_is_written() {
     assert_eq!(files.len(), 1, "only the foreign file: {:?}", files.keys());
     // The same bytes as bakgen's are not a conflict: nothing would be overwritten.
     let out = tmp("foreign-build");
+    let out = out.path().to_owned();
     assert!(bakgen(&["build", V1, "--out", s(&out)]).status.success());
     std::fs::copy(out.join("h1").join(UNITS).join("bakgen-etc.timer"), &timer).expect("copy");
     apply_ok(V1, &root);
@@ -271,6 +266,7 @@ fn a_file_bakgen_does_not_own_is_refused_and_nothing_is_written() {
 #[test]
 fn a_hand_edited_file_is_refused_unless_forced() {
     let root = tmp("edited");
+    let root = root.path().to_owned();
     apply_ok(V1, &root);
     let timer = root.join(UNITS).join("bakgen-etc.timer");
     let mut text = std::fs::read_to_string(&timer).expect("read");
@@ -292,6 +288,7 @@ fn a_hand_edited_file_is_refused_unless_forced() {
     let r = apply(V2, &root, &["--force"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let out = tmp("edited-build");
+    let out = out.path().to_owned();
     assert!(bakgen(&["build", V2, "--out", s(&out)]).status.success());
     assert_eq!(tree(&root), tree(&out.join("h1")));
 }
@@ -299,6 +296,7 @@ fn a_hand_edited_file_is_refused_unless_forced() {
 #[test]
 fn forced_undo_of_a_hand_edit_restarts_the_timer() {
     let root = tmp("undo");
+    let root = root.path().to_owned();
     apply_ok(V1, &root);
     let timer = root.join(UNITS).join("bakgen-etc.timer");
     std::fs::write(&timer, "# replaced\n").expect("write");
@@ -316,6 +314,7 @@ fn forced_undo_of_a_hand_edit_restarts_the_timer() {
 #[test]
 fn dry_run_prints_the_plan_and_changes_nothing() {
     let root = tmp("dry");
+    let root = root.path().to_owned();
     apply_ok(V1, &root);
     let before = stamps(&root);
     let r = apply(V2, &root, &["--dry-run"]);
@@ -328,6 +327,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
     assert!(r.stdout.contains("systemctl restart bakgen-etc.timer"));
     assert_eq!(before, stamps(&root));
     let empty = tmp("dry-empty");
+    let empty = empty.path().to_owned();
     assert_eq!(apply(V1, &empty, &["--dry-run"]).code, 0);
     assert!(tree(&empty).is_empty());
 }
@@ -335,6 +335,7 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
 #[test]
 fn a_wrong_mode_is_a_change_and_is_fixed() {
     let root = tmp("mode");
+    let root = root.path().to_owned();
     apply_ok(V1, &root);
     let spec = root.join("etc/bakgen/jobs/etc.json");
     std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o644)).expect("chmod");
@@ -355,9 +356,11 @@ fn a_wrong_mode_is_a_change_and_is_fixed() {
 #[test]
 fn a_committed_bundle_is_applied_exactly_or_refused_when_tampered() {
     let out = tmp("bundle-out");
+    let out = out.path().to_owned();
     assert!(bakgen(&["build", V1, "--out", s(&out)]).status.success());
     let bundle = out.join("h1");
     let root = tmp("bundle-root");
+    let root = root.path().to_owned();
     let r = run(&[
         "apply",
         "--bundle",
@@ -373,6 +376,7 @@ fn a_committed_bundle_is_applied_exactly_or_refused_when_tampered() {
     assert_eq!(diff(V1, &root, &[]).code, 0);
 
     let other = tmp("bundle-root2");
+    let other = other.path().to_owned();
     let timer = bundle.join(UNITS).join("bakgen-etc.timer");
     let original = std::fs::read(&timer).expect("read");
     std::fs::write(&timer, b"# tampered\n").expect("write");
@@ -450,6 +454,7 @@ fn a_committed_bundle_is_applied_exactly_or_refused_when_tampered() {
 #[test]
 fn diff_exit_codes_and_json() {
     let root = tmp("diff");
+    let root = root.path().to_owned();
     let d = diff(V1, &root, &[]);
     assert_eq!(d.code, 3, "{}", d.stderr);
     assert!(d
@@ -493,11 +498,13 @@ fn diff_exit_codes_and_json() {
 fn every_interrupted_apply_is_finished_by_the_next() {
     let t = Instant::now();
     let reference = tmp("crash-ref");
+    let reference = reference.path().to_owned();
     apply_ok(V1, &reference);
     apply_ok(V2, &reference);
     let want = tree(&reference);
 
     let v1 = tmp("crash-v1");
+    let v1 = v1.path().to_owned();
     apply_ok(V1, &v1);
     let old = tree(&v1);
     // The file operations apply does, in its order: writes (path order), then removals.
@@ -514,6 +521,7 @@ fn every_interrupted_apply_is_finished_by_the_next() {
     assert!(ops.len() >= 6, "a real change: {ops:?}");
     for k in 0..=ops.len() {
         let root = tmp(&format!("crash-{k}"));
+        let root = root.path().to_owned();
         apply_ok(V1, &root);
         for (path, op) in &ops[..k] {
             let full = root.join(path);
@@ -556,7 +564,6 @@ fn every_interrupted_apply_is_finished_by_the_next() {
             "after {k} operations: {c:?}"
         );
         assert_eq!(diff(V2, &root, &[]).code, 0);
-        let _ = std::fs::remove_dir_all(&root);
     }
     eprintln!(
         "{} interrupted states recovered in {:.0} ms",
@@ -568,6 +575,7 @@ fn every_interrupted_apply_is_finished_by_the_next() {
 #[test]
 fn a_second_concurrent_apply_is_refused() {
     let root = tmp("locked");
+    let root = root.path().to_owned();
     // What a running apply holds: flock on the root folder.
     let held = std::fs::File::open(&root).expect("open root");
     held.try_lock().expect("lock");
@@ -590,6 +598,7 @@ fn a_second_concurrent_apply_is_refused() {
 #[test]
 fn automounts_are_enabled_and_stale_mounts_stopped_before_removal() {
     let root = tmp("view");
+    let root = root.path().to_owned();
     let r = apply_ok(V1_VIEW, &root);
     assert!(
         commands(&r.stdout).contains(

@@ -3,9 +3,14 @@
 //! its target is never printed, written, chmodded or removed, and nothing is written
 //! outside the root.
 
+mod support;
+
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::with_outside;
+use tempfile::TempDir;
 
 const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v1.kdl");
 const V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v2.kdl");
@@ -28,14 +33,10 @@ fn bakgen(verb: &str, policy: &str, root: &Path, extra: &[&str]) -> (i32, String
     (o.status.code().unwrap_or(-1), text)
 }
 
-/// A fresh folder with `root/` (the install root) and `outside/` beside it.
-fn setup(name: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("bakgen-links-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (root, outside) = (dir.join("root"), dir.join("outside"));
-    std::fs::create_dir_all(&root).expect("root");
-    std::fs::create_dir_all(&outside).expect("outside");
-    (root, outside)
+/// A fresh folder with `root/` (the install root) and `outside/` beside it, removed when
+/// the first is dropped.
+fn setup(name: &str) -> (TempDir, PathBuf, PathBuf) {
+    with_outside(&format!("links-{name}"), "root")
 }
 
 /// A 0600 file outside the root holding `contents`.
@@ -84,7 +85,7 @@ fn assert_refused(policy: &str, root: &Path, rel: &str, hidden: &str) {
 
 #[test]
 fn a_unit_linked_to_a_secret_file_is_refused_and_never_printed() {
-    let (root, outside) = setup("unit");
+    let (_dir, root, outside) = setup("unit");
     let target = secret(&outside, SECRET);
     let unit = "etc/systemd/system/bakgen-etc.timer";
     // On a fresh root, and where a unit bakgen installed before was replaced by a link.
@@ -117,7 +118,7 @@ fn a_linked_parent_folder_is_refused_and_nothing_is_written_outside_the_root() {
         "etc/bakgen/jobs",
         "etc/sysusers.d",
     ] {
-        let (root, outside) = setup(&parent.replace('/', "-"));
+        let (_dir, root, outside) = setup(&parent.replace('/', "-"));
         link(&root, parent, &outside);
         let (code, text) = bakgen("apply", V1, &root, &["--force"]);
         assert_eq!(code, 4, "{parent}: {text}");
@@ -134,7 +135,7 @@ fn a_linked_parent_folder_is_refused_and_nothing_is_written_outside_the_root() {
 
 #[test]
 fn a_mode_change_never_chmods_the_target_of_a_link() {
-    let (root, outside) = setup("mode");
+    let (_dir, root, outside) = setup("mode");
     assert_eq!(bakgen("apply", V1, &root, &[]).0, 0);
     // Same bytes as the job spec but mode 0644: without the refusal this is a mode-only
     // change, and chmod would follow the link.
@@ -152,7 +153,7 @@ fn a_mode_change_never_chmods_the_target_of_a_link() {
 
 #[test]
 fn a_linked_manifest_is_refused_and_never_printed_or_overwritten() {
-    let (root, outside) = setup("manifest");
+    let (_dir, root, outside) = setup("manifest");
     assert_eq!(bakgen("apply", V1, &root, &[]).0, 0);
     let target = secret(&outside, SECRET);
     let manifest = "etc/bakgen/manifest.json";
@@ -164,7 +165,7 @@ fn a_linked_manifest_is_refused_and_never_printed_or_overwritten() {
 
 #[test]
 fn a_stale_file_replaced_by_a_link_is_refused_and_its_target_kept() {
-    let (root, outside) = setup("stale");
+    let (_dir, root, outside) = setup("stale");
     assert_eq!(bakgen("apply", V1, &root, &[]).0, 0);
     // v2 drops job `home`: its files are removed, but this one is now a link.
     let stale = "etc/bakgen/jobs/home.json";
@@ -180,7 +181,7 @@ fn a_stale_file_replaced_by_a_link_is_refused_and_its_target_kept() {
 
 #[test]
 fn a_fifo_or_folder_where_a_file_belongs_is_refused_without_hanging() {
-    let (root, _) = setup("fifo");
+    let (_dir, root, _) = setup("fifo");
     let unit = root.join("etc/systemd/system/bakgen-etc.timer");
     std::fs::create_dir_all(unit.parent().expect("parent")).expect("dirs");
     let made = Command::new("mkfifo")

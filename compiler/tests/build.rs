@@ -1,28 +1,16 @@
 //! `bakgen build`: per-host bundles that systemd accepts, that are least-privilege by
 //! systemd's own score, byte-identical across runs, and written incrementally.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 #[path = "unit_support/verify.rs"]
 mod unit_verify;
+use support::{bakgen, tmp};
 use unit_verify::verify;
-
-fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-build-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
 
 fn build(policy: &str, out: &Path) -> String {
     let o = bakgen(&["build", policy, "--out", out.to_str().expect("utf-8")]);
@@ -71,6 +59,7 @@ fn units(host_root: &Path) -> Vec<PathBuf> {
 #[ignore = "tier: system — needs root: systemd-analyze verify runs in a private mount namespace; run by scripts/test"]
 fn every_unit_of_every_example_passes_systemd_analyze_verify() {
     let out = tmp("verify");
+    let out = out.path().to_owned();
     build("../policies", &out);
     let mut all = Vec::new();
     for host in std::fs::read_dir(&out).expect("out") {
@@ -101,6 +90,7 @@ fn every_unit_of_every_example_passes_systemd_analyze_verify() {
 #[test]
 fn every_service_scores_within_the_security_bound() {
     let out = tmp("security");
+    let out = out.path().to_owned();
     build("../policies", &out);
     let mut worst: BTreeMap<String, f64> = BTreeMap::new();
     for host in std::fs::read_dir(&out).expect("out") {
@@ -175,6 +165,7 @@ fn every_service_scores_within_the_security_bound() {
 #[ignore = "tier: system — needs root: systemd-analyze verify runs in a private mount namespace; run by scripts/test"]
 fn hostile_values_produce_units_systemd_accepts() {
     let out = tmp("hostile");
+    let out = out.path().to_owned();
     build("tests/fixtures/hostile/hostile.kdl", &out);
     let host = out.join("host with space");
     let all = units(&host);
@@ -237,7 +228,9 @@ fn hostile_values_produce_units_systemd_accepts() {
 #[test]
 fn builds_are_byte_identical_and_incremental() {
     let a = tmp("det-a");
+    let a = a.path().to_owned();
     let b = tmp("det-b");
+    let b = b.path().to_owned();
     build("../policies", &a);
     build("../policies", &b);
     assert_eq!(tree(&a), tree(&b), "two builds differ");
@@ -260,6 +253,7 @@ fn builds_are_byte_identical_and_incremental() {
 
     // Drop a job: its files go; a file bakgen never wrote stays and is reported.
     let policy = tmp("det-policy");
+    let policy = policy.path().to_owned();
     for f in std::fs::read_dir("../policies").expect("policies") {
         let f = f.expect("file").path();
         let text = std::fs::read_to_string(&f).expect("policy");
@@ -293,6 +287,7 @@ fn builds_are_byte_identical_and_incremental() {
 #[test]
 fn a_policy_with_errors_writes_nothing() {
     let out = tmp("errors");
+    let out = out.path().to_owned();
     let o = bakgen(&[
         "build",
         "tests/fixtures/invalid/24-many-errors.kdl",
@@ -306,6 +301,7 @@ fn a_policy_with_errors_writes_nothing() {
 #[test]
 fn representative_bundle_matches_its_snapshot() {
     let out = tmp("snapshot");
+    let out = out.path().to_owned();
     build("../policies", &out);
     let mut text = String::new();
     for (path, bytes) in tree(&out.join("backup1")) {

@@ -2,9 +2,14 @@
 //! folder of a bundle belongs is refused (exit 4) with nothing written through it; any
 //! other link is left alone and reported, never walked, and never removed through.
 
+mod support;
+
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use support::with_outside;
+use tempfile::TempDir;
 
 const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v1.kdl");
 const V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v2.kdl");
@@ -20,15 +25,9 @@ fn build(policy: &str, out: &Path) -> (i32, String) {
     (o.status.code().unwrap_or(-1), stderr)
 }
 
-/// A fresh `out/` and `outside/` side by side.
-fn dirs(name: &str) -> (PathBuf, PathBuf) {
-    let dir =
-        std::env::temp_dir().join(format!("bakgen-build-links-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (out, outside) = (dir.join("out"), dir.join("outside"));
-    std::fs::create_dir_all(&out).expect("out");
-    std::fs::create_dir_all(&outside).expect("outside");
-    (out, outside)
+/// A fresh `out/` and `outside/` side by side, in a folder removed when the first is dropped.
+fn dirs(name: &str) -> (TempDir, PathBuf, PathBuf) {
+    with_outside(&format!("build-links-{name}"), "out")
 }
 
 fn link_at(path: &Path, target: &Path) {
@@ -54,7 +53,7 @@ fn a_linked_folder_of_the_bundle_is_refused_and_nothing_written_outside() {
         "h1/etc/systemd/system",
         "h1/etc/bakgen/jobs",
     ] {
-        let (out, outside) = dirs(&rel.replace('/', "-"));
+        let (_dir, out, outside) = dirs(&rel.replace('/', "-"));
         link_at(&out.join(rel), &outside);
         let (code, stderr) = build(V1, &out);
         assert_eq!(code, 4, "{rel}: {stderr}");
@@ -70,7 +69,7 @@ fn a_linked_folder_of_the_bundle_is_refused_and_nothing_written_outside() {
 
 #[test]
 fn a_linked_file_of_the_bundle_is_refused_and_its_target_never_chmodded() {
-    let (out, outside) = dirs("file");
+    let (_dir, out, outside) = dirs("file");
     assert_eq!(build(V1, &out).0, 0);
     // Same bytes, other mode: without the refusal, a mode-only fix through the link.
     let spec = out.join("h1/etc/bakgen/jobs/etc.json");
@@ -91,7 +90,7 @@ fn a_linked_file_of_the_bundle_is_refused_and_its_target_never_chmodded() {
 
 #[test]
 fn other_links_are_left_alone_reported_and_never_walked_or_removed_through() {
-    let (out, outside) = dirs("other");
+    let (_dir, out, outside) = dirs("other");
     assert_eq!(build(V1, &out).0, 0);
     // A stale file (v2 drops job `home`) replaced by a link to an identical copy: its hash
     // matches the manifest, so following the link would remove the copy.
@@ -103,7 +102,7 @@ fn other_links_are_left_alone_reported_and_never_walked_or_removed_through() {
     std::fs::write(outside.join("inner"), "x").expect("inner");
     link_at(&out.join("h1/notes"), &outside);
     // A gone host whose folder is a link to a real, older bundle elsewhere.
-    let elsewhere = dirs("other-elsewhere").0;
+    let (_elsewhere, elsewhere, _) = dirs("other-elsewhere");
     assert_eq!(build(V1, &elsewhere).0, 0);
     let h1 = elsewhere.join("h1");
     std::fs::rename(&h1, elsewhere.join("gone")).expect("rename");

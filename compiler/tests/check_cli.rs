@@ -1,25 +1,14 @@
 //! `bakgen check` as a user runs it: exit codes, output formats, bad input.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
-}
+use std::path::Path;
+use std::process::Output;
+
+use support::{bakgen, tmp};
 
 fn code(o: &Output) -> i32 {
     o.status.code().expect("exited, not killed by a signal")
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-check-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 #[test]
@@ -43,6 +32,7 @@ fn reference_examples_check_clean() {
         .collect();
     assert!(blocks.len() >= 6, "the reference has its examples");
     let dir = tmp("docs");
+    let dir = dir.path().to_owned();
     for (i, block) in blocks.iter().enumerate() {
         let file = dir.join(format!("example-{i}.kdl"));
         std::fs::write(&file, block).expect("write example");
@@ -114,6 +104,7 @@ fn warnings_pass_unless_denied() {
 #[test]
 fn bad_input_is_a_usage_error_not_a_panic() {
     let dir = tmp("bad");
+    let dir = dir.path().to_owned();
     // A missing file.
     let o = bakgen(&["check", dir.join("missing.kdl").to_str().expect("utf-8")]);
     assert_eq!(code(&o), 2);
@@ -149,6 +140,7 @@ fn bad_input_is_a_usage_error_not_a_panic() {
 #[test]
 fn names_are_unique_across_the_files_of_a_folder() {
     let dir = tmp("folder");
+    let dir = dir.path().to_owned();
     std::fs::write(
         dir.join("a.kdl"),
         "destination \"usb\" { path \"/mnt/a\"; }\n",
@@ -179,6 +171,7 @@ fn names_are_unique_across_the_files_of_a_folder() {
 /// run ends as a policy error (exit 1), never a crash (134) or a panic (101).
 fn hostile(name: &str, text: &str) -> (String, serde_json::Value) {
     let dir = tmp(name);
+    let dir = dir.path().to_owned();
     let file = dir.join("hostile.kdl");
     std::fs::write(&file, text).expect("write");
     let path = file.to_str().expect("utf-8");

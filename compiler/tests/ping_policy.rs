@@ -2,25 +2,12 @@
 //! is refused (with the place), what the unit is given (the credential, the network), and
 //! `SuccessExitStatus=11` on every job's service (exit 11 is a quiet skip).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+
+use std::path::Path;
 
 use serde_json::Value;
-
-fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-ping-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use support::{bakgen, tmp};
 
 fn write(dir: &Path, text: &str) -> String {
     let file = dir.join("p.kdl");
@@ -42,6 +29,7 @@ host "web" {
 #[test]
 fn a_ping_reaches_the_spec_and_the_unit_gets_its_secret_and_the_network() {
     let dir = tmp("good");
+    let dir = dir.path().to_owned();
     let policy = write(&dir, GOOD);
     let out = dir.join("out");
     let o = bakgen(&["build", &policy, "--out", out.to_str().expect("utf-8")]);
@@ -90,6 +78,7 @@ fn a_ping_reaches_the_spec_and_the_unit_gets_its_secret_and_the_network() {
 #[test]
 fn a_job_without_ping_keeps_its_network_closed_and_exit_11_quiet() {
     let dir = tmp("none");
+    let dir = dir.path().to_owned();
     let policy = write(
         &dir,
         r#"
@@ -111,6 +100,7 @@ host "web" { job "etc" { source "/etc"; to "usb"; schedule "daily"; retention ke
 /// `(code, line, column)` of each error of `bakgen check` on `policy`.
 fn errors(name: &str, policy: &str) -> Vec<(String, u64, u64)> {
     let dir = tmp(name);
+    let dir = dir.path().to_owned();
     let file = write(&dir, policy);
     let o = bakgen(&["check", &file, "--format", "json"]);
     assert_eq!(o.status.code(), Some(1), "refused");

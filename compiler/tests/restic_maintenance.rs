@@ -1,22 +1,9 @@
 //! Restic maintenance timers: `prune-schedule`/`check-schedule` decoded and validated,
 //! and `bakgen-prune-<dest>`/`bakgen-check-<dest>` units emitted per host and destination.
 
-use std::process::{Command, Output};
+mod support;
 
-fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-maint-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use support::{bakgen, tmp};
 
 const POLICY: &str = r#"
 secret "pw" file="/etc/bakgen/secrets/pw"
@@ -36,6 +23,7 @@ host "db1" {
 #[test]
 fn prune_and_check_units_cover_every_repository_of_the_destination() {
     let dir = tmp("emit");
+    let dir = dir.path().to_owned();
     std::fs::write(dir.join("p.kdl"), POLICY).unwrap();
     let out = dir.join("out");
     let o = bakgen(&[
@@ -79,12 +67,12 @@ fn prune_and_check_units_cover_every_repository_of_the_destination() {
         timer.contains("RandomizedDelaySec=3600\nFixedRandomDelay=true"),
         "{timer}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn maintenance_settings_are_checked() {
     let dir = tmp("errors");
+    let dir = dir.path().to_owned();
     let policy = r#"
 secret "pw" file="/etc/bakgen/secrets/pw"
 destination "usb" {
@@ -108,12 +96,12 @@ host "h2" { job "prune-vault" { source "/etc"; to "vault"; schedule "daily"; ret
         err.contains("`lots` is not a share of the repository to read"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn sftp_ssh_options_reach_the_job_spec_and_are_checked() {
     let dir = tmp("sftp");
+    let dir = dir.path().to_owned();
     let policy = r#"
 secret "pw" file="/etc/bakgen/secrets/pw"
 destination "nas" {
@@ -177,5 +165,4 @@ host "h" { job "a" { source "/etc"; to "vault"; schedule "daily"; retention keep
     );
     assert!(err.contains("`ssh` applies to sftp: repositories"), "{err}");
     assert!(err.contains("identity"), "{err}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

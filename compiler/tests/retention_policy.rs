@@ -1,11 +1,13 @@
 //! The restic ≥ 0.16 retention rules in a policy: `"all"` counts and `keep-within-<period>`
 //! reach the job spec, and bakrun reads that spec back with the same rules.
 
-use std::path::PathBuf;
+mod support;
+
 use std::process::Command;
 
 use bakgen_spec::count::Count;
 use bakgen_spec::job::JobSpec;
+use support::tmp;
 
 const POLICY: &str = r#"
 destination "usb" { path "/mnt/usb"; }
@@ -19,16 +21,10 @@ host "h1" {
 }
 "#;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bakgen-retention-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("temp dir: {e}"));
-    dir
-}
-
 #[test]
 fn all_and_keep_within_periods_reach_the_job_spec() {
     let dir = tmp("spec");
+    let dir = dir.path().to_owned();
     let policy = dir.join("policy.kdl");
     std::fs::write(&policy, POLICY).unwrap_or_else(|e| panic!("write policy: {e}"));
     let out = dir.join("out");
@@ -68,12 +64,12 @@ fn all_and_keep_within_periods_reach_the_job_spec() {
         .unwrap_or_else(|e| panic!("bakrun reads the spec: {e}"));
     assert_eq!(spec.retention.keep_daily, Some(Count::All));
     assert_eq!(spec.retention.keep_within_weekly.as_deref(), Some("1M"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn hourly_runs_with_all_hourly_buckets_get_no_warning() {
     let dir = tmp("hourly");
+    let dir = dir.path().to_owned();
     let policy = dir.join("policy.kdl");
     let text = POLICY
         .replace("schedule \"daily\"", "schedule \"hourly\"")
@@ -108,5 +104,4 @@ fn hourly_runs_with_all_hourly_buckets_get_no_warning() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,6 +10,7 @@
 mod kdl_literal;
 #[path = "../../runtime/tests/rng/mod.rs"]
 mod rng;
+mod support;
 mod unit_support;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use bakgen::ops::check::check;
 use bakgen::source::{SourceFile, SourceSet};
 use kdl_literal::kdl;
 use rng::Rng;
+use support::tmp;
 use unit_support::oracle::systemd_reads;
 use unit_support::parse::{decode, settings, simplify, unit_name, variables, words};
 
@@ -344,9 +346,8 @@ fn hostile_values_read_back_exactly_or_are_refused() {
 }
 
 fn verify_units(units: &Units, n: usize) {
-    let dir = std::env::temp_dir().join(format!("bakgen-roundtrip-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = tmp(&format!("roundtrip-{n}"));
+    let dir = dir.path().to_owned();
     let mut files: Vec<PathBuf> = Vec::new();
     for (name, text) in units {
         let p = dir.join(name);

@@ -2,6 +2,7 @@
 //! the watching host's bundle holds — a watch spec `bakrun watch` loads, and units systemd
 //! accepts.
 
+mod support;
 #[path = "unit_support/verify.rs"]
 mod unit_verify;
 
@@ -406,9 +407,8 @@ fn a_watched_destination_no_job_writes_to_is_a_warning() {
 #[ignore = "tier: system — needs root: systemd-analyze verify runs in a private mount namespace"]
 fn the_watch_units_pass_systemd_analyze_verify_and_the_security_bound() {
     let b = built(&policy(WATCH));
-    let dir = std::env::temp_dir().join(format!("bakgen-watch-units-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = support::tmp("watch-units");
+    let dir = dir.path().to_owned();
     let watcher = host(&b, "backup1");
     let mut files: Vec<PathBuf> = Vec::new();
     for name in ["bakgen-watch.service", "bakgen-watch.timer"] {

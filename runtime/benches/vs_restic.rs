@@ -233,6 +233,7 @@ fn main() {
     let keep_last = env_number("BAKRUN_BENCH_KEEP_LAST", 1).max(1);
     let source = unique_tree(&config);
     let work = bench_work_dir("vs-restic");
+    let work = work.path().to_owned();
     let password = work.join("password");
     fs::write(&password, "correct horse battery staple\n").unwrap();
     fs::set_permissions(&password, fs::Permissions::from_mode(0o600)).unwrap();
@@ -336,5 +337,4 @@ fn main() {
         "bakrun's own time outside restic backup: first +{:.2}s, second +{:.2}s; as a ratio to restic's median: first={:.3} second={:.3}",
         own[0].0, own[1].0, own[0].1, own[1].1
     );
-    let _ = fs::remove_dir_all(&work);
 }

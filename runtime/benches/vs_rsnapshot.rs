@@ -55,6 +55,7 @@ fn main() {
     let config = Config::from_env();
     let source = source_tree(&config);
     let work = bench_work_dir("vs-rsnapshot");
+    let work = work.path().to_owned();
     let spec = write_spec(&work, &source, &work.join("dest"));
     let conf = rsnapshot_conf(&work, &source);
     let (mut first, mut second) = (Vec::new(), Vec::new());
@@ -113,5 +114,4 @@ fn main() {
         du.1,
         du.0 as f64 / du.1.max(1) as f64
     );
-    let _ = std::fs::remove_dir_all(&work);
 }

@@ -33,6 +33,7 @@ fn main() {
     let config = Config::from_env();
     let source = source_tree(&config);
     let work = bench_work_dir("vs-rsync");
+    let work = work.path().to_owned();
     let spec = write_spec(&work, &source, &work.join("dest"));
     let raw_dest = work.join("raw");
     let (mut first_ratio, mut second_ratio) = (Vec::new(), Vec::new());
@@ -128,7 +129,6 @@ fn main() {
         flush.iter().cloned().fold(0.0, f64::max),
         flush.iter().sum::<f64>() / flush.len().max(1) as f64,
     );
-    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// From bakrun's `--log-file`: seconds rsync ran, and seconds the flush took.

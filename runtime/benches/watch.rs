@@ -208,6 +208,7 @@ fn main() {
     let rjobs = env_number("BAKRUN_BENCH_WATCH_RESTIC_JOBS", 1000);
     let rruns = env_number("BAKRUN_BENCH_WATCH_RESTIC_RUNS", 3);
     let work = bench_work_dir("watch");
+    let work = work.path().to_owned();
     let password = work.join("password");
     fs::write(&password, "correct horse battery staple\n").unwrap();
     fs::set_permissions(&password, fs::Permissions::from_mode(0o600)).unwrap();

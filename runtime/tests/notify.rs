@@ -52,7 +52,7 @@ fn a_command_gets_the_failed_unit_and_the_job() {
         .status()
         .expect("chmod");
     let s = spec(
-        &root.0,
+        root.path(),
         serde_json::json!({"kind": "command", "argv": [script.to_string_lossy(), "--team=ops"]}),
     );
     std::fs::write(
@@ -135,7 +135,7 @@ fn a_url_receives_the_status_by_post() {
         String::from_utf8_lossy(&request).into_owned()
     });
     let s = spec(
-        &root.0,
+        root.path(),
         serde_json::json!({"kind": "url", "url": format!("http://127.0.0.1:{port}/hook")}),
     );
     std::fs::write(

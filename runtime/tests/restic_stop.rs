@@ -291,20 +291,19 @@ fn a_stopped_run_leaves_no_restic_lock() {
 /// child: it holds the job's lock descriptor, so the lock is free only once it is gone.
 #[test]
 fn a_secret_command_inherits_the_job_lock() {
-    let seen = std::env::temp_dir().join(format!("bakrun-secret-fds-{}", std::process::id()));
-    let job = LocalJob::new("restic-secret-command", |_, spec| {
+    let job = LocalJob::new("restic-secret-command", |root, spec| {
         spec["destination"]["environment"] = json!([{
             "variable": "BAKGEN_TEST_VALUE",
             "secret": {"from": "command", "command": format!(
-                "ls -l /proc/$$/fd > '{}'; echo value", seen.display()
+                "ls -l /proc/$$/fd > '{}'; echo value", root.join("secret-fds").display()
             )},
         }]);
     });
+    let seen = job.root.join("secret-fds");
     assert_code(&bakrun(&["init", job.p()]), 0);
     fs::write(job.src.join("f"), "x\n").unwrap();
     assert_code(&bakrun(&["run", job.p()]), 0);
     let fds = fs::read_to_string(&seen).unwrap();
-    let _ = fs::remove_file(&seen);
     let lock = job.root.join("state/lock/files.lock");
     assert!(fds.contains(&lock.to_string_lossy().into_owned()), "{fds}");
 }

@@ -12,7 +12,9 @@
 //!
 //! Needs the `restic` binary (scripts/packages.txt): the test fails, loudly, without it.
 
+mod common;
 mod rng;
+use common::TempDir;
 use rng::Rng;
 
 use std::collections::BTreeMap;
@@ -23,25 +25,6 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde_json::Value;
-
-/// A temporary directory removed on drop, also when the test panics.
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new() -> Self {
-        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        let dir = std::env::temp_dir().join(format!(
-            "bakrun-retention-restic-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        TempDir(dir)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// One `restic backup --time`: the wall-clock time and the TZ restic reads it in.
 #[derive(Clone, Debug)]
@@ -456,10 +439,12 @@ fn restic_version() -> String {
 #[ignore = "tier: system — long: compares with a real restic over many random histories, a minute in a debug build; run by scripts/test"]
 fn bakrun_keeps_what_restic_forget_keeps() {
     let version = restic_version();
-    let tmp = TempDir::new();
-    let restic = Restic { dir: tmp.0.clone() };
-    std::fs::write(tmp.0.join("password"), "bakgen-test\n").unwrap_or_else(|e| panic!("{e}"));
-    let data = tmp.0.join("data.txt");
+    let tmp = TempDir::new("retention-restic");
+    let restic = Restic {
+        dir: tmp.path().to_owned(),
+    };
+    std::fs::write(tmp.join("password"), "bakgen-test\n").unwrap_or_else(|e| panic!("{e}"));
+    let data = tmp.join("data.txt");
     std::fs::write(&data, "a small file\n").unwrap_or_else(|e| panic!("{e}"));
     restic.run("UTC", &["init", "-q"]);
 

@@ -247,12 +247,14 @@ pub fn ratio_of_sums(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Where the destinations go: `BAKRUN_BENCH_DIR` (for example `/dev/shm`, a tmpfs, to keep
-/// other writers of a shared disk out of the figures), else the temp folder.
-pub fn bench_work_dir(tag: &str) -> PathBuf {
+/// other writers of a shared disk out of the figures), else the temp folder. A new folder
+/// `bakrun-bench-<tag>-XXXXXX` there, removed when dropped.
+pub fn bench_work_dir(tag: &str) -> tempfile::TempDir {
     let base = std::env::var_os("BAKRUN_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("bakrun-bench-{tag}-{}", std::process::id()));
-    fresh_dir(&dir);
-    dir
+    tempfile::Builder::new()
+        .prefix(&format!("bakrun-bench-{tag}-"))
+        .tempdir_in(base)
+        .unwrap()
 }

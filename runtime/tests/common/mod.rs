@@ -23,30 +23,26 @@ pub fn require_root() {
     );
 }
 
-/// A folder removed when the test ends, even on panic.
-pub struct TempDir(pub PathBuf);
+/// A folder `bakrun-test-<tag>-XXXXXX` removed when the test ends, even on panic; a
+/// removal that fails (a mount left inside, a root-owned file) is ignored, never a panic.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let dir =
-            std::env::temp_dir().join(format!("bakrun-test-{tag}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        // 0755 as before, not tempfile's 0700: tests run tools as other users (postgres,
+        // sshd's checks, dropped privileges) that must reach files inside.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("bakrun-test-{tag}-"))
+            .permissions(fs::Permissions::from_mode(0o755))
+            .tempdir()
+            .unwrap();
         TempDir(dir)
     }
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
     pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        self.0.path().join(p)
     }
 }
 
