@@ -178,6 +178,11 @@ monitoring {
         2,
         "{rules}"
     );
+    assert_eq!(
+        rules.matches("alert: BakgenWatchStale").count(),
+        2,
+        "{rules}"
+    );
     // A daily watch is missing after its own late-after: 1 d + 1 h.
     assert!(rules.contains("        for: 1d1h\n"), "{rules}");
     assert!(

@@ -252,7 +252,17 @@ fn the_rules_alert_per_watched_job_and_when_the_watch_is_silent() {
     let late = rules.matches("alert: BakgenWatchLate").count();
     assert_eq!(late, 5, "{rules}");
     assert_eq!(rules.matches("alert: BakgenWatchAbsent").count(), 1);
-    assert!(rules.contains("bakgen_watch_late{bakgen_host=\\\"web2\\\",bakgen_job=\\\"db\\\",bakgen_destination=\\\"vault\\\"} == 1"), "{rules}");
+    assert!(rules.contains("bakgen_watch_late{bakgen_watcher=\\\"backup1\\\",bakgen_host=\\\"web2\\\",bakgen_job=\\\"db\\\",bakgen_destination=\\\"vault\\\"} == 1"), "{rules}");
+    // Absent is the watch's own last run missing; stale is it older than the watch's
+    // late-after (2 h 2 min), to the second.
+    assert!(
+        rules.contains(
+            "absent(bakgen_watch_last_run_timestamp_seconds{bakgen_watcher=\\\"backup1\\\"})"
+        ),
+        "{rules}"
+    );
+    assert!(rules.contains("time() - bakgen_watch_last_run_timestamp_seconds{bakgen_watcher=\\\"backup1\\\"} > 7320\""), "{rules}");
+    assert_eq!(rules.matches("alert: BakgenWatchStale").count(), 1);
     // *:15 with 2 min jitter: 1 h gap + 2 min + 1 h, rounded up to 3 h.
     assert!(
         rules.contains("        for: 3h\n        labels:\n          bakgen_watcher: \"backup1\""),
@@ -261,6 +271,14 @@ fn the_rules_alert_per_watched_job_and_when_the_watch_is_silent() {
     let cases = file(host(&b, "backup1"), "etc/bakgen/prometheus-rules.test.yml");
     assert!(cases.contains("alertname: BakgenWatchLate"), "{cases}");
     assert!(cases.contains("alertname: BakgenWatchAbsent"), "{cases}");
+    // Exactly its late-after old at 0 h, a minute more at 1 h, then left as it was.
+    assert!(
+        cases.contains(
+            "      - series: \"bakgen_watch_last_run_timestamp_seconds{bakgen_watcher=\\\"backup1\\\"}\"\n        values: \"-7320 -3780+0x2\"\n"
+        ),
+        "{cases}"
+    );
+    assert!(cases.contains("alertname: BakgenWatchStale"), "{cases}");
 }
 
 /// Each mistake and the code and words it is reported with.

@@ -308,8 +308,12 @@ fn on_late_is_told_once_and_once_on_recovery_with_metrics_report_and_table() {
     let once = "late web1/etc usb late bakgen-watch.service\n";
     assert_eq!(told_lines(), once);
     let metrics = fs::read_to_string(root.join("metrics/bakgen_watch.prom")).unwrap();
-    let labels = "{bakgen_host=\"web1\",bakgen_job=\"etc\",bakgen_destination=\"usb\"}";
+    let labels = "{bakgen_watcher=\"backup1\",bakgen_host=\"web1\",bakgen_job=\"etc\",bakgen_destination=\"usb\"}";
     for line in [
+        format!(
+            "bakgen_watch_last_run_timestamp_seconds{{bakgen_watcher=\"backup1\"}} {}",
+            (t0 + Duration::hours(3)).timestamp()
+        ),
         format!(
             "bakgen_watch_last_complete_timestamp_seconds{labels} {}",
             t0.timestamp()
@@ -338,6 +342,13 @@ fn on_late_is_told_once_and_once_on_recovery_with_metrics_report_and_table() {
     assert!(
         metrics.contains(&format!("bakgen_watch_late{labels} 0\n")),
         "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "bakgen_watch_last_run_timestamp_seconds{{bakgen_watcher=\"backup1\"}} {}\n",
+            (t0 + Duration::hours(5)).timestamp()
+        )),
+        "each watch moves its last run: {metrics}"
     );
 
     // A notifier that fails is not taken as told: the next watch tells again.

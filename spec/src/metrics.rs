@@ -12,8 +12,13 @@ pub const LAST_RESULT: &str = "bakgen_job_last_run_result";
 pub const LATE_AFTER: &str = "bakgen_job_late_after_seconds";
 
 /// What `bakrun watch` writes (`bakgen_watch.prom` on the watching host), per watched job,
-/// labelled with [`HOST_LABEL`], [`JOB_LABEL`] and [`DESTINATION_LABEL`].
+/// labelled with [`WATCHER_LABEL`], [`HOST_LABEL`], [`JOB_LABEL`] and [`DESTINATION_LABEL`].
 pub const DESTINATION_LABEL: &str = "bakgen_destination";
+/// The watching host: two watches of one destination write series of their own.
+pub const WATCHER_LABEL: &str = "bakgen_watcher";
+/// Unix time the watch last finished judging, labelled with [`WATCHER_LABEL`] only: its
+/// age tells a watch that stopped from one whose last file the textfile folder still holds.
+pub const WATCH_LAST_RUN: &str = "bakgen_watch_last_run_timestamp_seconds";
 /// When the newest complete run in the destination started (absent: never ran).
 pub const WATCH_LAST_COMPLETE: &str = "bakgen_watch_last_complete_timestamp_seconds";
 /// 1 while the job is late, never ran or its store is unreadable; else 0.

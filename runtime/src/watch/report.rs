@@ -8,8 +8,8 @@ use chrono::SecondsFormat;
 use super::{JobReport, Report};
 use crate::metrics::{gauge, label};
 use bakgen_spec::metrics::{
-    DESTINATION_LABEL, HOST_LABEL, JOB_LABEL, WATCH_EXPECTED_WITHIN, WATCH_LAST_COMPLETE,
-    WATCH_LATE,
+    DESTINATION_LABEL, HOST_LABEL, JOB_LABEL, WATCHER_LABEL, WATCH_EXPECTED_WITHIN,
+    WATCH_LAST_COMPLETE, WATCH_LAST_RUN, WATCH_LATE,
 };
 
 /// The metrics file in the textfile collector's folder.
@@ -22,24 +22,36 @@ pub fn report_path(state_dir: &Path) -> PathBuf {
     state_dir.join("watch").join("report.json")
 }
 
-fn labels(j: &JobReport) -> String {
+fn watcher(report: &Report) -> String {
+    format!("{WATCHER_LABEL}=\"{}\"", label(&report.host))
+}
+
+fn labels(report: &Report, j: &JobReport) -> String {
     format!(
-        "{HOST_LABEL}=\"{}\",{JOB_LABEL}=\"{}\",{DESTINATION_LABEL}=\"{}\"",
+        "{},{HOST_LABEL}=\"{}\",{JOB_LABEL}=\"{}\",{DESTINATION_LABEL}=\"{}\"",
+        watcher(report),
         label(&j.host),
         label(&j.job),
         label(&j.destination)
     )
 }
 
-/// The three families, per job: the newest complete run (absent when there is none, or
-/// the store is unreadable), whether the job needs someone, and its expected age.
+/// When the watch judged, then three families per job: the newest complete run (absent
+/// when there is none, or the store is unreadable), whether the job needs someone, and
+/// its expected age. Every series names the watching host.
 pub fn metrics(report: &Report) -> String {
     let mut out = String::new();
+    gauge(
+        &mut out,
+        WATCH_LAST_RUN,
+        "Unix time at which this watch last finished judging.",
+        &[(watcher(report), report.at.timestamp() as f64)],
+    );
     let each = |value: &dyn Fn(&JobReport) -> Option<f64>| -> Vec<(String, f64)> {
         report
             .jobs
             .iter()
-            .filter_map(|j| value(j).map(|v| (labels(j), v)))
+            .filter_map(|j| value(j).map(|v| (labels(report, j), v)))
             .collect()
     };
     gauge(
@@ -127,8 +139,17 @@ mod tests {
             ],
         };
         let text = metrics(&report);
-        let l =
-            |j: &str| format!("bakgen_host=\"web1\",bakgen_job=\"{j}\",bakgen_destination=\"usb\"");
+        let l = |j: &str| {
+            format!(
+                "bakgen_watcher=\"backup1\",bakgen_host=\"web1\",bakgen_job=\"{j}\",bakgen_destination=\"usb\""
+            )
+        };
+        assert!(
+            text.contains(
+                "bakgen_watch_last_run_timestamp_seconds{bakgen_watcher=\"backup1\"} 1775044800\n"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains(&format!(
                 "bakgen_watch_last_complete_timestamp_seconds{{{}}} 1775044800\n",
@@ -146,6 +167,6 @@ mod tests {
             "bakgen_watch_expected_within_seconds{{{}}} 3600\n",
             l("db")
         )));
-        assert_eq!(text.matches("# TYPE").count(), 3);
+        assert_eq!(text.matches("# TYPE").count(), 4);
     }
 }

@@ -3,18 +3,23 @@
 //! steps, not 10,000) and choose values that put the late thresholds a minute apart:
 //! each job's late alert does not fire at an age of exactly its late-after and fires one
 //! minute past it; its failed alert fires on a failed run and not on success or exit 11;
-//! its metrics-absent alert (and each host's) fires at its hour and not the hour before.
+//! its metrics-absent alert (and each host's) fires at its hour and not the hour before;
+//! each watch's stale alert likewise fires one minute past its late-after, and still while
+//! its last file stays exported and its absent alert keeps quiet.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bakgen_spec::exit::Exit;
-use bakgen_spec::metrics::{HOST_LABEL, LAST_RESULT, LAST_SUCCESS, LATE_AFTER, WATCH_LATE};
+use bakgen_spec::metrics::{
+    HOST_LABEL, LAST_RESULT, LAST_SUCCESS, LATE_AFTER, WATCH_LAST_RUN, WATCH_LATE,
+};
 
 use super::rules::{absent, failed, host_absent, late, HOUR};
 use super::text::{duration, promql, yaml};
 use super::{Alert, AlertJob, AlertWatch, RULES_FROM_CASES};
 
 const STEP: u64 = HOUR;
+const MINUTE: u64 = 60;
 
 /// An input series: selector and promtool's expanding notation.
 type Series = (String, String);
@@ -80,19 +85,67 @@ fn watch_cases(out: &mut String, watches: &[AlertWatch]) {
     if absent.is_empty() {
         return;
     }
-    let (_, evals) = pending_evals(&absent, "BakgenWatchAbsent", "BakgenWatchLate");
+    let (end, evals) = pending_evals(&absent, "BakgenWatchAbsent", "BakgenWatchLate");
     case(
         out,
         "a watch that reports nothing fires its absent alert only",
         &[],
         &evals,
     );
+    stale_case(out, watches, end);
+}
+
+/// Each watch's last run is exactly its late-after old at step 0 (quiet) and one minute
+/// older at step 1 (stale), then stays as it was, as a leftover file does: at `end`, when
+/// every absent alert would have fired, the stale alerts still fire and no absent one.
+fn stale_case(out: &mut String, watches: &[AlertWatch], end: u64) {
+    let alerts: Vec<(u64, Alert)> = watches
+        .iter()
+        .filter_map(|w| Some((w.late_after, super::watch::stale(w)?)))
+        .collect();
+    let series = alerts
+        .iter()
+        .map(|(l, a)| {
+            let (at_0, at_1) = ages_around(*l);
+            let left = (end / STEP).saturating_sub(1);
+            (
+                selector(WATCH_LAST_RUN, a),
+                format!("{at_0} {at_1}+0x{left}"),
+            )
+        })
+        .collect::<Vec<_>>();
+    let at = |t: u64| {
+        alerts
+            .iter()
+            .map(|(l, a)| (a, t - STEP + l + MINUTE))
+            .collect()
+    };
+    let evals = vec![
+        (0, "BakgenWatchStale", Vec::new()),
+        (STEP, "BakgenWatchStale", at(STEP)),
+        (end, "BakgenWatchStale", at(end)),
+        (end, "BakgenWatchAbsent", Vec::new()),
+    ];
+    case(
+        out,
+        "a watch that stopped is stale one minute past its late-after, its leftover metrics notwithstanding",
+        &series,
+        &evals,
+    );
+}
+
+/// A timestamp series' values at steps 0 and 1 that make its age exactly `late_after` at
+/// step 0 and one minute past it at step 1.
+fn ages_around(late_after: u64) -> (i128, i128) {
+    (
+        -i128::from(late_after),
+        i128::from(STEP) - i128::from(late_after + MINUTE),
+    )
 }
 
 /// At step 0 each job's last success is exactly its late-after old (not late); at step 1
 /// it is one minute older than that (late).
 fn late_case(out: &mut String, jobs: &[&AlertJob]) {
-    const MINUTE: u64 = 60;
     let alerts: Vec<(u64, Alert)> = jobs
         .iter()
         .filter_map(|j| Some((j.late_after, late(j)?)))
@@ -100,8 +153,7 @@ fn late_case(out: &mut String, jobs: &[&AlertJob]) {
     let series = alerts
         .iter()
         .map(|(l, a)| {
-            let at_0 = -i128::from(*l);
-            let at_1 = i128::from(STEP) - i128::from(*l + MINUTE);
+            let (at_0, at_1) = ages_around(*l);
             (selector(LAST_SUCCESS, a), format!("{at_0} {at_1}"))
         })
         .collect::<Vec<_>>();
