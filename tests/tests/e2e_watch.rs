@@ -260,7 +260,7 @@ fn a_job_whose_timer_stopped_turns_late_and_is_told_once_then_recovered() {
     assert_eq!(line["state"], "late", "{line}");
     assert_eq!(
         late_metric(&ct),
-        r#"bakgen_watch_late{bakgen_host="e2e",bakgen_job="etc",bakgen_destination="local"} 1"#
+        r#"bakgen_watch_late{bakgen_watcher="e2e",bakgen_host="e2e",bakgen_job="etc",bakgen_destination="local"} 1"#
     );
     let lines = told(&ct);
     assert_eq!(
