@@ -13,10 +13,12 @@ pub mod binaries;
 pub mod btrfs;
 pub mod container;
 pub mod error;
+pub mod guest;
 pub mod process;
 pub mod vm;
 
 pub use binaries::{built_binary, installed_binaries};
 pub use container::{ContainerOptions, SystemdContainer};
 pub use error::HarnessError;
+pub use guest::{apply_policy, boot_with_bakgen};
 pub use vm::{run_in_vm, LvmVm, VmOutput};

@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use bakgen_e2e::process::output_text as text;
-use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
+use bakgen_e2e::{apply_policy, boot_with_bakgen, SystemdContainer};
 
 const HOST: &str = "e2e";
 
@@ -62,11 +62,7 @@ host "e2e" {
 
 fn boot() -> SystemdContainer {
     let t = Instant::now();
-    let ct = SystemdContainer::boot(ContainerOptions {
-        binds: installed_binaries(),
-        ..ContainerOptions::default()
-    })
-    .expect("boot container");
+    let ct = boot_with_bakgen();
     println!(
         "container {}: booted in {:.2?} ({:.2?} with setup)",
         ct.machine(),
@@ -83,23 +79,10 @@ fn boot() -> SystemdContainer {
 
 /// Writes the policy and runs `bakgen apply --root /` inside; returns its stdout.
 fn apply(ct: &SystemdContainer, policy: &str) -> String {
-    ct.write_file("/root/policy/policy.kdl", policy.as_bytes())
-        .expect("write policy");
     let t = Instant::now();
-    let o = ct
-        .exec(&[
-            "bakgen",
-            "apply",
-            "/root/policy/policy.kdl",
-            "--host",
-            HOST,
-            "--root",
-            "/",
-        ])
-        .expect("run bakgen apply");
+    let out = apply_policy(ct, policy, HOST);
     println!("bakgen apply: {:.2?}", t.elapsed());
-    assert!(o.status.success(), "bakgen apply failed: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    out
 }
 
 fn ran(stdout: &str) -> Vec<&str> {

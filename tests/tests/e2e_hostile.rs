@@ -3,7 +3,7 @@
 //! values of the policy, and the job with such a name runs. Needs root and the built
 //! binaries (`cargo build -p bakgen -p bakrun`); fails, never skips, without them.
 
-use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
+use bakgen_e2e::{apply_policy, boot_with_bakgen, SystemdContainer};
 
 const POLICY: &str = r#"
 secret "pass %i $HOME" file="/etc/bakgen/secrets/pass %i"
@@ -75,32 +75,10 @@ fn assert_credentials_load(ct: &SystemdContainer, unit: &str) {
 #[test]
 #[ignore = "tier: system — needs root and a real systemd in an nspawn container; run by scripts/test"]
 fn systemd_reads_hostile_values_back_exactly() {
-    let ct = SystemdContainer::boot(ContainerOptions {
-        binds: installed_binaries(),
-        ..ContainerOptions::default()
-    })
-    .expect("boot container");
-    ct.write_file("/root/policy.kdl", POLICY.as_bytes())
-        .expect("policy");
+    let ct = boot_with_bakgen();
     ct.sh("mkdir -p '/srv/with space' '/srv/$HOME/\"quoted\"' '/srv/back ups/100%/$USER' && echo x > '/srv/with space/f'")
         .expect("sources");
-    let o = ct
-        .exec(&[
-            "bakgen",
-            "apply",
-            "/root/policy.kdl",
-            "--host",
-            "e2e",
-            "--root",
-            "/",
-        ])
-        .expect("apply runs");
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    apply_policy(&ct, POLICY, "e2e");
 
     let lead = "bakgen--lead.service";
     let exec = show(&ct, lead, "ExecStart");

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use bakgen_e2e::process::output_text as text;
-use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
+use bakgen_e2e::{apply_policy, boot_with_bakgen, SystemdContainer};
 
 const PASSWORD: &str = "e2e restic password, never printed";
 
@@ -52,11 +52,7 @@ fn start(ct: &SystemdContainer, unit: &str) {
 #[ignore = "tier: system — needs root and a real systemd in an nspawn container; run by scripts/test"]
 fn a_restic_job_runs_under_systemd_with_its_password_as_a_credential() {
     let t = Instant::now();
-    let ct = SystemdContainer::boot(ContainerOptions {
-        binds: installed_binaries(),
-        ..ContainerOptions::default()
-    })
-    .expect("boot container");
+    let ct = boot_with_bakgen();
     println!("container booted in {:.2?}", t.elapsed());
     ct.sh(
         "mkdir -p /srv/data/sub /srv/restic /root/policy /etc/bakgen/secrets \
@@ -67,20 +63,7 @@ fn a_restic_job_runs_under_systemd_with_its_password_as_a_credential() {
         .expect("password");
     ct.sh("chmod 600 /etc/bakgen/secrets/vault-password")
         .expect("chmod");
-    ct.write_file("/root/policy/policy.kdl", POLICY.as_bytes())
-        .expect("policy");
-    let o = ct
-        .exec(&[
-            "bakgen",
-            "apply",
-            "/root/policy/policy.kdl",
-            "--host",
-            "e2e",
-            "--root",
-            "/",
-        ])
-        .expect("apply");
-    assert!(o.status.success(), "apply: {}", text(&o));
+    apply_policy(&ct, POLICY, "e2e");
 
     // The unit as installed: the password is a credential, nothing secret in it.
     let unit = ct

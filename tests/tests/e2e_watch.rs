@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use bakgen_e2e::process::output_text as text;
-use bakgen_e2e::{installed_binaries, ContainerOptions, SystemdContainer};
+use bakgen_e2e::{apply_policy, boot_with_bakgen, SystemdContainer};
 
 const HOST: &str = "e2e";
 const JOB_UNIT: &str = "bakgen-etc.service";
@@ -98,21 +98,7 @@ fn told(ct: &SystemdContainer) -> Vec<String> {
 }
 
 fn apply(ct: &SystemdContainer, policy: &str) -> String {
-    ct.write_file("/root/policy/policy.kdl", policy.as_bytes())
-        .expect("write policy");
-    let o = ct
-        .exec(&[
-            "bakgen",
-            "apply",
-            "/root/policy/policy.kdl",
-            "--host",
-            HOST,
-            "--root",
-            "/",
-        ])
-        .expect("bakgen apply");
-    assert!(o.status.success(), "bakgen apply: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    apply_policy(ct, policy, HOST)
 }
 
 /// The job's complete runs, oldest first.
@@ -179,11 +165,7 @@ fn wait_for_timer_run(ct: &SystemdContainer, since_invocation: &str) {
 #[ignore = "tier: system — needs root and a real systemd in an nspawn container; run by scripts/test"]
 fn a_job_whose_timer_stopped_turns_late_and_is_told_once_then_recovered() {
     let cycle = Instant::now();
-    let ct = SystemdContainer::boot(ContainerOptions {
-        binds: installed_binaries(),
-        ..ContainerOptions::default()
-    })
-    .expect("boot container");
+    let ct = boot_with_bakgen();
     println!("container booted in {:.2?}", ct.boot_time());
     ct.sh("mkdir -p /srv/data/sub /srv/backups /root/policy && echo one > /srv/data/a && echo two > /srv/data/sub/b")
         .expect("sources");
