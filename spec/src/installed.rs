@@ -40,6 +40,20 @@ pub fn status_file(state_dir: &Path, job: &str) -> PathBuf {
     state_dir.join("status").join(format!("{job}.json"))
 }
 
+/// The result of the job's last restore drill (`bakrun verify`, `bakrun status`).
+pub fn verify_status_file(state_dir: &Path, job: &str) -> PathBuf {
+    // A folder of its own: job names may hold dots, so `<job>.verify.json` beside the run
+    // statuses could be another job's status.
+    state_dir.join("verify").join(format!("{job}.json"))
+}
+
+/// `bakgen-verify_<job>.prom`: the drill's metrics, apart from the run's so that neither
+/// writer replaces the other's series. `-` where run metrics have `_`: no job name can
+/// make one file name of the other's kind.
+pub fn verify_metrics_file_name(job: &str) -> String {
+    format!("bakgen-verify_{job}.prom")
+}
+
 /// `bakgen_<job>.prom`: node_exporter's textfile collector reads only `*.prom`.
 pub fn metrics_file_name(job: &str) -> String {
     format!("bakgen_{job}.prom")
@@ -73,6 +87,11 @@ mod tests {
             status_file(state, "etc"),
             Path::new("/var/lib/bakgen/status/etc.json")
         );
+        assert_eq!(
+            verify_status_file(state, "etc"),
+            Path::new("/var/lib/bakgen/verify/etc.json")
+        );
+        assert_eq!(verify_metrics_file_name("etc"), "bakgen-verify_etc.prom");
         assert_eq!(
             metrics_file(Path::new(METRICS_DIR), "etc"),
             Path::new("/var/lib/prometheus/node-exporter/bakgen_etc.prom")

@@ -45,6 +45,10 @@ pub struct JobSpec {
     /// Absent in specs written before pings existed, which load as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ping: Option<Ping>,
+    /// The restore drill (`bakrun verify`), when the policy sets `verify`. Absent in specs
+    /// written before drills existed, which load as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<crate::verify::Verify>,
     /// Where the lock, status and scratch files live (`/var/lib/bakgen`).
     pub state_dir: String,
     /// Folder for Prometheus textfile metrics; none written when absent.

@@ -11,6 +11,7 @@
 //! - [`atomic`]: the one way both write a file readers must never see half written.
 //! - [`run_name`], [`restic_tags`]: how a run is named (an rsync folder, a restic `run=`
 //!   tag) and the tags on every restic snapshot bakrun makes.
+//! - [`verify`]: a job's restore drill (spot check and dump drill settings).
 //! - [`watch`]: the watch spec, what a watching host reads to judge every job's freshness.
 
 pub mod atomic;
@@ -23,4 +24,5 @@ pub mod metrics;
 pub mod name;
 pub mod restic_tags;
 pub mod run_name;
+pub mod verify;
 pub mod watch;

@@ -25,3 +25,11 @@ pub const WATCH_LAST_COMPLETE: &str = "bakgen_watch_last_complete_timestamp_seco
 pub const WATCH_LATE: &str = "bakgen_watch_late";
 /// The age the newest complete run must stay under (the job's late-after).
 pub const WATCH_EXPECTED_WITHIN: &str = "bakgen_watch_expected_within_seconds";
+
+/// What `bakrun verify` writes (`bakgen-verify_<job>.prom`), labelled with [`HOST_LABEL`]
+/// and [`JOB_LABEL`]: when a drill last passed, and what the last drill checked.
+pub const VERIFY_LAST_SUCCESS: &str = "bakgen_verify_last_success_timestamp_seconds";
+pub const VERIFY_FILES_CHECKED: &str = "bakgen_verify_files_checked";
+pub const VERIFY_MISMATCHES: &str = "bakgen_verify_mismatches";
+/// The age a passed drill must stay under (the spec's `verify.within-seconds`).
+pub const VERIFY_EXPECTED_WITHIN: &str = "bakgen_verify_expected_within_seconds";

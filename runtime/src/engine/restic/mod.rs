@@ -148,6 +148,7 @@ impl Restic {
             steps: Vec::new(),
             limits: crate::spec::Limits::default(),
             on_failure: None,
+            verify: None,
             ping: None,
             state_dir: state_dir.to_owned(),
             metrics_dir: None,
