@@ -27,5 +27,6 @@ pub mod signals;
 pub mod source_view;
 pub mod status;
 pub mod step;
+pub mod verify;
 pub mod watch;
 pub mod when;

@@ -37,6 +37,9 @@ enum Command {
     RestoreScript(cli::restore_script::Args),
     /// Run the on-failure notification of the job whose unit failed (from bakgen-notify@.service).
     Notify(cli::notify::Args),
+    /// The job's restore drill: restore a seeded sample of the newest run's files (and
+    /// every file under its critical paths), compare each with the live file, record it.
+    Verify(cli::verify::Args),
     /// Judge every job of the watch spec by the newest complete run in its destination;
     /// write metrics and a report; tell `on-late` once when a job turns late or recovers.
     Watch(cli::watch::Args),
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
             Command::Check(a) => cli::repository::check(a),
             Command::RestoreScript(a) => cli::restore_script::main(a),
             Command::Notify(a) => cli::notify::main(a),
+            Command::Verify(a) => cli::verify::main(a),
             Command::Watch(a) => cli::watch::main(a),
         },
         Err(e) => {

@@ -26,8 +26,9 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     // What uses engines: status and metrics files, the restore script, the runner.
     &["metrics", "restore_script", "status"],
-    // The runner, and the watch of the destinations (reads them through the engines).
-    &["runner", "watch"],
+    // The runner, the watch of the destinations (reads them through the engines) and the
+    // restore drill (reads a run through its engine, writes its own record).
+    &["runner", "verify", "watch"],
 ];
 
 /// Cycles that other work removes (issue 13): `command` and `secret` (a secret command is a

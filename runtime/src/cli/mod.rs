@@ -20,6 +20,7 @@ pub mod run;
 pub mod snapshots;
 pub mod status;
 pub mod table;
+pub mod verify;
 pub mod watch;
 
 /// Verbosity and log file options, shared by the commands that change things.

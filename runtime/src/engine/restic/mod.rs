@@ -40,12 +40,14 @@ mod locked;
 mod namespace;
 mod repository;
 mod restore;
+mod restore_files;
 mod sftp;
 pub use bakgen_spec::restic_tags as tags;
 
 pub use backup::{parse_summary, Summary};
 pub use failure::ResticFailure;
 pub use listing::{newest_complete_runs, ResticSnapshot};
+pub use restore_files::Unrestored;
 
 #[derive(Debug)]
 pub struct Restic {

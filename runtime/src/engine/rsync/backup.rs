@@ -144,7 +144,7 @@ impl Rsync {
         })
     }
 
-    fn ssh_command(remote: &Remote) -> String {
+    pub(super) fn ssh_command(remote: &Remote) -> String {
         let mut words: Vec<String> = vec!["ssh".into()];
         words.extend(crate::engine::ssh_options(
             remote.port,
@@ -197,13 +197,8 @@ impl Rsync {
         match &self.spec.remote {
             Some(remote) => {
                 cmd = cmd.arg("-e").arg(Self::ssh_command(remote));
-                let host = if remote.address.contains(':') {
-                    format!("[{}]", remote.address)
-                } else {
-                    remote.address.clone()
-                };
                 for source in &self.spec.sources {
-                    cmd = cmd.arg(format!("{host}:{source}"));
+                    cmd = cmd.arg(remote_path(remote, source));
                 }
             }
             None => cmd = cmd.args(self.spec.sources.iter().map(|s| view.rsync_source(s))),
@@ -233,6 +228,15 @@ impl Rsync {
             "cannot replace {}",
             link.display()
         )))
+    }
+}
+
+/// `host:path` as rsync reads a remote path (an IPv6 address in brackets).
+pub(super) fn remote_path(remote: &Remote, path: &str) -> String {
+    if remote.address.contains(':') {
+        format!("[{}]:{path}", remote.address)
+    } else {
+        format!("{}:{path}", remote.address)
     }
 }
 

@@ -24,6 +24,7 @@ use crate::source_view::SourceView;
 use crate::spec::{Destination, JobSpec};
 
 mod backup;
+mod compare;
 mod dumps;
 mod forget;
 mod incomplete;

@@ -1,0 +1,522 @@
+//! `bakrun verify JOB`: the restore drill. From the newest complete run it draws a seeded
+//! sample of the job's files (plus every file under the critical paths), restores them
+//! (restic: one `restic restore` with an `--include` per file; rsync snapshots are read in
+//! place) into a private folder and compares each with the live file (on the remote host,
+//! through the job's own ssh, for a pulled job). Then the dump drill, and the record.
+//!
+//! The files: `sample.rs` (the seeded draw), `compare.rs` (a copy against a local live
+//! file), `pulled.rs` (rsync's comparison on a remote host), `scratch.rs` (the private
+//! folder), `record.rs` (the drill's status and metrics files).
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset, Local};
+
+use crate::command::{shell_quote, Exec};
+use crate::engine::restic::Restic;
+use crate::engine::rsync::Rsync;
+use crate::engine::{Engine, EngineError, Snapshot};
+use crate::spec::{Destination, JobSpec, Step};
+use crate::{lock, log, signals};
+use bakgen_spec::exit::Exit;
+
+pub mod compare;
+pub mod pulled;
+pub mod record;
+pub mod sample;
+pub mod scratch;
+
+use compare::Verdict;
+use record::{DrillResult, DumpResult, LastPass, Mismatch, VerifyStatus};
+use scratch::Scratch;
+
+/// What the command line asks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub dry_run: bool,
+    /// Files to draw at random, instead of the spec's `sample`.
+    pub sample: Option<u64>,
+    /// The seed of the draw; a fresh one when absent.
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("job {job} has no restore drill (no `verify` in its spec): add `verify` to the job in the policy, or check by hand with `bakrun verify {job} --sample N`")]
+    NoDrill { job: String },
+    #[error("job {job} has no complete run to verify yet")]
+    NoRun { job: String },
+    #[error("the dump drill is not in this bakrun yet: job {job} has database dumps")]
+    NoDumpDrill { job: String },
+    #[error("stopped by a signal")]
+    Interrupted,
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("comparing with the live files on {host}: {reason}")]
+    Remote { host: String, reason: String },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl VerifyError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            VerifyError::NoDrill { .. } => Exit::BadInput,
+            _ => Exit::Failed,
+        }
+    }
+}
+
+/// What a finished drill found.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub sampled: u64,
+    pub checked: u64,
+    pub mismatches: Vec<Mismatch>,
+    pub changed: Vec<String>,
+    pub dumps: Vec<DumpResult>,
+}
+
+impl Found {
+    fn passed(&self) -> bool {
+        self.mismatches.is_empty() && self.dumps.iter().all(|d| d.passed)
+    }
+}
+
+/// The drill of `spec`: checks, records (status and metrics files, unless a dry run) and
+/// returns the exit code.
+pub fn run(spec: &JobSpec, engine: &dyn Engine, options: &Options) -> Exit {
+    signals::install();
+    let start = Local::now().fixed_offset();
+    let seed = options.seed.unwrap_or_else(sample::fresh_seed);
+    let state_dir = PathBuf::from(&spec.state_dir);
+    // Keeps retention from removing the run while it is read; never refused for want of
+    // it (as for `bakrun restore`), and never the run lock: a drill does not hold off a
+    // backup.
+    let _readers = if options.dry_run {
+        None
+    } else {
+        match lock::read_snapshots(&state_dir, &spec.job) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::warn(format!("{e}; verifying without holding off retention"));
+                None
+            }
+        }
+    };
+    let mut snapshot_id = None;
+    let outcome = drill(spec, engine, options, seed, &mut snapshot_id);
+    if options.dry_run {
+        return match outcome {
+            Ok(_) => Exit::Ok,
+            Err(e) => {
+                log::error(e.to_string());
+                e.exit()
+            }
+        };
+    }
+    if let Err(VerifyError::NoDrill { .. }) = &outcome {
+        // Bad input: nothing was drilled, so nothing is recorded.
+        let e = outcome.err().map(|e| e.to_string()).unwrap_or_default();
+        log::error(e);
+        return Exit::BadInput;
+    }
+    let status = finish(spec, start, seed, snapshot_id, outcome, &state_dir);
+    status_exit(&status)
+}
+
+fn status_exit(status: &VerifyStatus) -> Exit {
+    match status.result {
+        DrillResult::Passed => Exit::Ok,
+        _ => Exit::Failed,
+    }
+}
+
+/// Logs the outcome and writes the record and the metrics.
+fn finish(
+    spec: &JobSpec,
+    start: DateTime<FixedOffset>,
+    seed: u64,
+    snapshot: Option<String>,
+    outcome: Result<Found, VerifyError>,
+    state_dir: &Path,
+) -> VerifyStatus {
+    let end = Local::now().fixed_offset();
+    let previous = match record::read(state_dir, &spec.job) {
+        Ok(p) => p,
+        Err(e) => {
+            log::warn(format!("{e}; the last passed drill is forgotten"));
+            None
+        }
+    };
+    let mut status = VerifyStatus {
+        host: spec.host.clone(),
+        job: spec.job.clone(),
+        result: DrillResult::Failed,
+        exit_code: Exit::Failed.code(),
+        start,
+        end,
+        snapshot: snapshot.clone(),
+        seed: Some(seed),
+        files_sampled: 0,
+        files_checked: 0,
+        mismatch_count: 0,
+        mismatches: Vec::new(),
+        changed: 0,
+        changed_paths: Vec::new(),
+        dumps: Vec::new(),
+        message: None,
+        last_success: previous.and_then(|p| p.last_success),
+    };
+    let again = format!(
+        "bakrun verify {} --seed {seed}",
+        shell_quote(spec.job.as_ref())
+    );
+    match outcome {
+        Ok(found) => {
+            let passed = found.passed();
+            status.files_sampled = found.sampled;
+            status.files_checked = found.checked;
+            status.mismatch_count = found.mismatches.len() as u64;
+            status.changed = found.changed.len() as u64;
+            status.changed_paths = found
+                .changed
+                .iter()
+                .take(record::CHANGED_NAMED)
+                .cloned()
+                .collect();
+            for m in &found.mismatches {
+                log::error(format!("{}: {}", m.path, m.reason));
+            }
+            let failed_dumps: Vec<&DumpResult> = found.dumps.iter().filter(|d| !d.passed).collect();
+            status.mismatches = found
+                .mismatches
+                .into_iter()
+                .take(record::MISMATCHES_NAMED)
+                .collect();
+            status.dumps = found.dumps.clone();
+            let summary = format!(
+                "{} of {} files checked, {} changed since the run, {} corrupt{}",
+                status.files_checked,
+                status.files_sampled,
+                status.changed,
+                status.mismatch_count,
+                if status.dumps.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} of {} dumps failed",
+                        failed_dumps.len(),
+                        status.dumps.len()
+                    )
+                }
+            );
+            if passed {
+                status.result = DrillResult::Passed;
+                status.exit_code = Exit::Ok.code();
+                status.last_success = snapshot.map(|s| LastPass { end, snapshot: s });
+                log::info(format!("drill passed: {summary}"));
+                status.message = Some(summary);
+            } else {
+                let mut words = format!("drill failed: {summary}");
+                if let Some(first) = status.mismatches.first() {
+                    words.push_str(&format!("; first: {} ({})", first.path, first.reason));
+                }
+                if let Some(d) = failed_dumps.first() {
+                    words.push_str(&format!(
+                        "; dump {}: {}",
+                        d.file_name,
+                        d.failure.as_deref().unwrap_or("failed")
+                    ));
+                }
+                words.push_str(&format!("; repeat with `{again}`"));
+                log::error(&words);
+                status.message = Some(words);
+            }
+        }
+        Err(e) => {
+            if matches!(e, VerifyError::Interrupted) || signals::stop_requested() {
+                status.result = DrillResult::Interrupted;
+            }
+            let words = format!("drill {}: {e}", status.result.as_str());
+            log::error(&words);
+            status.message = Some(words);
+        }
+    }
+    if let Err(e) = record::write(state_dir, &status) {
+        log::error(e.to_string());
+    }
+    if let Some(dir) = &spec.metrics_dir {
+        let within = spec.verify.as_ref().map(|v| v.within_seconds);
+        if let Err(e) = record::write_metrics(Path::new(dir), &status, within) {
+            log::warn(e.to_string());
+        }
+    }
+    status
+}
+
+/// The drill itself: nothing recorded here.
+fn drill(
+    spec: &JobSpec,
+    engine: &dyn Engine,
+    options: &Options,
+    seed: u64,
+    snapshot_id: &mut Option<String>,
+) -> Result<Found, VerifyError> {
+    let size_rule = match (options.sample, &spec.verify) {
+        (Some(n), _) => SampleSize::Files(n),
+        (None, Some(v)) => SampleSize::Spec(v.sample),
+        (None, None) => {
+            return Err(VerifyError::NoDrill {
+                job: spec.job.clone(),
+            })
+        }
+    };
+    let critical: &[String] = spec.verify.as_ref().map_or(&[], |v| &v.critical);
+    let snapshot = engine
+        .snapshots()?
+        .pop()
+        .ok_or_else(|| VerifyError::NoRun {
+            job: spec.job.clone(),
+        })?;
+    *snapshot_id = Some(snapshot.id.clone());
+    let candidates: Vec<String> = engine
+        .files(&snapshot)?
+        .into_iter()
+        .filter(|f| !f.ends_with('/') && spec.sources.iter().any(|s| sample::is_under(f, s)))
+        .collect();
+    let size = match size_rule {
+        SampleSize::Files(n) => n,
+        SampleSize::Spec(s) => s.size(candidates.len() as u64),
+    };
+    let drawn = sample::draw(&candidates, critical, size, seed);
+    log::info(format!(
+        "drill of job {} on run {}: {} of {} files ({} under critical paths), seed {seed}; repeat with `bakrun verify {} --seed {seed}`",
+        spec.job,
+        snapshot.id,
+        drawn.files.len(),
+        candidates.len(),
+        drawn.critical,
+        shell_quote(spec.job.as_ref()),
+    ));
+    let exec = Exec {
+        dry_run: options.dry_run,
+    };
+    if options.dry_run {
+        print_plan(spec, &snapshot, &drawn, candidates.len(), seed, critical);
+    }
+    let mut found = Found {
+        sampled: drawn.files.len() as u64,
+        ..Found::default()
+    };
+    for c in critical {
+        if !drawn.files.iter().any(|f| sample::is_under(f, c)) {
+            log::warn(format!(
+                "critical path {c} has no file in run {}",
+                snapshot.id
+            ));
+        }
+    }
+    let scratch = if options.dry_run {
+        None
+    } else {
+        Some(
+            Scratch::create(Path::new(&spec.state_dir), &spec.job).map_err(|source| {
+                VerifyError::Io {
+                    context: format!(
+                        "cannot create the drill's folder {}",
+                        Scratch::path_for(Path::new(&spec.state_dir), &spec.job).display()
+                    ),
+                    source,
+                }
+            })?,
+        )
+    };
+    let scratch_path = scratch.as_ref().map_or_else(
+        || Scratch::path_for(Path::new(&spec.state_dir), &spec.job),
+        |s| s.path().to_owned(),
+    );
+    let verdicts = match &spec.destination {
+        Destination::Snapshots { .. } => {
+            let root = snapshot.path.clone().ok_or_else(|| {
+                EngineError::Invalid(format!("run {} has no folder to read", snapshot.id))
+            })?;
+            if spec.remote.is_some() {
+                remote_verdicts(spec, &exec, &drawn.files, &root, &scratch_path)?
+            } else {
+                if options.dry_run {
+                    println!(
+                        "# compare each file under {} with the live file",
+                        shell_quote(root.as_os_str())
+                    );
+                }
+                local_verdicts(&exec, &drawn.files, &root)?
+            }
+        }
+        Destination::Restic { .. } => {
+            let restic = Restic::new(spec)?;
+            let restored = scratch_path.join("files");
+            let unrestored = restic.restore_files(&exec, &snapshot, &drawn.files, &restored)?;
+            if signals::stop_requested() {
+                return Err(VerifyError::Interrupted);
+            }
+            if options.dry_run {
+                println!(
+                    "# compare each file under {} with the live file",
+                    shell_quote(restored.as_os_str())
+                );
+            }
+            let mut verdicts = Vec::new();
+            let rest: Vec<String> = drawn
+                .files
+                .iter()
+                .filter(|f| !unrestored.iter().any(|(p, _)| p == *f))
+                .cloned()
+                .collect();
+            for (path, why) in unrestored {
+                verdicts.push((
+                    path,
+                    Verdict::Mismatch(format!("restic could not restore it: {why}")),
+                ));
+            }
+            verdicts.extend(local_verdicts(&exec, &rest, &restored)?);
+            verdicts
+        }
+    };
+    for (path, verdict) in verdicts {
+        match verdict {
+            Verdict::Same => found.checked += 1,
+            Verdict::Changed => found.changed.push(path),
+            Verdict::Mismatch(reason) => {
+                found.checked += 1;
+                found.mismatches.push(Mismatch { path, reason });
+            }
+            Verdict::Skipped => {}
+        }
+    }
+    found.dumps = dump_drills(spec, &exec, engine, &snapshot, &scratch_path)?;
+    drop(scratch);
+    Ok(found)
+}
+
+/// How many files to draw.
+enum SampleSize {
+    Files(u64),
+    Spec(bakgen_spec::verify::Sample),
+}
+
+/// Each file under `root` (a snapshot folder, or the folder files were restored into)
+/// against the live file of the same path on this machine.
+fn local_verdicts(
+    exec: &Exec,
+    files: &[String],
+    root: &Path,
+) -> Result<Vec<(String, Verdict)>, VerifyError> {
+    if exec.dry_run {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        if signals::stop_requested() {
+            return Err(VerifyError::Interrupted);
+        }
+        let rel = f.trim_start_matches('/');
+        let verdict = compare::compare(&root.join(rel), Path::new(f));
+        log::debug(format!("{f}: {verdict:?}"));
+        out.push((f.clone(), verdict));
+    }
+    Ok(out)
+}
+
+/// The sample of a pulled job, compared on its remote host by rsync (see `pulled.rs`).
+fn remote_verdicts(
+    spec: &JobSpec,
+    exec: &Exec,
+    files: &[String],
+    snapshot_dir: &Path,
+    scratch: &Path,
+) -> Result<Vec<(String, Verdict)>, VerifyError> {
+    let list = scratch.join("files-from");
+    let cmd = Rsync::new(spec)?.compare_command(&list, snapshot_dir)?;
+    if !exec.dry_run {
+        std::fs::write(&list, pulled::files_from(files)).map_err(|source| VerifyError::Io {
+            context: format!("cannot write {}", list.display()),
+            source,
+        })?;
+    }
+    let (finished, stderr) = exec.run_explained(&cmd).map_err(EngineError::from)?;
+    if exec.dry_run {
+        return Ok(Vec::new());
+    }
+    if finished.interrupted || signals::stop_requested() {
+        return Err(VerifyError::Interrupted);
+    }
+    let host = spec
+        .remote
+        .as_ref()
+        .map_or_else(String::new, |r| r.address.clone());
+    pulled::judge(files, &finished.stdout, &stderr, finished.code)
+        .map_err(|reason| VerifyError::Remote { host, reason })
+}
+
+/// The dump drill of the run: each PostgreSQL/MySQL dump loaded into a throwaway server
+/// in `scratch` and checked.
+///
+/// MERGE POINT: the dump drill (`crate::drill::drill_dumps`) is another module; its
+/// `DumpDrill` results map one to one onto [`DumpResult`]. Until it is in, a job with
+/// dumps fails its drill saying so, rather than passing without its dumps checked.
+fn dump_drills(
+    spec: &JobSpec,
+    exec: &Exec,
+    _engine: &dyn Engine,
+    _snapshot: &Snapshot,
+    _scratch: &Path,
+) -> Result<Vec<DumpResult>, VerifyError> {
+    let has_dumps = spec
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Postgres { .. } | Step::Mysql { .. }));
+    if !has_dumps {
+        return Ok(Vec::new());
+    }
+    if exec.dry_run {
+        println!("# dumps to drill: none, the dump drill is not in this bakrun yet");
+    }
+    Err(VerifyError::NoDumpDrill {
+        job: spec.job.clone(),
+    })
+}
+
+/// `--dry-run`: what the drill would read, draw and compare.
+fn print_plan(
+    spec: &JobSpec,
+    snapshot: &Snapshot,
+    drawn: &sample::Drawn,
+    total: usize,
+    seed: u64,
+    critical: &[String],
+) {
+    println!("# drill of job {} ({})", spec.job, spec.host);
+    println!("# run: {} ({})", snapshot.id, snapshot.time.to_rfc3339());
+    println!(
+        "# sample: {} of {} files, seed {seed} (`bakrun verify {} --seed {seed}` draws it again)",
+        drawn.files.len(),
+        total,
+        shell_quote(spec.job.as_ref())
+    );
+    for c in critical {
+        println!("# critical: {c} (every file below it)");
+    }
+    if let Some(remote) = &spec.remote {
+        println!(
+            "# live files on {} (pulled job), compared there through the job's ssh",
+            remote.address
+        );
+    }
+    for f in &drawn.files {
+        println!("# file: {f}");
+    }
+}
