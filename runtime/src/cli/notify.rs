@@ -1,7 +1,8 @@
 //! `bakrun notify JOB`: run by `bakgen-notify@<job>.service` when a job's service fails.
 //! Finds the job whose spec's unit is `bakgen-<job>.service` and runs its `on-failure`: a
 //! command (with the failed unit's name appended) or an HTTP POST of the job's status file
-//! (through curl).
+//! (through curl). A failed restore drill (systemd names `bakgen-verify-<job>.service` in
+//! `MONITOR_UNIT`) is told with its drill record instead of the run status.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,7 +73,19 @@ pub fn main(args: Args) -> ExitCode {
         .state_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&spec.state_dir));
-    let status_file = status::status_path(&state_dir, &spec.job);
+    // systemd names the failed unit to an OnFailure= unit: a failed restore drill
+    // (`bakgen-verify-<job>.service`) is told with its own record.
+    let drill_unit = bakrun::verify::unit_name(&spec);
+    let drill = std::env::var("MONITOR_UNIT").is_ok_and(|u| u == drill_unit);
+    let (unit, status_file) = if drill {
+        let file = bakrun::installed::verify_status_file(&state_dir, &spec.job);
+        (drill_unit, file)
+    } else {
+        (
+            spec.unit.clone(),
+            status::status_path(&state_dir, &spec.job),
+        )
+    };
     let body = if status_file.exists() {
         Body::File(&status_file)
     } else {
@@ -81,14 +94,14 @@ pub fn main(args: Args) -> ExitCode {
             spec.host, spec.job
         ))
     };
-    let Some(cmd) = command(notify, &spec.unit, body) else {
+    let Some(cmd) = command(notify, &unit, body) else {
         log::error(format!("job {}: on-failure command is empty", spec.job));
         return ExitCode::from(Exit::BadInput);
     };
     let cmd = cmd
         .env("BAKGEN_HOST", &spec.host)
         .env("BAKGEN_JOB", &spec.job)
-        .env("BAKGEN_UNIT", &spec.unit)
+        .env("BAKGEN_UNIT", &unit)
         .env("BAKGEN_STATUS_FILE", &status_file);
     if args.dry_run {
         println!("{}", cmd.display());
@@ -96,7 +109,7 @@ pub fn main(args: Args) -> ExitCode {
     }
     match send(&cmd) {
         Ok(()) => {
-            log::info(format!("notified the failure of {}", spec.unit));
+            log::info(format!("notified the failure of {unit}"));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,6 +1,8 @@
 //! `bakrun status`: every installed job, its last success and whether it is late.
 //! Exit 1 when any job failed its last run, is late, or never succeeded (a job that has
-//! never made a backup is not protecting anything, so it counts as late).
+//! never made a backup is not protecting anything, so it counts as late). The last
+//! restore drill is shown beside each job but changes no exit code: its own unit fails,
+//! notifies and alerts.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ use serde::Serialize;
 use bakrun::metrics::{self, Freshness};
 use bakrun::spec::JobSpec;
 use bakrun::status::{self, RunResult, Status};
+use bakrun::verify::{self, record::DrillState};
 use bakrun::{jobs, log};
 
 use super::{table, JobsDirArg};
@@ -57,6 +60,9 @@ struct JobState {
     snapshot: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// The last restore drill (`bakrun verify`); absent for a job without drills.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify: Option<DrillState>,
     #[serde(skip)]
     status: Option<Status>,
 }
@@ -86,6 +92,7 @@ fn job_state(path: &Path, state_dir: Option<&Path>, now: DateTime<FixedOffset>) 
         last_run_end: None,
         snapshot: None,
         error: None,
+        verify: None,
         status: None,
     };
     let spec = match JobSpec::read(&path.to_string_lossy()) {
@@ -99,6 +106,13 @@ fn job_state(path: &Path, state_dir: Option<&Path>, now: DateTime<FixedOffset>) 
     js.job = spec.job.clone();
     js.late_after_seconds = spec.schedule.late_after_seconds;
     let dir = state_dir.map_or_else(|| PathBuf::from(&spec.state_dir), Path::to_owned);
+    // A drill record that cannot be read reads as no drill: `never` or nothing.
+    let drill = verify::record::read(&dir, &spec.job).ok().flatten();
+    js.verify = verify::record::judge(
+        drill.as_ref(),
+        spec.verify.as_ref().map(|v| v.within_seconds),
+        now,
+    );
     let st = match status::read(&dir, &spec.job) {
         Ok(s) => s,
         Err(e) => {
@@ -168,7 +182,7 @@ pub fn main(args: Args) -> ExitCode {
             print!("{}", metrics::render_many(&figures));
         }
         StatusFormat::Human => {
-            let rows: Vec<[String; 6]> = states
+            let rows: Vec<[String; 7]> = states
                 .iter()
                 .map(|s| {
                     [
@@ -190,11 +204,22 @@ pub fn main(args: Args) -> ExitCode {
                             ),
                             (None, None) => "never ran".to_owned(),
                         },
+                        s.verify
+                            .as_ref()
+                            .map_or_else(|| "-".to_owned(), |v| v.words(table::age_text)),
                     ]
                 })
                 .collect();
             table::print(
-                ["JOB", "HOST", "STATE", "LAST SUCCESS", "AGE", "LAST RUN"],
+                [
+                    "JOB",
+                    "HOST",
+                    "STATE",
+                    "LAST SUCCESS",
+                    "AGE",
+                    "LAST RUN",
+                    "DRILL",
+                ],
                 &rows,
             );
         }

@@ -86,6 +86,13 @@ impl Found {
     }
 }
 
+/// The drill's own unit, `bakgen-verify-<job>.service` (the job's unit name with
+/// `verify-` after `bakgen-`, escaped as it is).
+pub fn unit_name(spec: &JobSpec) -> String {
+    let rest = spec.unit.strip_prefix("bakgen-").unwrap_or(&spec.unit);
+    format!("bakgen-verify-{rest}")
+}
+
 /// The drill of `spec`: checks, records (status and metrics files, unless a dry run) and
 /// returns the exit code.
 pub fn run(spec: &JobSpec, engine: &dyn Engine, options: &Options) -> Exit {
@@ -124,7 +131,7 @@ pub fn run(spec: &JobSpec, engine: &dyn Engine, options: &Options) -> Exit {
         log::error(e);
         return Exit::BadInput;
     }
-    let status = finish(spec, start, seed, snapshot_id, outcome, &state_dir);
+    let status = finish(spec, options, start, seed, snapshot_id, outcome, &state_dir);
     status_exit(&status)
 }
 
@@ -136,8 +143,10 @@ fn status_exit(status: &VerifyStatus) -> Exit {
 }
 
 /// Logs the outcome and writes the record and the metrics.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     spec: &JobSpec,
+    options: &Options,
     start: DateTime<FixedOffset>,
     seed: u64,
     snapshot: Option<String>,
@@ -171,10 +180,7 @@ fn finish(
         message: None,
         last_success: previous.and_then(|p| p.last_success),
     };
-    let again = format!(
-        "bakrun verify {} --seed {seed}",
-        shell_quote(spec.job.as_ref())
-    );
+    let again = repeat_command(spec, options, seed);
     match outcome {
         Ok(found) => {
             let passed = found.passed();
@@ -294,19 +300,26 @@ fn drill(
     };
     let drawn = sample::draw(&candidates, critical, size, seed);
     log::info(format!(
-        "drill of job {} on run {}: {} of {} files ({} under critical paths), seed {seed}; repeat with `bakrun verify {} --seed {seed}`",
+        "drill of job {} on run {}: {} of {} files ({} under critical paths), seed {seed}; repeat with `{}`",
         spec.job,
         snapshot.id,
         drawn.files.len(),
         candidates.len(),
         drawn.critical,
-        shell_quote(spec.job.as_ref()),
+        repeat_command(spec, options, seed),
     ));
     let exec = Exec {
         dry_run: options.dry_run,
     };
     if options.dry_run {
-        print_plan(spec, &snapshot, &drawn, candidates.len(), seed, critical);
+        print_plan(
+            spec,
+            &snapshot,
+            &drawn,
+            candidates.len(),
+            &repeat_command(spec, options, seed),
+            critical,
+        );
     }
     let mut found = Found {
         sampled: drawn.files.len() as u64,
@@ -400,6 +413,17 @@ fn drill(
     found.dumps = dump_drills(spec, &exec, engine, &snapshot, &scratch_path)?;
     drop(scratch);
     Ok(found)
+}
+
+/// The command that draws the same sample again.
+fn repeat_command(spec: &JobSpec, options: &Options, seed: u64) -> String {
+    let sample = options
+        .sample
+        .map_or_else(String::new, |n| format!(" --sample {n}"));
+    format!(
+        "bakrun verify {}{sample} --seed {seed}",
+        shell_quote(spec.job.as_ref())
+    )
 }
 
 /// How many files to draw.
@@ -496,16 +520,15 @@ fn print_plan(
     snapshot: &Snapshot,
     drawn: &sample::Drawn,
     total: usize,
-    seed: u64,
+    again: &str,
     critical: &[String],
 ) {
     println!("# drill of job {} ({})", spec.job, spec.host);
     println!("# run: {} ({})", snapshot.id, snapshot.time.to_rfc3339());
     println!(
-        "# sample: {} of {} files, seed {seed} (`bakrun verify {} --seed {seed}` draws it again)",
+        "# sample: {} of {} files (`{again}` draws it again)",
         drawn.files.len(),
         total,
-        shell_quote(spec.job.as_ref())
     );
     for c in critical {
         println!("# critical: {c} (every file below it)");

@@ -199,6 +199,68 @@ pub fn write_metrics(
         .map_err(|source| RecordError::Write { path, source })
 }
 
+/// Where a job's drills stand, for `bakrun status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrillState {
+    /// `ok` (passed within `within_seconds`), `overdue`, `failed` (the last drill failed or
+    /// was interrupted) or `never`.
+    pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_result: Option<DrillResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_drill_end: Option<DateTime<FixedOffset>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success: Option<DateTime<FixedOffset>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_seconds: Option<u64>,
+}
+
+impl DrillState {
+    /// `verified 2D5h ago`, `verify failed`, `verify overdue`, `never verified`.
+    pub fn words(&self, age_text: impl Fn(i64) -> String) -> String {
+        match (self.state, self.age_seconds) {
+            ("failed", _) => "verify failed".into(),
+            ("overdue", _) => "verify overdue".into(),
+            ("ok", Some(age)) => format!("verified {} ago", age_text(age)),
+            _ => "never verified".into(),
+        }
+    }
+}
+
+/// Judges the last drill: `None` for a job with neither a drill in its spec nor a record.
+pub fn judge(
+    last: Option<&VerifyStatus>,
+    within_seconds: Option<u64>,
+    now: DateTime<FixedOffset>,
+) -> Option<DrillState> {
+    if last.is_none() && within_seconds.is_none() {
+        return None;
+    }
+    let success = last.and_then(|l| l.last_success.as_ref()).map(|l| l.end);
+    let age = success.map(|end| (now - end).num_seconds());
+    let overdue = match (age, within_seconds) {
+        (Some(age), Some(w)) => age > i64::try_from(w).unwrap_or(i64::MAX),
+        (None, _) => true,
+        _ => false,
+    };
+    let state = match last.map(|l| l.result) {
+        Some(DrillResult::Failed | DrillResult::Interrupted) => "failed",
+        None => "never",
+        Some(DrillResult::Passed) if overdue => "overdue",
+        Some(DrillResult::Passed) => "ok",
+    };
+    Some(DrillState {
+        state,
+        last_result: last.map(|l| l.result),
+        last_drill_end: last.map(|l| l.end),
+        last_success: success,
+        age_seconds: age,
+        within_seconds,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +304,30 @@ mod tests {
             .contains("bakgen_verify_mismatches{bakgen_host=\"h\\\"1\",bakgen_job=\"etc\"} 1\n"));
         assert!(text.contains("bakgen_verify_expected_within_seconds{"));
         assert!(!render(&status(), None).contains("expected_within"));
+    }
+
+    #[test]
+    fn drills_are_judged_by_their_last_result_and_age() {
+        let mut s = status();
+        let now = s.end + chrono::Duration::days(2);
+        let age = |a: i64| format!("{a}s");
+        assert_eq!(judge(None, None, now), None);
+        assert_eq!(judge(None, Some(10), now).unwrap().state, "never");
+        assert_eq!(
+            judge(Some(&s), Some(86_400), now).unwrap().words(age),
+            "verify failed"
+        );
+        s.result = DrillResult::Passed;
+        assert_eq!(
+            judge(Some(&s), Some(86_400), now).unwrap().words(age),
+            "verify overdue"
+        );
+        assert_eq!(
+            judge(Some(&s), Some(3 * 86_400), now).unwrap().words(age),
+            "verified 172800s ago"
+        );
+        // Checked by hand, no drill in the spec: never overdue.
+        assert_eq!(judge(Some(&s), None, now).unwrap().state, "ok");
     }
 
     #[test]
