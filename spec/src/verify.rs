@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A job's restore drill. Absent from a spec: the job has no drill (and `bakrun verify`
-/// refuses it, saying how to add one).
+/// refuses it unless given `--sample N`, saying how to add one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Verify {
