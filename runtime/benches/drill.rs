@@ -116,8 +116,7 @@ fn main() {
     let job_dir = root.join("dest/h1/bench");
     let snapshot = common::entries(&job_dir)
         .into_iter()
-        .filter(|n| n.len() == 20)
-        .next_back()
+        .rfind(|n| n.len() == 20)
         .expect("a snapshot");
     let dump = job_dir.join(snapshot).join("dumps/bench.sql");
     println!(

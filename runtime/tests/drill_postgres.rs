@@ -85,6 +85,20 @@ fn a_pg_dump_in_an_rsync_snapshot_passes_and_fails_as_it_should() {
     assert!(err.to_string().contains("mysql database `other`"), "{err}");
     let good = with_queries(&job, &[(Pg, "shop", "SELECT count(*) FROM orders", 1)]);
     let (s, scratch) = scratch();
+
+    // A dry run says what it would do and starts nothing.
+    let (engine, snapshot) = newest(&good);
+    let planned = bakrun::drill::drill_dumps(
+        &bakrun::command::Exec { dry_run: true },
+        &good,
+        engine.as_ref(),
+        &snapshot,
+        &scratch,
+    )
+    .unwrap();
+    assert!(planned.is_empty(), "{planned:?}");
+    assert_eq!(fs::read_dir(&scratch).unwrap().count(), 0);
+
     let (result, seen) = drill(&good, &scratch);
     let d = only(result);
     assert!(d.passed, "{d:?}");

@@ -192,7 +192,7 @@ mod tests {
 
         let path = t.path().join("path");
         fake_bin(&path, &["initdb", "postgres", "psql"]);
-        let found = find_postgres(&t.path().join("none"), &[path.clone()]).unwrap();
+        let found = find_postgres(&t.path().join("none"), std::slice::from_ref(&path)).unwrap();
         assert_eq!(found.postgres, path.join("postgres"));
     }
 

@@ -137,6 +137,9 @@ impl Throwaway {
                 "full_page_writes=off",
                 "-c",
                 "synchronous_commit=off",
+                // No code generated at run time: a unit with MemoryDenyWriteExecute= allows none.
+                "-c",
+                "jit=off",
             ]);
         self.start_server(&postgres, "postgres", || {
             // postmaster.pid's eighth line turns `ready` once connections are accepted.
