@@ -204,8 +204,13 @@ impl Throwaway {
 
     /// The log file of program `name`, in bakrun's part of the folder.
     fn log_file(&self, name: &str) -> Result<(std::fs::File, PathBuf), StartError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.folder.join(format!("{name}.log"));
-        std::fs::File::create(&path)
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
             .map(|f| (f, path.clone()))
             .map_err(|e| StartError::Failed(format!("cannot create {}: {e}", path.display())))
     }
