@@ -2,6 +2,7 @@
 //! output streamed to the log, stop signals forwarded) or, for `--dry-run`, printed
 //! shell-quoted instead. The process API is re-exported here under its old names.
 
+use std::path::Path;
 use std::process::Stdio;
 
 use crate::log;
@@ -61,6 +62,45 @@ impl Exec {
         ));
         Ok((
             Finished::of(&ran.status, ran.stdout.0),
+            ran.stderr.into_lines(),
+        ))
+    }
+
+    /// Runs `cmd` with its standard output into a new file `path` (created 0600: a
+    /// database dump, or one read back from a backup), its standard error logged as
+    /// warnings prefixed with the program, and the last lines of it returned. In dry-run
+    /// mode prints `cmd > path`.
+    pub fn run_into_file(
+        &self,
+        cmd: &Command,
+        path: &Path,
+    ) -> Result<(Finished, Vec<String>), CommandError> {
+        if self.dry_run {
+            println!("{} > {}", cmd.display(), shell_quote(path.as_os_str()));
+            return Ok((Finished::printed(), Vec::new()));
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let program = cmd.program.to_string_lossy().into_owned();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| CommandError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
+        log::debug(format!("running: {} > {}", cmd.display(), path.display()));
+        let ran = crate::process::run(
+            cmd,
+            Stdio::from(file),
+            Stop::Forward,
+            output::Stdout::default(),
+            output::Stderr::new(Some(program), STDERR_KEPT),
+        )?;
+        Ok((
+            Finished::of(&ran.status, Vec::new()),
             ran.stderr.into_lines(),
         ))
     }

@@ -8,6 +8,7 @@ pub use bakgen_spec::installed;
 pub use bakgen_spec::job as spec;
 
 pub mod command;
+pub mod drill;
 pub mod dump;
 pub mod engine;
 pub mod http;

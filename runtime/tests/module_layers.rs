@@ -24,8 +24,8 @@ const LAYERS: &[&[&str]] = &[
     &["dump", "lock", "mount", "ping", "source_view", "step"],
     // Backup programs, reading the sources through a `source_view::SourceView`.
     &["engine"],
-    // What uses engines: status and metrics files, the restore script, the runner.
-    &["metrics", "restore_script", "status"],
+    // What uses engines: status and metrics files, the restore script, the dump drill.
+    &["drill", "metrics", "restore_script", "status"],
     // The runner, the watch of the destinations (reads them through the engines) and the
     // restore drill (reads a run through its engine, writes its own record).
     &["runner", "verify", "watch"],

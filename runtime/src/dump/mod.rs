@@ -11,10 +11,8 @@
 //! gone when the [`Dump`] is dropped or bakrun dies.
 
 use std::path::Path;
-use std::process::Stdio;
 
-use crate::command::{shell_quote, Command, CommandError, Exec, Finished};
-use crate::log;
+use crate::command::{Command, CommandError, Exec, Finished};
 use crate::secret::{self, PrivateFile, SecretError};
 use crate::spec::{JobSpec, SecretRef, Step};
 
@@ -62,6 +60,8 @@ pub struct Catalogued {
     /// `app.sql`, `postgres-all.sql`, `mysql-all.sql`.
     pub file_name: String,
     pub kind: DumpKind,
+    /// The database a one-database dump holds; `None` for a dump of all of them.
+    pub database: Option<String>,
 }
 
 /// The file names and kinds of a job's dumps, in order, the same as [`plan`] makes.
@@ -89,6 +89,7 @@ pub fn catalogue(spec: &JobSpec) -> Result<Vec<Catalogued>, DumpError> {
             vec![Catalogued {
                 file_name: all_name.into(),
                 kind: all,
+                database: None,
             }]
         } else {
             databases
@@ -97,6 +98,7 @@ pub fn catalogue(spec: &JobSpec) -> Result<Vec<Catalogued>, DumpError> {
                     Ok(Catalogued {
                         file_name: file_name(db)?,
                         kind: one.clone(),
+                        database: Some(db.clone()),
                     })
                 })
                 .collect::<Result<Vec<_>, DumpError>>()?
@@ -324,43 +326,7 @@ fn mysql(
 /// Runs a dump into a new file `path` (created 0600: it holds the database). Returns how
 /// the dump ended; the caller fails the run unless it succeeded.
 pub fn to_file(exec: &Exec, dump: &Dump, path: &Path) -> Result<Finished, CommandError> {
-    if exec.dry_run {
-        println!(
-            "{} > {}",
-            dump.command.display(),
-            shell_quote(path.as_os_str())
-        );
-        return Ok(Finished {
-            code: Some(0),
-            interrupted: false,
-            stdout: Vec::new(),
-        });
-    }
-    use std::os::unix::fs::OpenOptionsExt;
-    let program = dump.command.program.to_string_lossy().into_owned();
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|source| CommandError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    log::debug(format!(
-        "running: {} > {}",
-        dump.command.display(),
-        path.display()
-    ));
-    let ran = crate::process::run(
-        &dump.command,
-        Stdio::from(file),
-        crate::process::Stop::Forward,
-        crate::process::output::Stdout::default(),
-        crate::process::output::Stderr::new(Some(program), 0),
-    )?;
-    Ok(Finished::of(&ran.status, Vec::new()))
+    Ok(exec.run_into_file(&dump.command, path)?.0)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The engine interface: what the runner and the CLI need from a backup program, so that
 //! restic can sit beside rsync without the runner knowing which one it drives.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
@@ -145,6 +145,17 @@ pub trait Engine {
 
     /// Removes snapshots. Callers make sure the newest is never among them.
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError>;
+
+    /// Writes the database dump `file_name` (as [`crate::dump::catalogue`] names it) of
+    /// `snapshot` into a new private (0600) file `to`, as the run stored it: the dump drill
+    /// reads dumps this way. A run without that dump is [`EngineError::NotInSnapshot`].
+    fn dump_to_file(
+        &self,
+        exec: &Exec,
+        snapshot: &Snapshot,
+        file_name: &str,
+        to: &Path,
+    ) -> Result<(), EngineError>;
 }
 
 /// The ssh options every ssh bakrun starts gets (an rsync pull, restic's sftp backend):

@@ -104,6 +104,8 @@ pub struct Running {
     pub(super) child: Child,
     pub(super) program: String,
     pub(super) tracked: Option<Tracked>,
+    /// The signal that asks it to stop ([`Command::stop_signal`]).
+    pub(super) stop_signal: libc::c_int,
 }
 
 /// Starts `cmd` with the given standard input and output; standard error is piped, to be
@@ -132,6 +134,7 @@ impl Running {
             child,
             program: cmd.program.to_string_lossy().into_owned(),
             tracked,
+            stop_signal: cmd.stop_signal,
         })
     }
 

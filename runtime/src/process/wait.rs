@@ -109,6 +109,39 @@ impl Running {
             .map_err(|source| CommandError::Wait { program, source })
     }
 
+    /// Stops a child that runs until told to (a throwaway database server): its stop
+    /// signal, then, if it has not ended within `grace`, a kill of it and of everything
+    /// below it. Reaped before it stops being tracked, also when it had ended already.
+    pub fn stop(mut self, grace: std::time::Duration) -> std::io::Result<ExitStatus> {
+        if self.child.try_wait()?.is_none() {
+            if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+                // SAFETY: kill has no memory preconditions; not reaped, so the pid is ours.
+                unsafe { libc::kill(pid, self.stop_signal) };
+            }
+            let deadline = std::time::Instant::now() + grace;
+            while self.child.try_wait()?.is_none() {
+                if std::time::Instant::now() >= deadline {
+                    log::warn(format!(
+                        "{} did not stop within {} s: killing it",
+                        self.program,
+                        grace.as_secs()
+                    ));
+                    kill_tree(&mut self.child);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let status = self.child.wait();
+        drop(self.tracked.take());
+        status
+    }
+
+    /// Whether the child has ended (then reaped; [`Running::stop`] still untracks it).
+    pub fn try_wait(&mut self) -> std::io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
     /// Kills the child at once if a stop was requested: a pipe's producer, once its
     /// consumer has ended, has no one left to clean up for.
     pub fn kill_if_stopped(&mut self) {

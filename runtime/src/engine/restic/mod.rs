@@ -17,12 +17,14 @@
 //!
 //! The files: `repository.rs` (restic's command line, environment and secrets; init,
 //! check, prune), `sftp.rs` (an sftp repository's ssh), `listing.rs` (runs as restic lists
-//! them, and the run cache), `backup.rs`, `restore.rs`, `forget.rs` (removing runs),
+//! them, and the run cache), `backup.rs`, `restore.rs`, `dump_file.rs` (a run's dump read
+//! back into a file), `forget.rs` (removing runs),
 //! `namespace.rs` (reading a snapshot step's sources at their original paths), `locked.rs`
 //! and `lock.rs` (restic's locks), `failure.rs` (restic's failures in words).
 
 use std::cell::{OnceCell, RefCell};
 use std::ffi::OsString;
+use std::path::Path;
 
 use super::restore::Restore;
 use super::{BackupOutcome, Engine, EngineError, Snapshot};
@@ -32,6 +34,7 @@ use crate::source_view::SourceView;
 use crate::spec::{Destination, JobSpec, SecretRef};
 
 mod backup;
+mod dump_file;
 mod failure;
 mod forget;
 mod listing;
@@ -199,5 +202,15 @@ impl Engine for Restic {
 
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError> {
         self.forget_runs(exec, snapshots)
+    }
+
+    fn dump_to_file(
+        &self,
+        exec: &Exec,
+        snapshot: &Snapshot,
+        file_name: &str,
+        to: &Path,
+    ) -> Result<(), EngineError> {
+        self.dump_into(exec, snapshot, file_name, to)
     }
 }

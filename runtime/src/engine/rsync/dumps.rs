@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::command::{shell_quote, Exec};
 use crate::dump::{plan, to_file};
-use crate::engine::EngineError;
+use crate::engine::{EngineError, Snapshot};
 use crate::log;
 use crate::spec::JobSpec;
 
@@ -57,4 +57,56 @@ pub(super) fn into_snapshot(exec: &Exec, spec: &JobSpec, tree: &Path) -> Result<
         log::info(format!("dump {} written", d.file_name));
     }
     Ok(())
+}
+
+impl super::Rsync {
+    /// [`crate::engine::Engine::dump_to_file`]: a copy of `<snapshot>/dumps/<file_name>`,
+    /// so that nothing reading it can change the snapshot.
+    pub(super) fn copy_dump(
+        &self,
+        exec: &Exec,
+        snapshot: &Snapshot,
+        file_name: &str,
+        to: &Path,
+    ) -> Result<(), EngineError> {
+        let from = self
+            .snapshot_dir(snapshot)
+            .join(SNAPSHOT_DUMPS)
+            .join(file_name);
+        exec.note(format!(
+            "cp {} {}",
+            shell_quote(from.as_os_str()),
+            shell_quote(to.as_os_str())
+        ));
+        if exec.dry_run {
+            return Ok(());
+        }
+        let mut source = match std::fs::File::open(&from) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(EngineError::NotInSnapshot {
+                    path: format!("{SNAPSHOT_DUMPS}/{file_name}"),
+                    snapshot: snapshot.id.clone(),
+                })
+            }
+            Err(e) => {
+                return Err(EngineError::io(format!("cannot read {}", from.display()))(
+                    e,
+                ))
+            }
+        };
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut target = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(to)
+            .map_err(EngineError::io(format!("cannot create {}", to.display())))?;
+        std::io::copy(&mut source, &mut target).map_err(EngineError::io(format!(
+            "cannot copy {} to {}",
+            from.display(),
+            to.display()
+        )))?;
+        Ok(())
+    }
 }

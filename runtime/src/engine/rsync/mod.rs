@@ -115,6 +115,16 @@ impl Engine for Rsync {
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError> {
         self.forget_snapshots(exec, snapshots)
     }
+
+    fn dump_to_file(
+        &self,
+        exec: &Exec,
+        snapshot: &Snapshot,
+        file_name: &str,
+        to: &Path,
+    ) -> Result<(), EngineError> {
+        self.copy_dump(exec, snapshot, file_name, to)
+    }
 }
 
 /// rsync's failure in words (see [`crate::engine::exit_reason::RSYNC`]).
