@@ -16,7 +16,7 @@ use crate::command::{shell_quote, Exec};
 use crate::engine::restic::Restic;
 use crate::engine::rsync::Rsync;
 use crate::engine::{Engine, EngineError, Snapshot};
-use crate::spec::{Destination, JobSpec, Step};
+use crate::spec::{Destination, JobSpec};
 use crate::{lock, log, signals};
 use bakgen_spec::exit::Exit;
 
@@ -26,6 +26,7 @@ pub mod record;
 pub mod sample;
 pub mod scratch;
 
+use crate::drill::DrillError;
 use compare::Verdict;
 use record::{DrillResult, DumpResult, LastPass, Mismatch, VerifyStatus};
 use scratch::Scratch;
@@ -46,8 +47,8 @@ pub enum VerifyError {
     NoDrill { job: String },
     #[error("job {job} has no complete run to verify yet")]
     NoRun { job: String },
-    #[error("the dump drill is not in this bakrun yet: job {job} has database dumps")]
-    NoDumpDrill { job: String },
+    #[error("dump drill: {0}")]
+    Drill(#[source] DrillError),
     #[error("stopped by a signal")]
     Interrupted,
     #[error("{context}: {source}")]
@@ -495,23 +496,23 @@ fn remote_verdicts(
 fn dump_drills(
     spec: &JobSpec,
     exec: &Exec,
-    _engine: &dyn Engine,
-    _snapshot: &Snapshot,
-    _scratch: &Path,
+    engine: &dyn Engine,
+    snapshot: &Snapshot,
+    scratch: &Path,
 ) -> Result<Vec<DumpResult>, VerifyError> {
-    let has_dumps = spec
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::Postgres { .. } | Step::Mysql { .. }));
-    if !has_dumps {
-        return Ok(Vec::new());
+    match crate::drill::drill_dumps(exec, spec, engine, snapshot, scratch) {
+        Ok(drills) => Ok(drills
+            .into_iter()
+            .map(|d| DumpResult {
+                file_name: d.file_name,
+                passed: d.passed,
+                checks: d.checks,
+                failure: d.failure,
+            })
+            .collect()),
+        Err(DrillError::Interrupted) => Err(VerifyError::Interrupted),
+        Err(e) => Err(VerifyError::Drill(e)),
     }
-    if exec.dry_run {
-        println!("# dumps to drill: none, the dump drill is not in this bakrun yet");
-    }
-    Err(VerifyError::NoDumpDrill {
-        job: spec.job.clone(),
-    })
 }
 
 /// `--dry-run`: what the drill would read, draw and compare.
