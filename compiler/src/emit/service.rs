@@ -254,7 +254,7 @@ fn used_secrets(spec: &JobSpec) -> Vec<String> {
     }
     refs.into_iter()
         .filter_map(|r| match r {
-            SecretRef::Credential { name } => Some(name.clone()),
+            SecretRef::Credential { name, .. } => Some(name.clone()),
             _ => None,
         })
         .collect()
