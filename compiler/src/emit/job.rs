@@ -237,6 +237,11 @@ pub fn job_spec(job: &PlannedJob, gaps: &mut GapCache) -> JobSpec {
                 },
             }),
         state_dir: STATE_DIR.to_owned(),
-        metrics_dir: Some(METRICS_DIR.to_owned()),
+        metrics_dir: Some(
+            s.metrics_dir
+                .as_ref()
+                .map_or(METRICS_DIR, |d| d.value.as_str())
+                .to_owned(),
+        ),
     }
 }
