@@ -44,10 +44,13 @@ fn a_ping_reaches_the_spec_and_the_unit_gets_its_secret_and_the_network() {
         std::fs::read_to_string(host.join(format!("systemd/system/bakgen-{job}.service")))
             .expect("unit written")
     };
-    // From defaults: the secret, as a credential of the unit.
+    // From defaults: the secret, as a credential of the unit, naming its file for bakrun run
+    // by hand outside the unit.
     assert_eq!(
         spec("etc")["ping"],
-        serde_json::json!({"kind": "healthchecks", "url": {"secret": {"from": "credential", "name": "hc"}}})
+        serde_json::json!({"kind": "healthchecks", "url": {"secret": {
+            "from": "credential", "name": "hc", "file": "/etc/bakgen/secrets/hc"
+        }}})
     );
     let etc = unit("etc");
     assert!(

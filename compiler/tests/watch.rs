@@ -185,7 +185,14 @@ fn the_watching_host_gets_a_spec_bakrun_loads_with_every_store_and_job() {
     else {
         panic!("vault is listed with restic: {:?}", spec.stores[3]);
     };
-    assert_eq!(password, &SecretRef::Credential { name: "pw".into() });
+    assert_eq!(
+        password,
+        &SecretRef::Credential {
+            name: "pw".into(),
+            file: Some("/etc/bakgen/secrets/pw".into()),
+            encrypted: None,
+        }
+    );
     assert_eq!(environment[0].variable, "AWS_SECRET_ACCESS_KEY");
     assert_eq!(ssh.as_ref().and_then(|s| s.port), Some(2222));
     // The file is the compiler's serialization, in the manifest like every file.

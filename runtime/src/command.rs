@@ -52,7 +52,7 @@ impl Exec {
             cmd,
             Stdio::piped(),
             stop,
-            output::Stdout::default(),
+            output::Stdout::of(cmd),
             output::Stderr::new(None, STDERR_KEPT),
         )?;
         log::debug(format!(

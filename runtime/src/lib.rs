@@ -20,6 +20,7 @@ pub mod mount;
 pub mod ping;
 pub mod private_file;
 pub mod process;
+pub mod progress;
 pub mod restore_script;
 pub mod retention;
 pub mod runner;

@@ -6,6 +6,10 @@
 //!
 //! When standard error is connected to the journal (`JOURNAL_STREAM` is set), each line gets
 //! a `<N>` syslog priority prefix, which journald turns into the entry's priority.
+//!
+//! On a terminal, one transient line may stand below the log ([`status_line`], the live
+//! progress of `crate::progress`): a log line clears it, is written, and it is drawn again,
+//! so the two never mix. It never reaches the log file.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -78,6 +82,29 @@ struct Logger {
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
 
+/// The transient line shown on standard error, if any (see [`status_line`]).
+static STATUS_LINE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Erases the current terminal line: back to its start, clear to its end.
+const CLEAR_LINE: &str = "\r\x1b[K";
+
+/// Shows `text` as the transient line on standard error (a terminal: the caller checked),
+/// replacing the one shown; `None` clears it and leaves the cursor at the start of an
+/// empty line.
+pub fn status_line(text: Option<&str>) {
+    let Ok(mut shown) = STATUS_LINE.lock() else {
+        return;
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = match text {
+        Some(t) => write!(err, "{CLEAR_LINE}{t}"),
+        None if shown.is_some() => write!(err, "{CLEAR_LINE}"),
+        None => Ok(()),
+    };
+    let _ = err.flush();
+    *shown = text.map(str::to_owned);
+}
+
 /// Sets up logging once per process. `verbosity` is the number of `-v` minus the number of
 /// `-q`: 0 shows info, 1 debug, -1 only warnings and errors.
 pub fn init(verbosity: i8, log_file: Option<&Path>) -> std::io::Result<()> {
@@ -116,7 +143,13 @@ pub fn log(level: Level, message: &str) {
         return;
     };
     if level <= logger.stderr_level {
+        // Held while writing, so that the transient line is not redrawn in between.
+        let shown = STATUS_LINE.lock();
+        let transient = shown.as_ref().ok().and_then(|s| s.as_deref());
         let mut err = std::io::stderr().lock();
+        if transient.is_some() {
+            let _ = write!(err, "{CLEAR_LINE}");
+        }
         let _ = if logger.journal {
             writeln!(err, "<{}>{message}", level.syslog_priority())
         } else if level <= Level::Warn {
@@ -124,6 +157,10 @@ pub fn log(level: Level, message: &str) {
         } else {
             writeln!(err, "{message}")
         };
+        if let Some(t) = transient {
+            let _ = write!(err, "{t}");
+            let _ = err.flush();
+        }
     }
     if let Some(file) = &logger.file {
         if let Ok(mut f) = file.lock() {

@@ -176,8 +176,28 @@ pub(crate) fn gauge(out: &mut String, name: &str, help: &str, values: &[(String,
     }
 }
 
+/// The mode of every metrics file: they hold no secret, and node_exporter reads them as its
+/// own user while the units run bakrun with `UMask=0077`.
+pub const METRICS_FILE_MODE: u32 = 0o644;
+
 pub fn write(metrics_dir: &Path, job: &str, text: &str) -> std::io::Result<()> {
-    atomic_file::write(&metrics_path(metrics_dir, job), text.as_bytes())
+    write_file(&metrics_path(metrics_dir, job), text)
+}
+
+/// Writes a metrics file (a run's, the watch's, a drill's) atomically, mode
+/// [`METRICS_FILE_MODE`].
+pub fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    atomic_file::write_with_mode(
+        path,
+        text.as_bytes(),
+        atomic_file::FileMode::Exact(METRICS_FILE_MODE),
+    )
+}
+
+/// What a status says when a run's metrics could not be written: the run's result stands,
+/// but monitoring that reads the metrics does not see it.
+pub fn not_written(reason: &std::io::Error, path: &Path) -> String {
+    format!("metrics not written: {}: {reason}", path.display())
 }
 
 #[cfg(test)]

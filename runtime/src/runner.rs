@@ -304,13 +304,12 @@ impl Run<'_> {
             snapshots: self.engine.snapshots().ok().map(|s| s.len() as u64),
             message,
             last_success,
+            metrics_error: None,
         };
         if let Some(o) = outcome {
             st.set_stats(&o.stats);
         }
-        if let Err(e) = status::write(self.state_dir, &st) {
-            log::error(e.to_string());
-        }
+        // Metrics first, so that the status can say they were not written.
         if let Some(dir) = self.metrics_dir {
             let text = metrics::render(
                 &self.spec.host,
@@ -320,11 +319,13 @@ impl Run<'_> {
                 None,
             );
             if let Err(e) = metrics::write(dir, &self.spec.job, &text) {
-                log::error(format!(
-                    "cannot write metrics {}: {e}",
-                    metrics::metrics_path(dir, &self.spec.job).display()
-                ));
+                let why = metrics::not_written(&e, &metrics::metrics_path(dir, &self.spec.job));
+                log::error(&why);
+                st.metrics_not_written(why);
             }
+        }
+        if let Err(e) = status::write(self.state_dir, &st) {
+            log::error(e.to_string());
         }
     }
 }

@@ -14,8 +14,11 @@ pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("secret `{name}` is a systemd credential, but CREDENTIALS_DIRECTORY is not set: run the job through its unit (systemctl start), or set CREDENTIALS_DIRECTORY to a folder holding `{name}`")]
-    NoCredentialsDirectory { name: String },
+    #[error("{}", no_credentials_directory(name, encrypted.as_deref()))]
+    NoCredentialsDirectory {
+        name: String,
+        encrypted: Option<String>,
+    },
     #[error("cannot read secret file {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -38,6 +41,25 @@ pub enum SecretError {
     Empty(String),
 }
 
+/// What to do when a credential is needed outside its unit: for an encrypted one, the
+/// exact `systemd-run` or `systemd-creds` command.
+fn no_credentials_directory(name: &str, encrypted: Option<&str>) -> String {
+    let head =
+        format!("secret `{name}` is a systemd credential, but {CREDENTIALS_DIRECTORY} is not set");
+    match encrypted {
+        Some(file) => format!(
+            "{head}: it is encrypted with systemd-creds, so run bakrun by hand through systemd: \
+             `systemd-run --pty --collect -p LoadCredentialEncrypted={name}:{file} bakrun …` \
+             (one -p per credential the job uses), or decrypt it into a private folder: \
+             `install -d -m 700 /run/bakgen-creds && systemd-creds decrypt --name={name} {file} /run/bakgen-creds/{name}` \
+             and run with {CREDENTIALS_DIRECTORY}=/run/bakgen-creds (remove the folder after)"
+        ),
+        None => format!(
+            "{head}: run the job through its unit (systemctl start), or set {CREDENTIALS_DIRECTORY} to a folder holding `{name}`"
+        ),
+    }
+}
+
 /// A secret value. Its `Debug` never shows the value, so it cannot leak through `{:?}`.
 pub struct Secret(String);
 
@@ -56,7 +78,7 @@ impl std::fmt::Debug for Secret {
 /// Where a secret comes from, for messages and dry runs; never its value.
 pub fn describe(r: &SecretRef) -> String {
     match r {
-        SecretRef::Credential { name } => format!("credential {name}"),
+        SecretRef::Credential { name, .. } => format!("credential {name}"),
         SecretRef::File { path } => format!("file {path}"),
         SecretRef::Command { command } => format!("command `{command}`"),
     }
@@ -66,11 +88,22 @@ pub fn describe(r: &SecretRef) -> String {
 /// `None` for a command secret.
 pub fn file_of(r: &SecretRef) -> Result<Option<PathBuf>, SecretError> {
     let path = match r {
-        SecretRef::Credential { name } => {
-            let dir = std::env::var_os(CREDENTIALS_DIRECTORY)
-                .ok_or_else(|| SecretError::NoCredentialsDirectory { name: name.clone() })?;
-            PathBuf::from(dir).join(name)
-        }
+        SecretRef::Credential {
+            name,
+            file,
+            encrypted,
+        } => match (std::env::var_os(CREDENTIALS_DIRECTORY), file) {
+            (Some(dir), _) => PathBuf::from(dir).join(name),
+            // Outside the unit (root running bakrun by hand): the file `LoadCredential=`
+            // reads, checked like any secret file.
+            (None, Some(file)) if file.starts_with('/') => PathBuf::from(file),
+            (None, _) => {
+                return Err(SecretError::NoCredentialsDirectory {
+                    name: name.clone(),
+                    encrypted: encrypted.clone(),
+                })
+            }
+        },
         SecretRef::File { path } => PathBuf::from(path),
         SecretRef::Command { .. } => return Ok(None),
     };

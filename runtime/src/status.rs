@@ -73,9 +73,23 @@ pub struct Status {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_success: Option<LastSuccess>,
+    /// Why the run's metrics file could not be written (the run's result stands; `message`
+    /// says it too: `ok, metrics not written: …` after a success).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_error: Option<String>,
 }
 
 impl Status {
+    /// Records that the metrics were not written, in `metrics_error` and in `message`.
+    pub fn metrics_not_written(&mut self, why: String) {
+        self.message = Some(match (self.message.take(), self.result) {
+            (Some(m), _) => format!("{m}; {why}"),
+            (None, RunResult::Success) => format!("ok, {why}"),
+            (None, _) => why.clone(),
+        });
+        self.metrics_error = Some(why);
+    }
+
     pub fn set_stats(&mut self, stats: &TransferStats) {
         self.files_total = stats.files_total;
         self.files_transferred = stats.files_transferred;

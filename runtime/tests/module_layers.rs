@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // Plain data and helpers that know nothing of a run.
     &["atomic_file", "duration", "jobs", "log", "private_file"],
-    // The job spec (the contract with the compiler) and its retention counts.
-    &["retention", "spec", "when"],
+    // The job spec (the contract with the compiler) and its retention counts; progress of
+    // long work (parsed from a program's output, shown through the log).
+    &["progress", "retention", "spec", "when"],
     // Child processes, stop signals and secrets for them.
     &["command", "http", "process", "secret", "signals"],
     // What a run is made of, each knowing nothing of the others: the job lock, mount

@@ -75,12 +75,18 @@ fn a_command_gets_the_failed_unit_and_the_job() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.exists(), "no notification for a spec with a bad value");
 
-    // An unknown job is an error, not a silent success; so is the unit name as an instance
-    // (the doubled `bakgen-notify@bakgen-files.service.service` of earlier builds).
-    for unknown in ["other", "bakgen-files.service"] {
+    // An unknown job is an error, not a silent success.
+    for unknown in ["other", "bakgen-other.service", "bakgen-files"] {
         let o = notify(&jobs, unknown);
         assert_eq!(o.status.code(), Some(2), "{unknown}");
     }
+    // Units of earlier builds pass the whole unit name (their notification unit was the
+    // doubled `bakgen-notify@bakgen-files.service.service`): still notified.
+    std::fs::remove_file(&out).expect("rm");
+    let o = notify(&jobs, "bakgen-files.service");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let called = std::fs::read_to_string(&out).expect("the command ran");
+    assert_eq!(called.trim(), "--team=ops bakgen-files.service h1 files");
 
     // A name with characters a unit name escapes arrives escaped, as systemd passes `%i`.
     let mut spaced = s.clone();
@@ -95,6 +101,11 @@ fn a_command_gets_the_failed_unit_and_the_job() {
         called.trim(),
         "--team=ops bakgen-db\\x20dump.service h1 db dump"
     );
+    // By hand, the job's own name works too.
+    std::fs::remove_file(&out).expect("rm");
+    let o = notify(&jobs, "db dump");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.exists(), "no notification for the job's plain name");
 }
 
 #[test]

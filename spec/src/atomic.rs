@@ -90,6 +90,12 @@ pub fn write_at(
 
 /// [`write_at`] by path, durable, mode by the umask; creates the missing folders.
 pub fn write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, contents, FileMode::Umask)
+}
+
+/// [`write`] with the file's mode given: metrics files are `0644` whatever the umask of
+/// the unit (`UMask=0077`), so that node_exporter, running as another user, reads them.
+pub fn write_with_mode(path: &Path, contents: &[u8], mode: FileMode) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -105,13 +111,7 @@ pub fn write(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
-    write_at(
-        folder.as_fd(),
-        name,
-        contents,
-        FileMode::Umask,
-        Durability::Synced,
-    )
+    write_at(folder.as_fd(), name, contents, mode, Durability::Synced)
 }
 
 #[cfg(test)]

@@ -183,8 +183,18 @@ pub struct SftpSsh {
     tag = "from"
 )]
 pub enum SecretRef {
-    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>`.
-    Credential { name: String },
+    /// A systemd credential: `$CREDENTIALS_DIRECTORY/<name>`. Where the unit loads it
+    /// from, so that root can run bakrun by hand without the unit: `file`, the plain file
+    /// of `LoadCredential=` (read directly when `CREDENTIALS_DIRECTORY` is not set), or
+    /// `encrypted`, the file of `LoadCredentialEncrypted=` (named in the error that says
+    /// how to run by hand). Newer than the first version-1 specs: absent in those.
+    Credential {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encrypted: Option<String>,
+    },
     /// A root-only file read at run time.
     File { path: String },
     /// A command, run by `/bin/sh -c`, whose standard output is the secret

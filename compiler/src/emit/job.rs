@@ -31,11 +31,20 @@ pub fn repository(url: &str, host: &str, job: &str) -> String {
 }
 
 /// How the runtime reads a secret: file and credential secrets arrive through the unit's
-/// `LoadCredential=`/`LoadCredentialEncrypted=` under the secret's name.
+/// `LoadCredential=`/`LoadCredentialEncrypted=` under the secret's name; the file they come
+/// from is named too, for `bakrun` run by hand, outside the unit.
 pub(super) fn secret_ref(secret: &Secret) -> spec::SecretRef {
+    let name = secret.name.value.clone();
     match &secret.source {
-        SecretSource::File(_) | SecretSource::Credential(_) => spec::SecretRef::Credential {
-            name: secret.name.value.clone(),
+        SecretSource::File(path) => spec::SecretRef::Credential {
+            name,
+            file: Some(path.value.clone()),
+            encrypted: None,
+        },
+        SecretSource::Credential(path) => spec::SecretRef::Credential {
+            name,
+            file: None,
+            encrypted: Some(path.value.clone()),
         },
         SecretSource::Command(c) => spec::SecretRef::Command {
             command: c.value.clone(),
@@ -228,6 +237,11 @@ pub fn job_spec(job: &PlannedJob, gaps: &mut GapCache) -> JobSpec {
                 },
             }),
         state_dir: STATE_DIR.to_owned(),
-        metrics_dir: Some(METRICS_DIR.to_owned()),
+        metrics_dir: Some(
+            s.metrics_dir
+                .as_ref()
+                .map_or(METRICS_DIR, |d| d.value.as_str())
+                .to_owned(),
+        ),
     }
 }

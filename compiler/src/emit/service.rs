@@ -162,7 +162,11 @@ pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> Se
     // (SIGTERM to every process would cut lvcreate, umount or lvremove short and leave a
     // half-made snapshot). What is left at TimeoutStopSec= is killed, all of it.
     service.push("KillMode=mixed".to_owned());
-    writable.push(METRICS_DIR.to_owned());
+    writable.push(
+        spec.metrics_dir
+            .clone()
+            .unwrap_or_else(|| METRICS_DIR.to_owned()),
+    );
     service.extend(sandbox(&n, &writable));
     let spec_path = installed_spec(&spec.job);
     ServiceUnit {
@@ -254,7 +258,7 @@ fn used_secrets(spec: &JobSpec) -> Vec<String> {
     }
     refs.into_iter()
         .filter_map(|r| match r {
-            SecretRef::Credential { name } => Some(name.clone()),
+            SecretRef::Credential { name, .. } => Some(name.clone()),
             _ => None,
         })
         .collect()

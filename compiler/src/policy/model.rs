@@ -86,6 +86,8 @@ pub struct Settings {
     pub limit_download: Option<Spanned<u64>>,
     pub on_failure: Option<Notify>,
     pub ping: Option<PingSetting>,
+    /// node_exporter's textfile folder, where the run writes `bakgen_<job>.prom`.
+    pub metrics_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone)]

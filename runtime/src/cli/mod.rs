@@ -42,6 +42,7 @@ impl LogArgs {
     pub fn init(&self) -> Result<(), ExitCode> {
         let level = i16::from(self.verbose) - i16::from(self.quiet);
         let level = i8::try_from(level.clamp(-8, 8)).unwrap_or(0);
+        bakrun::progress::init(level);
         log::init(level, self.log_file.as_deref()).map_err(|e| {
             eprintln!(
                 "error: cannot open log file {}: {e}",

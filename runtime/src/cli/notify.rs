@@ -37,24 +37,36 @@ pub struct Args {
     pub jobs: JobsDirArg,
 }
 
-/// The installed spec whose `unit` is `bakgen-<instance>.service`: the instance is the
-/// job's name as its unit name carries it, so no unescaping is needed to match.
+/// The installed spec the instance names: first the one whose `unit` is
+/// `bakgen-<instance>.service` (the instance is the job's name as its unit name carries
+/// it, so no unescaping is needed to match); else, for units written before the instance
+/// was the job name (`OnFailure=bakgen-notify@%n.service`, whose instance is the whole unit
+/// name `bakgen-<job>.service`), the one whose `unit` is the instance; else the one whose
+/// job is named so (by hand: `bakrun notify "db dump"`).
 fn find(instance: &str, jobs_dir: &Path) -> Result<JobSpec, String> {
     let unit = format!("bakgen-{instance}.service");
     let paths = jobs::installed(jobs_dir)
         .map_err(|e| format!("cannot list {}: {e}", jobs_dir.display()))?;
-    for path in paths {
-        // Values unchecked: a run that failed on a bad value still gets its notification.
-        if let Ok(spec) = JobSpec::read_shape(&path.to_string_lossy()) {
-            if spec.unit == unit {
-                return Ok(spec);
-            }
-        }
-    }
-    Err(format!(
-        "no job spec in {} belongs to job {instance} (unit {unit})",
-        jobs_dir.display()
-    ))
+    // Values unchecked: a run that failed on a bad value still gets its notification.
+    let specs: Vec<JobSpec> = paths
+        .iter()
+        .filter_map(|p| JobSpec::read_shape(&p.to_string_lossy()).ok())
+        .collect();
+    let by_unit = |name: &str| specs.iter().find(|s| s.unit == name);
+    let found = by_unit(&unit)
+        .or_else(|| {
+            instance
+                .ends_with(".service")
+                .then(|| by_unit(instance))
+                .flatten()
+        })
+        .or_else(|| specs.iter().find(|s| s.job == instance));
+    found.cloned().ok_or_else(|| {
+        format!(
+            "no job spec in {} belongs to job {instance} (unit {unit})",
+            jobs_dir.display()
+        )
+    })
 }
 
 pub fn main(args: Args) -> ExitCode {

@@ -63,6 +63,9 @@ struct JobState {
     /// The last restore drill (`bakrun verify`); absent for a job without drills.
     #[serde(skip_serializing_if = "Option::is_none")]
     verify: Option<DrillState>,
+    /// Why the last run's metrics were not written (its state stands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_error: Option<String>,
     #[serde(skip)]
     status: Option<Status>,
 }
@@ -93,6 +96,7 @@ fn job_state(path: &Path, state_dir: Option<&Path>, now: DateTime<FixedOffset>) 
         snapshot: None,
         error: None,
         verify: None,
+        metrics_error: None,
         status: None,
     };
     let spec = match JobSpec::read(&path.to_string_lossy()) {
@@ -131,6 +135,7 @@ fn job_state(path: &Path, state_dir: Option<&Path>, now: DateTime<FixedOffset>) 
         js.last_result = Some(s.result);
         js.last_exit_code = Some(s.exit_code);
         js.last_run_end = Some(s.end);
+        js.metrics_error = s.metrics_error.clone();
     }
     js.state = match (&st, js.last_success) {
         (Some(s), _) if s.result != RunResult::Success => "failed",
@@ -197,11 +202,17 @@ pub fn main(args: Args) -> ExitCode {
                             .map_or_else(|| "-".to_owned(), table::age_text),
                         match (&s.error, s.last_result) {
                             (Some(e), _) => e.clone(),
-                            (None, Some(r)) => format!(
-                                "last run {} (exit {})",
-                                r.as_str(),
-                                s.last_exit_code.unwrap_or(0)
-                            ),
+                            (None, Some(r)) => {
+                                let mut text = format!(
+                                    "last run {} (exit {})",
+                                    r.as_str(),
+                                    s.last_exit_code.unwrap_or(0)
+                                );
+                                if let Some(why) = &s.metrics_error {
+                                    text.push_str(&format!(", {why}"));
+                                }
+                                text
+                            }
                             (None, None) => "never ran".to_owned(),
                         },
                         s.verify

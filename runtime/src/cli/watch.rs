@@ -64,8 +64,13 @@ pub fn main(args: Args) -> ExitCode {
     let report = watch::watch(&spec, at);
     let state_dir = Path::new(&spec.state_dir);
     let mut written = true;
-    let mut write = |path: PathBuf, text: String| {
-        if let Err(e) = atomic_file::write(&path, text.as_bytes()) {
+    let mut write = |path: PathBuf, text: String, metrics: bool| {
+        let done = if metrics {
+            bakrun::metrics::write_file(&path, &text)
+        } else {
+            atomic_file::write(&path, text.as_bytes())
+        };
+        if let Err(e) = done {
             log::error(format!("cannot write {}: {e}", path.display()));
             written = false;
         }
@@ -73,11 +78,13 @@ pub fn main(args: Args) -> ExitCode {
     write(
         report::report_path(state_dir),
         serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        false,
     );
     if let Some(dir) = &spec.metrics_dir {
         write(
             report::metrics_path(Path::new(dir)),
             report::metrics(&report),
+            true,
         );
     }
     match args.format {

@@ -54,7 +54,7 @@ pub fn run(
     let ran = crate::process::pipe::pipe(
         producer,
         consumer,
-        Stdout::default(),
+        Stdout::of(consumer),
         Stderr::new(named(consumer), STDERR_KEPT),
         Stderr::new(named(producer), 0),
     )?;

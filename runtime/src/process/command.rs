@@ -15,6 +15,9 @@ pub struct Command {
     /// stopped, and sent when bakrun dies. SIGTERM, except for restic (see
     /// [`Command::stop_with`]).
     pub stop_signal: libc::c_int,
+    /// The progress output the program prints on standard output, shown while it runs
+    /// (see [`crate::progress`]).
+    pub progress: Option<crate::progress::Format>,
 }
 
 impl Command {
@@ -24,7 +27,15 @@ impl Command {
             args: Vec::new(),
             env: Vec::new(),
             stop_signal: libc::SIGTERM,
+            progress: None,
         }
+    }
+
+    /// The program prints its progress on standard output as `format` says: shown while
+    /// it runs, and taken out of what is logged where the format says so.
+    pub fn progress(mut self, format: crate::progress::Format) -> Self {
+        self.progress = Some(format);
+        self
     }
 
     /// The program cleans up on `signal` rather than SIGTERM (restic 0.14 removes its

@@ -6,11 +6,18 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
 use std::thread::JoinHandle;
 
-use crate::log;
+use super::Command;
+use crate::{log, progress};
 
 /// Where a child's lines go, one at a time, as they come.
 pub trait LineSink: Default + Send + 'static {
     fn line(&mut self, line: String);
+
+    /// Whether a carriage return also ends a line: a program that rewrites one line in
+    /// place (rsync's `--info=progress2`) sends each update ended by one.
+    fn splits_at_carriage_return(&self) -> bool {
+        false
+    }
 }
 
 /// Reads `stream` line by line in a thread of its own (bytes that are not UTF-8 made
@@ -21,12 +28,51 @@ pub fn lines<R: Read + Send + 'static, S: LineSink>(
 ) -> JoinHandle<S> {
     std::thread::spawn(move || {
         if let Some(stream) = stream {
-            for line in BufReader::new(stream).split(b'\n').map_while(Result::ok) {
+            let at_cr = sink.splits_at_carriage_return();
+            let mut reader = BufReader::new(stream);
+            while let Some((line, ended_by)) = next_line(&mut reader, at_cr) {
+                // An update ended by a carriage return that is empty is only the return
+                // itself (the first one, before any figure).
+                if ended_by == Some(b'\r') && line.is_empty() {
+                    continue;
+                }
                 sink.line(String::from_utf8_lossy(&line).into_owned());
             }
         }
         sink
     })
+}
+
+/// The next line of `reader` and the byte that ended it (`None` at the end of the
+/// stream); `None` once nothing is left or the stream fails.
+fn next_line(reader: &mut impl BufRead, at_cr: bool) -> Option<(Vec<u8>, Option<u8>)> {
+    let mut line = Vec::new();
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return (!line.is_empty()).then_some((line, None)),
+        };
+        if buf.is_empty() {
+            return (!line.is_empty()).then_some((line, None));
+        }
+        let end = buf
+            .iter()
+            .position(|&b| b == b'\n' || (at_cr && b == b'\r'));
+        match end {
+            Some(i) => {
+                let ended_by = buf[i];
+                line.extend_from_slice(&buf[..i]);
+                reader.consume(i + 1);
+                return Some((line, Some(ended_by)));
+            }
+            None => {
+                let n = buf.len();
+                line.extend_from_slice(buf);
+                reader.consume(n);
+            }
+        }
+    }
 }
 
 /// What a reader thread gathered; nothing if it panicked.
@@ -46,14 +92,37 @@ pub fn bytes<R: Read + Send + 'static>(stream: Option<R>) -> JoinHandle<Vec<u8>>
 }
 
 /// Standard output: every line logged at debug level and kept (rsync's `--stats`,
-/// restic's `--json` summary).
+/// restic's `--json` summary); a program's progress shown while it runs, when its command
+/// says how it prints it ([`Stdout::of`]).
 #[derive(Debug, Default)]
-pub struct Stdout(pub Vec<String>);
+pub struct Stdout(pub Vec<String>, Option<(progress::Format, progress::Task)>);
+
+impl Stdout {
+    /// The standard output of `cmd`, its progress shown from now until the output ends.
+    pub fn of(cmd: &Command) -> Self {
+        let task = cmd.progress.map(|format| {
+            let program = std::path::Path::new(&cmd.program);
+            let label = program.file_name().unwrap_or(program.as_os_str());
+            (format, progress::Task::start(&label.to_string_lossy()))
+        });
+        Self(Vec::new(), task)
+    }
+}
 
 impl LineSink for Stdout {
     fn line(&mut self, line: String) {
-        log::debug(&line);
-        self.0.push(line);
+        let line = match &self.1 {
+            Some((format, task)) => format.take(line, task),
+            None => Some(line),
+        };
+        if let Some(line) = line {
+            log::debug(&line);
+            self.0.push(line);
+        }
+    }
+
+    fn splits_at_carriage_return(&self) -> bool {
+        matches!(self.1, Some((progress::Format::Rsync, _)))
     }
 }
 
@@ -94,5 +163,35 @@ impl LineSink for Stderr {
         if self.kept > 0 {
             self.last.push_back(line);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Digits masked: the two recordings differ in times and rates.
+    fn shape(lines: &[String]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.replace(|c: char| c.is_ascii_digit(), "#"))
+            .collect()
+    }
+
+    #[test]
+    fn rsync_progress_leaves_what_is_kept_and_logged_as_it_was() {
+        let with = include_bytes!("../../tests/fixtures/progress/rsync-progress2.out");
+        let without = include_str!("../../tests/fixtures/progress/rsync-stats.out");
+        let cmd = Command::new("rsync").progress(progress::Format::Rsync);
+        let read = joined(lines(Some(std::io::Cursor::new(with)), Stdout::of(&cmd)));
+        let plain: Vec<String> = without.lines().map(str::to_owned).collect();
+        assert_eq!(shape(&read.0), shape(&plain));
+        // The same bytes read by a command that shows no progress keep every record.
+        let read = joined(lines(
+            Some(std::io::Cursor::new(with)),
+            Stdout::of(&Command::new("rsync")),
+        ));
+        assert_eq!(read.0.len(), plain.len() + 1);
+        assert!(read.0[0].contains("to-chk=0/33"));
     }
 }

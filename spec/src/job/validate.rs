@@ -61,8 +61,14 @@ pub fn problems(spec: &JobSpec) -> Vec<FieldProblem> {
         Destination::Restic {
             repository,
             cache_dir,
+            password,
+            environment,
             ..
         } => {
+            out.secret("destination.password", password);
+            for (i, e) in environment.iter().enumerate() {
+                out.secret(&format!("destination.environment[{i}].secret"), &e.secret);
+            }
             if repository.is_empty() || repository.starts_with('-') {
                 out.add(
                     "destination.repository",
@@ -161,6 +167,20 @@ impl Problems {
             field: field.to_owned(),
             problem,
         });
+    }
+
+    /// Where a credential is loaded from: absolute paths, one at most.
+    fn secret(&mut self, field: &str, secret: &super::SecretRef) {
+        if let super::SecretRef::Credential {
+            file, encrypted, ..
+        } = secret
+        {
+            if file.is_some() && encrypted.is_some() {
+                self.add(field, "names both `file` and `encrypted`".to_owned());
+            }
+            self.absolute(&format!("{field}.file"), file.as_deref());
+            self.absolute(&format!("{field}.encrypted"), encrypted.as_deref());
+        }
     }
 
     /// Paths bakrun hands to other programs or joins others onto must be absolute: a
@@ -276,6 +296,25 @@ mod tests {
             v["retention"][format!("keep-within-{period}")] = "1Y2M".into();
         }
         assert!(load(&v).is_ok());
+    }
+
+    #[test]
+    fn a_credential_names_at_most_one_absolute_file() {
+        let mut v = spec_json();
+        v["destination"] = serde_json::json!({
+            "engine": "restic", "repository": "/srv/r", "cache-dir": "/var/cache/bakgen",
+            "password": {"from": "credential", "name": "pw", "file": "/etc/bakgen/secrets/pw"},
+        });
+        assert!(load(&v).is_ok());
+        v["destination"]["password"]["encrypted"] = "/etc/credstore.encrypted/pw".into();
+        assert!(refused(&v).contains("names both"), "{}", refused(&v));
+        v["destination"]["password"] =
+            serde_json::json!({"from": "credential", "name": "pw", "file": "pw"});
+        assert!(
+            refused(&v).contains("destination.password.file"),
+            "{}",
+            refused(&v)
+        );
     }
 
     #[test]

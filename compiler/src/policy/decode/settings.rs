@@ -6,7 +6,7 @@ use kdl::{KdlDocument, KdlNode};
 use super::super::model::*;
 use super::super::reader::{arg, args, prop, Cx, Shape};
 use super::table::{decode_block, names, nearest_or_all, one, Node};
-use super::values::{absolute, duration, rate_node, single_string, RATE};
+use super::values::{absolute, absolute_string, duration, rate_node, single_string, RATE};
 use super::{ping, retention, schedule, steps};
 use crate::diagnostic::Diagnostic;
 use crate::suggest::did_you_mean;
@@ -82,6 +82,14 @@ pub const SETTINGS: &[Node<Settings>] = &[
         },
         repeatable: false,
         decode: |cx, node, shape, s| s.lvm_snapshot = steps::lvm(cx, node, shape),
+    },
+    Node {
+        name: "metrics-dir",
+        shape: one("a folder path"),
+        repeatable: false,
+        decode: |cx, node, shape, s| {
+            s.metrics_dir = absolute_string(cx, node, shape, "metrics-dir");
+        },
     },
     Node {
         name: "mysql",

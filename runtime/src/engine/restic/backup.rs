@@ -124,7 +124,8 @@ impl Restic {
         let mut cmd = self
             .restic()?
             .args(["backup", "--json", "--host"])
-            .arg(&self.spec.host);
+            .arg(&self.spec.host)
+            .progress(crate::progress::Format::Restic);
         for tag in self.run_tags(run, parts) {
             cmd = cmd.arg("--tag").arg(tag);
         }

@@ -132,7 +132,7 @@ pub(super) fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
         cmd,
         std::process::Stdio::piped(),
         process::Stop::Forward,
-        output::Stdout::default(),
+        output::Stdout::of(cmd),
         Logged::default(),
     )?;
     Ok(Ran {

@@ -37,7 +37,8 @@ impl Restic {
                 .arg("--target")
                 .arg(&staging)
                 .arg("--include")
-                .arg(include);
+                .arg(include)
+                .progress(crate::progress::Format::Restic);
             self.succeeded(self.run(exec, &cmd)?)?;
         }
         if exec.dry_run {

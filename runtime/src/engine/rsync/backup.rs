@@ -172,6 +172,11 @@ impl Rsync {
         view: &SourceView<'_>,
     ) -> Command {
         let mut cmd = Command::new("rsync").args(RSYNC_FLAGS.iter().copied());
+        if crate::progress::wanted() {
+            cmd = cmd
+                .arg("--info=progress2")
+                .progress(crate::progress::Format::Rsync);
+        }
         // Units run jobs as the `bakgen` user with CAP_CHOWN and friends: rsync only keeps
         // owners, devices and special files when told to act as the super-user.
         if !running_as_root() {

@@ -34,6 +34,11 @@ impl Rsync {
             // Belt and braces: a file that appears after the check is still not replaced.
             "--ignore-existing"
         });
+        if crate::progress::wanted() {
+            cmd = cmd
+                .arg("--info=progress2")
+                .progress(crate::progress::Format::Rsync);
+        }
         let mut dest = to.as_os_str().to_owned();
         dest.push("/");
         let cmd = cmd.arg(src_arg).arg(dest);
