@@ -166,5 +166,6 @@ fn merge(chain: &[&Settings]) -> Settings {
         limit_download: first!(limit_download),
         on_failure: first!(on_failure),
         ping: first!(ping),
+        verify: first!(verify),
     }
 }

@@ -103,6 +103,7 @@ pub(super) fn job_alerts(j: &AlertJob) -> Vec<Alert> {
         .into_iter()
         .chain([failed(j)])
         .chain(absent(j))
+        .chain(super::verify::alerts(j))
         .collect()
 }
 
