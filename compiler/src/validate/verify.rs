@@ -3,6 +3,7 @@
 //! schedule can keep, unit names that do not clash. The defaults the plan fills in are
 //! here too, so the check and the plan read one rule.
 
+use super::paths::contains;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::{Dump, DumpKind, Schedule, Settings, Spanned, VerifyQuery, VerifySetting};
 use crate::resolve::ResolvedJob;
@@ -148,17 +149,10 @@ fn days_hours(seconds: u64) -> String {
     out
 }
 
-/// Path `p` is `root` or lies below it, by whole components.
-fn under(p: &str, root: &str) -> bool {
-    let root = root.trim_end_matches('/');
-    let p = p.trim_end_matches('/');
-    root.is_empty() || p == root || p.strip_prefix(root).is_some_and(|r| r.starts_with('/'))
-}
-
 fn critical(job: &str, s: &Settings, v: &VerifySetting, diags: &mut Diagnostics) {
     let sources: &[Spanned<String>] = s.sources.as_deref().unwrap_or_default();
     for c in &v.critical {
-        if sources.iter().any(|src| under(&c.value, &src.value)) {
+        if sources.iter().any(|src| contains(&src.value, &c.value)) {
             continue;
         }
         let help = if sources.is_empty() {
@@ -290,18 +284,4 @@ fn clash(job: &ResolvedJob<'_>, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostic
         .with(job.name().span.clone(), "this job has a verify")
         .help("rename the job; `verify-<job>` names a job's restore drill units"),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::under;
-
-    #[test]
-    fn a_path_is_under_a_root_by_whole_components() {
-        assert!(under("/etc/ssh", "/etc"));
-        assert!(under("/etc", "/etc/"));
-        assert!(under("/srv/x", "/"));
-        assert!(!under("/etcetera", "/etc"));
-        assert!(!under("/etc", "/etc/ssh"));
-    }
 }
