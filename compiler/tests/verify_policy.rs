@@ -1,0 +1,646 @@
+//! The `verify` setting from policy to job spec, units and alerts: decoding with defaults
+//! and inheritance (defaults → template → job, taken whole), every refusal at its place,
+//! the drill's units (systemd accepts them, least privilege by systemd's own score, read-only
+//! sources), a byte-identical rebuild, and the "not verified" alerts under promtool.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+use support::{bakgen, tmp};
+
+#[path = "unit_support/verify.rs"]
+mod unit_verify;
+
+const GOOD: &str = r#"
+secret "pw" file="/etc/bakgen/secrets/pw"
+destination "usb" { path "/mnt/usb"; }
+destination "local" { restic "/srv/restic/{host}"; password secret="pw"; }
+destination "offsite" { restic "sftp:backup@nas.example.net:/srv/restic"; password secret="pw"; }
+destination "disk" { path "/mnt/disk"; }
+host "nas" address="nas.example.net"
+defaults { verify { }; }
+template "drilled" {
+    verify {
+        schedule "Sat 04:00" jitter="30m"
+        sample files=10 percent="0.5%"
+        critical "/srv/app/config"
+        within "10D"
+    }
+}
+host "web" {
+    job "etc" { source "/etc"; to "usb"; schedule "daily"; retention keep-daily=7; on-failure "/usr/local/bin/page"; }
+    job "app" template="drilled" { source "/srv/app"; to "usb"; schedule "daily"; retention keep-daily=7; }
+    job "db" {
+        source "/var/lib/app"
+        postgres "shop" "billing"
+        mysql
+        to "local"; schedule "daily"; retention keep-daily=7
+        verify {
+            sample files=0
+            query "SELECT count(*) FROM orders" database="shop" engine="postgres"
+            query "SELECT count(*) FROM mysql.user" database="anything" engine="mysql" at-least=2
+        }
+    }
+    job "pulled" { from "nas" user="root"; source "/volume1"; to "usb"; schedule "daily"; retention keep-daily=7; }
+    job "far" { source "/home"; to "offsite"; schedule "daily"; retention keep-daily=7; }
+    job "root" {
+        lvm-snapshot "vg0/root" size="2G"
+        source "/etc"; to "disk"; schedule "daily"; retention keep-daily=7
+    }
+}
+host "mon1"
+monitoring { prometheus "mon1"; }
+"#;
+
+fn write(dir: &Path, text: &str) -> String {
+    let file = dir.join("p.kdl");
+    std::fs::write(&file, text).expect("write policy");
+    file.to_string_lossy().into_owned()
+}
+
+fn build(text: &str, dir: &Path, out: &str) -> PathBuf {
+    let policy = write(dir, text);
+    let out = dir.join(out);
+    let o = bakgen(&["build", &policy, "--out", out.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn spec(out: &Path, job: &str) -> Value {
+    let text = std::fs::read_to_string(out.join(format!("web/etc/bakgen/jobs/{job}.json")))
+        .expect("spec written");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+fn unit(out: &Path, name: &str) -> String {
+    std::fs::read_to_string(out.join(format!("web/etc/systemd/system/{name}")))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn verify_reaches_the_spec_with_defaults_and_inheritance() {
+    let dir = tmp("verify-spec");
+    let out = build(GOOD, dir.path(), "out");
+    // From defaults: every default.
+    assert_eq!(
+        spec(&out, "etc")["verify"],
+        json!({"calendar": "Sun *-*-* 05:00:00", "jitter-seconds": 3600,
+               "sample": {"files": 1000}, "within-seconds": 7 * 86400 + 3600 + 86400})
+    );
+    // From the template, whole: its own schedule, sample in per mille, critical, within.
+    assert_eq!(
+        spec(&out, "app")["verify"],
+        json!({"calendar": "Sat *-*-* 04:00:00", "jitter-seconds": 1800,
+               "sample": {"files": 10, "per-mille": 5}, "critical": ["/srv/app/config"],
+               "within-seconds": 10 * 86400})
+    );
+    // The job's own: no sample, queries with their engine, at-least 1 when not written.
+    assert_eq!(
+        spec(&out, "db")["verify"],
+        json!({"calendar": "Sun *-*-* 05:00:00", "jitter-seconds": 3600,
+               "sample": {"files": 0},
+               "queries": [
+                   {"engine": "postgres", "database": "shop", "sql": "SELECT count(*) FROM orders", "at-least": 1},
+                   {"engine": "mysql", "database": "anything", "sql": "SELECT count(*) FROM mysql.user", "at-least": 2}
+               ],
+               "within-seconds": 7 * 86400 + 3600 + 86400})
+    );
+    // And the spec reads back as the runtime reads it.
+    let text = std::fs::read_to_string(out.join("web/etc/bakgen/jobs/db.json")).expect("spec");
+    let read = bakgen_spec::job::JobSpec::from_json("db.json", &text).expect("spec loads");
+    let v = read.verify.expect("verify");
+    assert_eq!(v.queries.len(), 2);
+    assert_eq!(v.sample.size(100), 0);
+}
+
+#[test]
+fn the_drill_units_run_bakrun_verify_with_read_only_sources() {
+    let dir = tmp("verify-units");
+    let out = build(GOOD, dir.path(), "out");
+    for job in ["etc", "app", "db", "pulled", "far", "root"] {
+        let service = unit(&out, &format!("bakgen-verify-{job}.service"));
+        assert!(
+            service.contains(&format!(
+                "\nExecStart=/usr/local/bin/bakrun verify /etc/bakgen/jobs/{job}.json\n"
+            )),
+            "{service}"
+        );
+        for line in [
+            "ProtectSystem=strict",
+            "PrivateTmp=yes",
+            "StateDirectory=bakgen",
+            "User=bakgen",
+            "KillMode=mixed",
+            "AmbientCapabilities=CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH",
+        ] {
+            assert!(
+                service.contains(&format!("\n{line}\n")),
+                "{job}: {line}\n{service}"
+            );
+        }
+        // No source is writable, nor a snapshot folder; only the metrics folder and, for
+        // a local repository, the repository (restic's locks).
+        let rw = service
+            .lines()
+            .find_map(|l| l.strip_prefix("ReadWritePaths="))
+            .expect("ReadWritePaths=");
+        let expected = if job == "db" {
+            "-/srv/restic/web -/var/lib/prometheus/node-exporter"
+        } else {
+            "-/var/lib/prometheus/node-exporter"
+        };
+        assert_eq!(rw, expected, "{job}");
+        let timer = unit(&out, &format!("bakgen-verify-{job}.timer"));
+        assert!(
+            timer.contains(&format!("\nUnit=bakgen-verify-{job}.service\n")),
+            "{timer}"
+        );
+        assert!(timer.contains("\nWantedBy=timers.target\n"), "{timer}");
+    }
+    // The network only where the job itself needs it to read: a pull, a remote repository.
+    for (job, network) in [
+        ("etc", false),
+        ("db", false),
+        ("pulled", true),
+        ("far", true),
+        ("root", false),
+    ] {
+        let service = unit(&out, &format!("bakgen-verify-{job}.service"));
+        assert_eq!(
+            !service.contains("\nPrivateNetwork=yes\n"),
+            network,
+            "{job}\n{service}"
+        );
+    }
+    // The failure notification of the job, where it has one.
+    assert!(
+        unit(&out, "bakgen-verify-etc.service").contains("\nOnFailure=bakgen-notify@etc.service\n")
+    );
+    assert!(!unit(&out, "bakgen-verify-app.service").contains("OnFailure="));
+    // An LVM job's drill does not snapshot: no root, no mount, no device.
+    let root = unit(&out, "bakgen-verify-root.service");
+    for absent in ["CAP_SYS_ADMIN", "DeviceAllow=", "@mount", "/run/lock/lvm"] {
+        assert!(!root.contains(absent), "{absent}\n{root}");
+    }
+    // The dump's password is the dump's, not the drill's; the repository's is loaded.
+    let db = unit(&out, "bakgen-verify-db.service");
+    assert!(
+        db.contains("\nLoadCredential=pw:/etc/bakgen/secrets/pw\n"),
+        "{db}"
+    );
+    assert!(!db.contains("CAP_SETUID"), "{db}");
+    let timer = unit(&out, "bakgen-verify-app.timer");
+    assert!(
+        timer.contains("\nOnCalendar=Sat *-*-* 04:00:00\n"),
+        "{timer}"
+    );
+    assert!(timer.contains("\nRandomizedDelaySec=1800\n"), "{timer}");
+    // In the manifest, so that `bakgen apply` installs and enables the timer.
+    let manifest =
+        std::fs::read_to_string(out.join("web/etc/bakgen/manifest.json")).expect("manifest");
+    assert!(
+        manifest.contains("\"etc/systemd/system/bakgen-verify-etc.timer\""),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn the_drill_units_score_within_the_security_bound() {
+    let dir = tmp("verify-security");
+    let out = build(GOOD, dir.path(), "out");
+    for job in ["etc", "app", "db", "pulled", "far", "root"] {
+        let unit = out.join(format!(
+            "web/etc/systemd/system/bakgen-verify-{job}.service"
+        ));
+        let o = Command::new("systemd-analyze")
+            .args(["security", "--offline=true", unit.to_str().expect("utf-8")])
+            .output()
+            .expect("systemd-analyze runs");
+        let text = String::from_utf8_lossy(&o.stdout);
+        let score: f64 = text
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("no score for {job}: {text}"));
+        assert!(score <= 2.0, "bakgen-verify-{job}.service scores {score}");
+    }
+}
+
+#[test]
+#[ignore = "tier: system — needs root: systemd-analyze verify runs in a private mount namespace; run by scripts/test"]
+fn the_drill_units_pass_systemd_analyze_verify() {
+    let dir = tmp("verify-analyze");
+    let out = build(GOOD, dir.path(), "out");
+    let units: Vec<PathBuf> = std::fs::read_dir(out.join("web/etc/systemd/system"))
+        .expect("units")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    let drills = units
+        .iter()
+        .filter(|u| {
+            u.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("bakgen-verify-"))
+        })
+        .count();
+    assert_eq!(drills, 12, "{units:?}");
+    unit_verify::verify(&units);
+}
+
+fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("folder") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).expect("inside").to_path_buf();
+                out.insert(rel, std::fs::read(&p).expect("file"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_rebuild_is_byte_identical() {
+    let dir = tmp("verify-twice");
+    let a = build(GOOD, dir.path(), "a");
+    let b = build(GOOD, dir.path(), "b");
+    let (a, b) = (tree(&a), tree(&b));
+    assert!(a.keys().any(|k| k.ends_with("bakgen-verify-db.service")));
+    assert_eq!(a, b);
+}
+
+/// `bakgen check --format json` of `text`: each diagnostic.
+fn diagnostics(text: &str) -> Vec<Value> {
+    let dir = tmp("verify-check");
+    let policy = write(dir.path(), text);
+    let o = bakgen(&["check", &policy, "--format", "json"]);
+    serde_json::from_slice::<Vec<Value>>(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON: {e}\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// One-based line and column of the `nth` occurrence of `needle` in `text`.
+fn place(text: &str, needle: &str, nth: usize) -> (u64, u64) {
+    let at = text
+        .match_indices(needle)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("{needle} #{nth} in the policy"))
+        .0;
+    let before = &text[..at];
+    let line = before.matches('\n').count() as u64 + 1;
+    let column = before[before.rfind('\n').map_or(0, |n| n + 1)..]
+        .chars()
+        .count() as u64
+        + 1;
+    (line, column)
+}
+
+/// Asserts one diagnostic of `code` and `severity` starts at the `nth` `needle`, with help.
+fn reported(text: &str, code: &str, severity: &str, needle: &str, nth: usize) -> Value {
+    let all = diagnostics(text);
+    let (line, column) = place(text, needle, nth);
+    let found: Vec<&Value> = all
+        .iter()
+        .filter(|d| d["code"] == code && d["line"] == line && d["column"] == column)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{code} at {line}:{column} ({needle}):\n{all:#?}"
+    );
+    let d = found[0].clone();
+    assert_eq!(d["severity"], severity, "{d:#?}");
+    assert!(d["help"].as_str().is_some_and(|h| !h.is_empty()), "{d:#?}");
+    d
+}
+
+/// A policy whose job `j` has `settings` (its dumps, its sources) and `verify`.
+fn with_verify(settings: &str, verify: &str) -> String {
+    format!(
+        "destination \"usb\" {{ path \"/mnt/usb\"; }}\nhost \"h\" {{\n    job \"j\" {{\n        {settings}\n        to \"usb\"; schedule \"daily\"; retention keep-daily=7\n        verify {{\n            {verify}\n        }}\n    }}\n}}\n"
+    )
+}
+
+#[test]
+fn a_critical_path_outside_the_sources_is_refused_at_the_path() {
+    let text = with_verify(
+        "source \"/etc\" \"/srv\"",
+        "critical \"/etc/ssh\" \"/etcetera\" \"/var/lib\"",
+    );
+    let d = reported(
+        &text,
+        "bakgen::verify-critical-outside-sources",
+        "error",
+        "\"/etcetera\"",
+        0,
+    );
+    assert!(d["help"].as_str().unwrap().contains("/etc, /srv"), "{d:#?}");
+    reported(
+        &text,
+        "bakgen::verify-critical-outside-sources",
+        "error",
+        "\"/var/lib\"",
+        0,
+    );
+    assert!(
+        !diagnostics(&text)
+            .iter()
+            .any(|d| d["line"] == place(&text, "\"/etc/ssh\"", 0).0
+                && d["column"] == place(&text, "\"/etc/ssh\"", 0).1),
+        "/etc/ssh is under /etc"
+    );
+    // Only dumps: no file is backed up, so no critical path can be.
+    let dumps = with_verify("postgres \"shop\"", "critical \"/etc\"");
+    let d = reported(
+        &dumps,
+        "bakgen::verify-critical-outside-sources",
+        "error",
+        "\"/etc\"",
+        0,
+    );
+    assert!(d["help"].as_str().unwrap().contains("only dumps"), "{d:#?}");
+    // A relative one is refused where it is written.
+    reported(
+        &with_verify("source \"/etc\"", "critical \"etc/ssh\""),
+        "bakgen::relative-path",
+        "error",
+        "\"etc/ssh\"",
+        0,
+    );
+}
+
+#[test]
+fn a_query_must_name_a_dumped_database_of_an_engine_the_job_dumps() {
+    // A database the job does not dump, with the nearest name suggested.
+    let text = with_verify(
+        "postgres \"shop\" \"billing\"",
+        "query \"SELECT 1\" database=\"shopp\"",
+    );
+    let d = reported(
+        &text,
+        "bakgen::verify-unknown-database",
+        "error",
+        "\"shopp\"",
+        0,
+    );
+    assert!(d["help"].as_str().unwrap().contains("shop"), "{d:#?}");
+    // A dump of every database holds any name.
+    assert!(diagnostics(&with_verify(
+        "postgres",
+        "query \"SELECT 1\" database=\"x\""
+    ))
+    .is_empty());
+    // Both engines and no engine=.
+    let both = with_verify(
+        "postgres \"shop\"; mysql \"shop\"",
+        "query \"SELECT 1\" database=\"shop\"",
+    );
+    reported(
+        &both,
+        "bakgen::verify-ambiguous-engine",
+        "error",
+        "query",
+        0,
+    );
+    assert!(
+        diagnostics(&both.replace("database=\"shop\"", "database=\"shop\" engine=\"mysql\""))
+            .is_empty()
+    );
+    // No dump at all, or none of the engine named.
+    let none = with_verify("source \"/etc\"", "query \"SELECT 1\" database=\"shop\"");
+    reported(
+        &none,
+        "bakgen::verify-query-without-dump",
+        "error",
+        "query",
+        0,
+    );
+    let other = with_verify(
+        "postgres \"shop\"",
+        "query \"SELECT 1\" database=\"shop\" engine=\"mysql\"",
+    );
+    reported(
+        &other,
+        "bakgen::verify-query-without-dump",
+        "error",
+        "\"mysql\"",
+        0,
+    );
+    // An unknown engine and a missing database= are refused at decode.
+    let typo = with_verify(
+        "postgres \"shop\"",
+        "query \"SELECT 1\" database=\"shop\" engine=\"postgre\"",
+    );
+    let d = reported(&typo, "bakgen::invalid-value", "error", "\"postgre\"", 0);
+    assert!(d["help"].as_str().unwrap().contains("postgres"), "{d:#?}");
+    reported(
+        &with_verify("postgres \"shop\"", "query \"SELECT 1\""),
+        "bakgen::missing-value",
+        "error",
+        "query",
+        0,
+    );
+}
+
+#[test]
+fn a_drill_that_checks_nothing_and_bad_sizes_are_refused() {
+    let nothing = with_verify("source \"/etc\"", "sample files=0");
+    reported(
+        &nothing,
+        "bakgen::verify-nothing-to-check",
+        "error",
+        "sample",
+        0,
+    );
+    // A critical path, a dump or a share is something to check.
+    assert!(diagnostics(&with_verify(
+        "source \"/etc\"",
+        "sample files=0; critical \"/etc/ssh\""
+    ))
+    .is_empty());
+    assert!(diagnostics(&with_verify("source \"/etc\"; postgres", "sample files=0")).is_empty());
+    assert!(diagnostics(&with_verify(
+        "source \"/etc\"",
+        "sample files=0 percent=\"0.1%\""
+    ))
+    .is_empty());
+    for bad in [
+        "\"0%\"",
+        "\"101%\"",
+        "\"1\"",
+        "\"0.05%\"",
+        "\"-1%\"",
+        "\"1.5.0%\"",
+    ] {
+        let text = with_verify("source \"/etc\"", &format!("sample percent={bad}"));
+        reported(&text, "bakgen::invalid-value", "error", bad, 0);
+        // Said once: no second error about the sample checking nothing.
+        assert_eq!(
+            diagnostics(&text).len(),
+            1,
+            "{bad}: {:#?}",
+            diagnostics(&text)
+        );
+    }
+    reported(
+        &with_verify("source \"/etc\"", "sample"),
+        "bakgen::missing-value",
+        "error",
+        "sample",
+        0,
+    );
+    reported(
+        &with_verify("source \"/etc\"", "sample files=-1"),
+        "bakgen::out-of-range",
+        "error",
+        "-1",
+        0,
+    );
+}
+
+#[test]
+fn within_is_checked_against_the_drills_schedule() {
+    // Weekly drills called overdue after 3 days: a warning at `within`'s value.
+    let short = with_verify("source \"/etc\"", "schedule \"Sun 05:00\"; within \"3D\"");
+    let d = reported(
+        &short,
+        "bakgen::verify-within-short",
+        "warning",
+        "\"3D\"",
+        0,
+    );
+    assert!(d["message"].as_str().unwrap().contains("7D1h"), "{d:#?}");
+    assert!(diagnostics(&with_verify("source \"/etc\"", "within \"8D\"")).is_empty());
+    // A schedule that fires once: `within` cannot be derived, so it is required.
+    let once = with_verify("source \"/etc\"", "schedule \"2030-01-01 00:00\"");
+    reported(
+        &once,
+        "bakgen::missing-value",
+        "error",
+        "\"2030-01-01 00:00\"",
+        0,
+    );
+    assert!(
+        diagnostics(&once.replace("schedule \"2030", "within \"30D\"; schedule \"2030")).is_empty()
+    );
+    // An invalid schedule is the schedule's error, once.
+    let bad = with_verify("source \"/etc\"", "schedule \"Sun 25:00\"");
+    let all = diagnostics(&bad);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["code"], "bakgen::invalid-schedule");
+}
+
+#[test]
+fn verify_nodes_and_names_are_checked() {
+    // A misspelt node inside verify, with the nearest name.
+    let typo = with_verify("source \"/etc\"", "critcal \"/etc\"");
+    let d = reported(&typo, "bakgen::unknown-node", "error", "critcal", 0);
+    assert!(d["help"].as_str().unwrap().contains("critical"), "{d:#?}");
+    // One of each but critical and query.
+    let twice = with_verify("source \"/etc\"", "within \"8D\"; within \"9D\"");
+    reported(&twice, "bakgen::duplicate-setting", "error", "within", 1);
+    assert!(diagnostics(&with_verify(
+        "source \"/etc\" \"/srv\"",
+        "critical \"/etc\"; critical \"/srv\""
+    ))
+    .is_empty());
+    // A job named verify-<job> would share the drill's units.
+    let clash = "destination \"usb\" { path \"/mnt/usb\"; }\nhost \"h\" {\n    job \"etc\" { source \"/etc\"; to \"usb\"; schedule \"daily\"; retention keep-daily=7; verify { }; }\n    job \"verify-etc\" { source \"/srv\"; to \"usb\"; schedule \"03:00\"; retention keep-daily=7; }\n}\n";
+    reported(
+        clash,
+        "bakgen::duplicate-name",
+        "error",
+        "\"verify-etc\"",
+        0,
+    );
+    // Without a drill on `etc`, the name is free.
+    assert!(diagnostics(&clash.replace(" verify { };", "")).is_empty());
+}
+
+#[test]
+fn an_inherited_verify_is_judged_for_each_job_at_the_place_it_is_written() {
+    let text = "destination \"usb\" { path \"/mnt/usb\"; }\ndefaults { verify { critical \"/etc/ssh\"; }; }\nhost \"h\" {\n    job \"a\" { source \"/etc\"; to \"usb\"; schedule \"daily\"; retention keep-daily=7; }\n    job \"b\" { source \"/srv\"; to \"usb\"; schedule \"daily\"; retention keep-daily=7; }\n}\n";
+    let d = reported(
+        text,
+        "bakgen::verify-critical-outside-sources",
+        "error",
+        "\"/etc/ssh\"",
+        0,
+    );
+    assert!(d["message"].as_str().unwrap().contains("job `b`"), "{d:#?}");
+}
+
+#[test]
+#[ignore = "tier: system — needs promtool (Debian's prometheus package); run by scripts/test"]
+fn the_not_verified_alerts_pass_promtool_and_fire_as_their_cases_say() {
+    let dir = tmp("verify-alerts");
+    let out = build(GOOD, dir.path(), "out");
+    let mon = out.join("mon1/etc");
+    let rules = std::fs::read_to_string(mon.join("prometheus/rules/bakgen.yml")).expect("rules");
+    // Every job has a drill (defaults): two rules each, at its own `within`.
+    assert_eq!(
+        rules.matches("- alert: BakgenVerifyOverdue\n").count(),
+        6,
+        "{rules}"
+    );
+    assert_eq!(
+        rules.matches("- alert: BakgenVerifyNeverPassed\n").count(),
+        6,
+        "{rules}"
+    );
+    assert!(
+        rules.contains("bakgen_verify_last_success_timestamp_seconds{bakgen_host=\\\"web\\\",bakgen_job=\\\"app\\\"} > 864000"),
+        "{rules}"
+    );
+    let cases =
+        std::fs::read_to_string(mon.join("bakgen/prometheus-rules.test.yml")).expect("cases");
+    for name in [
+        "each drill is overdue one minute past its within, not at it",
+        "a drill that never passed on a host that reports fires after its own within",
+        "a host that reports nothing fires no drill's alert",
+    ] {
+        assert!(cases.contains(name), "{name}\n{cases}");
+    }
+    for args in [
+        vec!["check", "rules", "prometheus/rules/bakgen.yml"],
+        vec!["test", "rules", "bakgen/prometheus-rules.test.yml"],
+    ] {
+        let o = Command::new("promtool")
+            .args(&args)
+            .current_dir(&mon)
+            .output()
+            .expect("promtool runs: apt-get install prometheus (scripts/packages.txt)");
+        assert!(
+            o.status.success(),
+            "promtool {args:?}:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The cases prove the threshold: one a minute later makes them fail.
+    let moved = rules.replace("} > 864000", "} > 864060");
+    std::fs::write(mon.join("prometheus/rules/bakgen.yml"), moved).expect("write");
+    let o = Command::new("promtool")
+        .args(["test", "rules", "bakgen/prometheus-rules.test.yml"])
+        .current_dir(&mon)
+        .output()
+        .expect("promtool");
+    assert!(
+        !o.status.success(),
+        "a moved threshold still passes its cases"
+    );
+}
