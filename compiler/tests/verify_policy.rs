@@ -216,18 +216,7 @@ fn the_drill_units_score_within_the_security_bound() {
         let unit = out.join(format!(
             "web/etc/systemd/system/bakgen-verify-{job}.service"
         ));
-        let o = Command::new("systemd-analyze")
-            .args(["security", "--offline=true", unit.to_str().expect("utf-8")])
-            .output()
-            .expect("systemd-analyze runs");
-        let text = String::from_utf8_lossy(&o.stdout);
-        let score: f64 = text
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .split_whitespace()
-            .find_map(|w| w.parse().ok())
-            .unwrap_or_else(|| panic!("no score for {job}: {text}"));
+        let score = unit_verify::security_score(&unit);
         assert!(score <= 2.0, "bakgen-verify-{job}.service scores {score}");
     }
 }
@@ -643,4 +632,39 @@ fn the_not_verified_alerts_pass_promtool_and_fire_as_their_cases_say() {
         !o.status.success(),
         "a moved threshold still passes its cases"
     );
+}
+
+#[test]
+fn a_drill_makes_a_long_job_name_too_long_for_its_unit_file() {
+    let policy = |n: usize, verify: &str| {
+        format!(
+            "destination \"usb\" {{ path \"/mnt/usb\"; }}\nhost \"h\" {{\n    job \"{}\" {{ source \"/etc\"; to \"usb\"; schedule \"daily\"; retention keep-daily=7; {verify} }}\n}}\n",
+            "j".repeat(n)
+        )
+    };
+    // bakgen-<job>.service and bakgen-verify-<job>.service, each written through a
+    // temporary name 20 bytes longer, within 255 bytes: 220 and 213.
+    assert!(diagnostics(&policy(220, "")).is_empty());
+    let d = reported(&policy(221, ""), "bakgen::too-long", "error", "\"jjj", 0);
+    assert!(
+        d["message"].as_str().unwrap().contains("temporary name"),
+        "{d:#?}"
+    );
+    assert!(diagnostics(&policy(213, "verify { }")).is_empty());
+    let d = reported(
+        &policy(214, "verify { }"),
+        "bakgen::too-long",
+        "error",
+        "\"jjj",
+        0,
+    );
+    assert!(
+        d["message"].as_str().unwrap().contains("bakgen-verify-"),
+        "{d:#?}"
+    );
+    // What check accepts, build writes.
+    let dir = tmp("verify-long");
+    build(&policy(213, "verify { }"), dir.path(), "out");
+    let dir = tmp("plain-long");
+    build(&policy(220, ""), dir.path(), "out");
 }

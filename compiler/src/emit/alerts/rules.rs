@@ -86,7 +86,7 @@ fn rule(out: &mut String, a: &Alert) {
     ));
 }
 
-fn selector(host: &str, job: Option<&str>) -> String {
+pub(super) fn selector(host: &str, job: Option<&str>) -> String {
     match job {
         Some(job) => format!(
             "{{{HOST_LABEL}={},{JOB_LABEL}={}}}",
@@ -107,7 +107,7 @@ pub(super) fn job_alerts(j: &AlertJob) -> Vec<Alert> {
         .collect()
 }
 
-fn named(j: &AlertJob) -> Vec<(&'static str, String)> {
+pub(super) fn named(j: &AlertJob) -> Vec<(&'static str, String)> {
     vec![(HOST_LABEL, j.host.clone()), (JOB_LABEL, j.job.clone())]
 }
 

@@ -4,31 +4,16 @@
 //! or every drill failed). A drill that fails also starts the job's `OnFailure=`
 //! notification; these alerts catch the drill that stopped running too.
 
-use bakgen_spec::metrics::{HOST_LABEL, JOB_LABEL, LATE_AFTER, VERIFY_LAST_SUCCESS};
+use bakgen_spec::metrics::{LATE_AFTER, VERIFY_LAST_SUCCESS};
 
 use super::cases::{ages_around, case, pending_evals, selector as series_of, Eval, MINUTE, STEP};
-use super::rules::{absent_for, labels};
-use super::text::{humanized, promql};
+use super::rules::{absent_for, labels, named, selector};
+use super::text::humanized;
 use super::{Alert, AlertJob, Piece};
 use crate::emit::paths::METRICS_DIR;
 
 fn t(s: String) -> Piece {
     Piece::Text(s)
-}
-
-fn named(j: &AlertJob) -> Vec<(&'static str, String)> {
-    vec![(HOST_LABEL, j.host.clone()), (JOB_LABEL, j.job.clone())]
-}
-
-fn selector(host: &str, job: Option<&str>) -> String {
-    match job {
-        Some(job) => format!(
-            "{{{HOST_LABEL}={},{JOB_LABEL}={}}}",
-            promql(host),
-            promql(job)
-        ),
-        None => format!("{{{HOST_LABEL}={}}}", promql(host)),
-    }
 }
 
 /// Where to look on the host when a drill is overdue.
