@@ -1,5 +1,6 @@
 //! The rules file: one group per host; per job "late" (last success older than its own
-//! late-after), "failed" (last run's exit code), "metrics absent"; per host "no metrics";
+//! late-after), "failed" (last run's exit code), "metrics absent", and for a job with a
+//! `verify` its drill's "overdue" and "never passed" (alerts/verify.rs); per host "no metrics";
 //! then one group per watching host (alerts/watch.rs).
 
 use bakgen_spec::exit::Exit;
