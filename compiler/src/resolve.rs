@@ -167,5 +167,6 @@ fn merge(chain: &[&Settings]) -> Settings {
         on_failure: first!(on_failure),
         ping: first!(ping),
         metrics_dir: first!(metrics_dir),
+        verify: first!(verify),
     }
 }

@@ -39,6 +39,11 @@ fn temporary(name: &str) -> String {
     format!(".{name}.{}.bakgen-tmp", std::process::id())
 }
 
+/// How many bytes the temporary name adds to a file's at most (a process id has at most 7
+/// digits: Linux's `pid_max` is at most 4,194,304): a file whose name is longer than 255
+/// bytes less this cannot be written.
+pub const TEMPORARY_EXTRA: usize = ".".len() + ".".len() + 7 + ".bakgen-tmp".len();
+
 /// Writes `name` (one path component) in the folder `dir` atomically. A link at `name` is
 /// replaced, never followed.
 pub fn write_at(
@@ -118,6 +123,12 @@ pub fn write_with_mode(path: &Path, contents: &[u8], mode: FileMode) -> std::io:
 mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn the_temporary_name_adds_at_most_its_extra() {
+        assert!(temporary("x").len() <= 1 + TEMPORARY_EXTRA);
+        assert_eq!(TEMPORARY_EXTRA, 20);
+    }
 
     fn names(dir: &Path) -> Vec<String> {
         let mut out: Vec<String> = std::fs::read_dir(dir)

@@ -130,6 +130,7 @@ impl Emitter {
                 spec.to_json(),
                 0o600,
             );
+            super::verify::add(&self.templates, &mut b, job, &spec)?;
         }
         for d in destinations {
             self.mounts(&mut b, d)?;

@@ -221,8 +221,7 @@ pub fn job_spec(job: &PlannedJob, gaps: &mut GapCache) -> JobSpec {
             late_after_seconds: late_after(gap, jitter, timeout),
         },
         retention,
-        // The policy's `verify` setting is not emitted yet (issue 15).
-        verify: None,
+        verify: job.verify.as_ref().map(super::verify::verify_spec),
         steps,
         limits,
         on_failure,

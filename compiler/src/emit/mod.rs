@@ -10,6 +10,7 @@ pub mod paths;
 mod render;
 mod schedule;
 mod service;
+mod verify;
 mod watch;
 
 pub use bundle::{Bundle, BundleFile, Emitter};
@@ -17,4 +18,5 @@ pub use escape::{credential, exec_arg, list_path, name_fragment, path_unit_name,
 pub use job::{notify_name, repository, service_name, timer_name};
 pub use manifest::{sha256_hex, Manifest, ManifestEntry, MANIFEST_VERSION};
 pub use render::RenderError;
+pub use verify::{verify_service_name, verify_timer_name};
 pub use watch::WATCH_TIMER;

@@ -62,7 +62,48 @@ fn needs(job: &PlannedJob, spec: &JobSpec) -> Needs {
 
 /// The service of `spec`, a spec of `job` (its own, or its destination's maintenance).
 pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> ServiceUnit {
-    let n = needs(job, spec);
+    unit(job, settings, spec, Access::Writes)
+}
+
+/// What the unit does with the destination.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// A backup or maintenance: writes it.
+    Writes,
+    /// A restore drill: reads it (restores into its private /tmp), writes only restic's
+    /// lock files into a local repository.
+    Reads,
+}
+
+/// `bakgen-verify-<job>.service`: `bakrun verify` as the job's user, in its sandbox, with
+/// every source read-only and nothing of the job's steps: no snapshot (the drill compares
+/// with the live files), no dump server (the drill starts its own, on a Unix socket in its
+/// private /tmp), no ping; its network only for a pull's ssh or a remote repository.
+pub fn verify_unit(job: &PlannedJob, spec: &JobSpec) -> ServiceUnit {
+    let mut base = spec.clone();
+    base.steps.clear();
+    base.ping = None;
+    // A drill's length is a restore's and a load's, not the backup's: no `timeout`.
+    let settings = Settings {
+        timeout: None,
+        ..job.settings.clone()
+    };
+    let mut u = unit(job, &settings, &base, Access::Reads);
+    u.description = verbatim(&format!(
+        "Restore drill of bakgen backup job {} of host {}",
+        spec.job, spec.host
+    ));
+    u.exec_start = format!(
+        "{} verify {}",
+        exec_arg(BAKRUN),
+        exec_arg(&installed_spec(&spec.job))
+    );
+    u
+}
+
+fn unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec, access: Access) -> ServiceUnit {
+    let mut n = needs(job, spec);
+    n.writes_snapshots &= access == Access::Writes;
     let mut unit = Vec::new();
     let mut service = Vec::new();
 
@@ -71,7 +112,9 @@ pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> Se
     match &spec.destination {
         Destination::Snapshots { path, .. } => {
             mounts.push(path.clone());
-            writable.push(path.clone());
+            if access == Access::Writes {
+                writable.push(path.clone());
+            }
         }
         Destination::Restic { repository, .. } => {
             if job.local_repository().is_some() {

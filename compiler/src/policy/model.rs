@@ -88,6 +88,45 @@ pub struct Settings {
     pub ping: Option<PingSetting>,
     /// node_exporter's textfile folder, where the run writes `bakgen_<job>.prom`.
     pub metrics_dir: Option<Spanned<String>>,
+    pub verify: Option<VerifySetting>,
+}
+
+/// `verify { … }`: the job's restore drill (`bakgen-verify-<job>.timer`). Inherited whole,
+/// like `retention`: a job's `verify` replaces its template's.
+#[derive(Debug, Clone)]
+pub struct VerifySetting {
+    /// The drill's own calendar; `Sun 05:00` with an hour's jitter when not written.
+    pub schedule: Option<Schedule>,
+    /// 1,000 files when not written.
+    pub sample: Option<VerifySample>,
+    /// Absolute paths every file below which is checked on every drill.
+    pub critical: Vec<Spanned<String>>,
+    pub queries: Vec<VerifyQuery>,
+    /// A passed drill older than this is overdue; derived from the schedule when absent.
+    pub within: Option<Spanned<Duration>>,
+    /// The `verify` node's name.
+    pub span: Span,
+}
+
+/// `sample files=1000 percent="1%"`: either or both (then the larger).
+#[derive(Debug, Clone)]
+pub struct VerifySample {
+    pub files: Option<Spanned<u64>>,
+    /// `percent=` in per mille (`"0.5%"` is 5).
+    pub per_mille: Option<Spanned<u32>>,
+    pub span: Span,
+}
+
+/// `query "SELECT count(*) FROM orders" database="shop" at-least=1 engine="postgres"`.
+#[derive(Debug, Clone)]
+pub struct VerifyQuery {
+    pub sql: Spanned<String>,
+    pub database: Spanned<String>,
+    /// 1 when not written.
+    pub at_least: Option<Spanned<i64>>,
+    /// Needed only when the job dumps both PostgreSQL and MySQL.
+    pub engine: Option<Spanned<DumpKind>>,
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -1,7 +1,9 @@
 //! Schedules: systemd calendar expressions, parsed and evaluated by bakgen itself.
 
 mod calendar;
+mod gap;
 pub(crate) mod zone;
 
 pub use calendar::{format_in_zone, CalendarError, CalendarSpec, Elapses};
+pub use gap::GapCache;
 pub use zone::local_timezone;

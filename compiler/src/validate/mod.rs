@@ -9,6 +9,7 @@ mod references;
 mod required;
 mod snapshots;
 mod unit_values;
+pub(crate) mod verify;
 mod warnings;
 mod watch;
 
@@ -17,8 +18,8 @@ use crate::policy::Policy;
 use crate::resolve::ResolvedJob;
 
 pub use plan::{
-    plan, Plan, PlannedDump, PlannedJob, PlannedPing, PlannedPingUrl, PlannedWatch, Remote,
-    ResticTarget, Target, WatchedTarget, WATCH_SCHEDULE,
+    plan, Plan, PlannedDump, PlannedJob, PlannedPing, PlannedPingUrl, PlannedVerify, PlannedWatch,
+    Remote, ResticTarget, Target, WatchedTarget, WATCH_SCHEDULE,
 };
 
 pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
@@ -32,5 +33,6 @@ pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     unit_values::check(policy, jobs, &mut diags);
     warnings::check(policy, jobs, &mut diags);
     watch::check(policy, jobs, &mut diags);
+    verify::check(jobs, &mut diags);
     diags
 }

@@ -5,11 +5,12 @@
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::policy::{
-    Destination, DestinationKind, Dump, PingTarget, Policy, Pull, Repository, ResticRepository,
-    Retention, Schedule, Secret, Settings, SnapshotFolder, Spanned, Watch, WatchedDestination,
+    Destination, DestinationKind, Dump, DumpKind, PingTarget, Policy, Pull, Repository,
+    ResticRepository, Retention, Schedule, Secret, Settings, SnapshotFolder, Spanned, VerifyQuery,
+    VerifySetting, Watch, WatchedDestination,
 };
 use crate::resolve::ResolvedJob;
-use crate::schedule::CalendarSpec;
+use crate::schedule::{CalendarSpec, GapCache};
 
 /// A checked policy and its jobs, in policy order (host by host).
 #[derive(Debug, Clone)]
@@ -75,8 +76,24 @@ pub struct PlannedJob {
     pub remote: Option<Remote>,
     pub dumps: Vec<PlannedDump>,
     pub ping: Option<PlannedPing>,
+    /// The restore drill, when the job has a `verify`.
+    pub verify: Option<PlannedVerify>,
     /// Only this module makes a `PlannedJob`.
     _sealed: (),
+}
+
+/// A job's `verify` with its defaults filled in (`validate/verify.rs` holds them).
+#[derive(Debug, Clone)]
+pub struct PlannedVerify {
+    pub setting: VerifySetting,
+    pub calendar: CalendarSpec,
+    pub jitter_seconds: u64,
+    /// Files drawn at random, and per mille of the run's files.
+    pub sample_files: Option<u64>,
+    pub sample_per_mille: Option<u32>,
+    /// Each query with the dump engine it runs against.
+    pub queries: Vec<(VerifyQuery, DumpKind)>,
+    pub within_seconds: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -154,6 +171,7 @@ pub fn plan(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Result<Plan, Diagnosti
     let mut gaps = Diagnostics::default();
     let mut planned = Vec::new();
     let mut watches = Vec::new();
+    let mut calendars = GapCache::default();
     for watch in policy.monitoring.iter().flat_map(|m| &m.watches) {
         match plan_watch(policy, watch) {
             Ok(w) => watches.push(w),
@@ -169,7 +187,7 @@ pub fn plan(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Result<Plan, Diagnosti
         }
     }
     for job in jobs {
-        match plan_job(policy, job) {
+        match plan_job(policy, job, &mut calendars) {
             Ok(p) => planned.push(p),
             Err(what) => gaps.push(
                 Diagnostic::error(
@@ -256,7 +274,11 @@ fn secret(policy: &Policy, name: &Spanned<String>) -> Result<Secret, String> {
         .ok_or_else(|| format!("secret named `{}`", name.value))
 }
 
-fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String> {
+fn plan_job(
+    policy: &Policy,
+    job: &ResolvedJob<'_>,
+    gaps: &mut GapCache,
+) -> Result<PlannedJob, String> {
     let s = &job.settings;
     let to = s.to.as_ref().ok_or("destination")?;
     let destination = policy
@@ -310,7 +332,13 @@ fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String
             })
         })
         .transpose()?;
+    let verify = s
+        .verify
+        .as_ref()
+        .map(|v| plan_verify(v, s.dumps.as_deref().unwrap_or_default(), gaps))
+        .transpose()?;
     Ok(PlannedJob {
+        verify,
         ping,
         host: job.host.name.clone(),
         name: job.name().clone(),
@@ -323,6 +351,41 @@ fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String
         remote,
         dumps,
         _sealed: (),
+    })
+}
+
+fn plan_verify(
+    v: &VerifySetting,
+    dumps: &[Dump],
+    gaps: &mut GapCache,
+) -> Result<PlannedVerify, String> {
+    use super::verify as rule;
+    let (calendar, jitter_seconds) = rule::calendar(v).ok_or("valid verify schedule")?;
+    let within_seconds = rule::within_seconds(v, gaps).ok_or("verify `within`")?;
+    let queries = v
+        .queries
+        .iter()
+        .map(|q| {
+            rule::query_engine(q, dumps)
+                .map(|k| (q.clone(), k))
+                .map_err(|_| format!("dump for the query `{}`", q.sql.value))
+        })
+        .collect::<Result<_, String>>()?;
+    let (sample_files, sample_per_mille) = match &v.sample {
+        Some(s) => (
+            s.files.as_ref().map(|f| f.value),
+            s.per_mille.as_ref().map(|p| p.value),
+        ),
+        None => (Some(rule::VERIFY_SAMPLE_FILES), None),
+    };
+    Ok(PlannedVerify {
+        setting: v.clone(),
+        calendar,
+        jitter_seconds,
+        sample_files,
+        sample_per_mille,
+        queries,
+        within_seconds,
     })
 }
 

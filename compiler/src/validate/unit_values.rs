@@ -6,7 +6,9 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::emit::{name_fragment, notify_name, path_unit_name, repository};
+use bakgen_spec::atomic::TEMPORARY_EXTRA;
+
+use crate::emit::{name_fragment, path_unit_name, repository, service_name, verify_service_name};
 use crate::policy::{Destination, DestinationKind, Policy, SecretSource, Spanned};
 use crate::resolve::ResolvedJob;
 
@@ -24,10 +26,9 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
         too_long(&host.name, "host name", len, &why, diags);
         for job in &host.jobs {
             name(&job.name, "job", diags);
-            // A failing job starts bakgen-notify@<job>.service, its longest unit name.
-            let unit = notify_name(&job.name.value);
-            let why = format!("its failure notification unit is {}", shown_unit(&unit));
-            too_long(&job.name, "job name", unit.len(), &why, diags);
+            // Its longest unit name, bakgen-notify@<job>.service, is shorter than its
+            // longest file with the temporary name's extra: one rule covers both.
+            job_files(host, job, jobs, diags);
         }
     }
     for d in &policy.destinations {
@@ -174,6 +175,36 @@ fn credential_name(name: &Spanned<String>, diags: &mut Diagnostics) {
         )
         .label("not a credential name")
         .help("a secret is handed to the job as a systemd credential under its name: use printable ASCII without `:` (letters, digits, `-`, `_`, `.`)"),
+    );
+}
+
+/// The job's longest file, its restore drill's unit when it has one (else its service), is
+/// written through a temporary name [`TEMPORARY_EXTRA`] bytes longer.
+fn job_files(
+    host: &crate::policy::Host,
+    job: &crate::policy::Job,
+    jobs: &[ResolvedJob<'_>],
+    diags: &mut Diagnostics,
+) {
+    let drill = jobs
+        .iter()
+        .find(|r| std::ptr::eq(r.host, host) && std::ptr::eq(r.job, job))
+        .is_some_and(|r| r.settings.verify.is_some());
+    let file = if drill {
+        verify_service_name(&job.name.value)
+    } else {
+        service_name(&job.name.value)
+    };
+    let why = format!(
+        "its unit file {} is written through a temporary name {TEMPORARY_EXTRA} bytes longer",
+        shown_unit(&file)
+    );
+    too_long(
+        &job.name,
+        "job name",
+        file.len() + TEMPORARY_EXTRA,
+        &why,
+        diags,
     );
 }
 

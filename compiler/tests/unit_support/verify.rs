@@ -37,3 +37,20 @@ pub fn verify(files: &[PathBuf]) {
         "systemd-analyze verify:\n{err}"
     );
 }
+
+/// `systemd-analyze security --offline=true`'s overall exposure of one unit file.
+#[allow(dead_code)] // not every test that verifies units scores them
+pub fn security_score(unit: &Path) -> f64 {
+    let o = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(unit)
+        .output()
+        .expect("systemd-analyze runs");
+    let text = String::from_utf8_lossy(&o.stdout);
+    text.lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no score for {}: {text}", unit.display()))
+}

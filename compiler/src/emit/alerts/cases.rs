@@ -18,8 +18,8 @@ use super::rules::{absent, failed, host_absent, late, HOUR};
 use super::text::{duration, promql, yaml};
 use super::{Alert, AlertJob, AlertWatch, RULES_FROM_CASES};
 
-const STEP: u64 = HOUR;
-const MINUTE: u64 = 60;
+pub(super) const STEP: u64 = HOUR;
+pub(super) const MINUTE: u64 = 60;
 
 /// An input series: selector and promtool's expanding notation.
 type Series = (String, String);
@@ -47,6 +47,7 @@ pub(super) fn render(jobs: &[AlertJob], watches: &[AlertWatch]) -> String {
     late_case(&mut out, &timed);
     failed_case(&mut out, jobs);
     absent_case(&mut out, &timed, &hosts);
+    super::verify::cases(&mut out, jobs);
     watch_cases(&mut out, watches);
     out
 }
@@ -136,7 +137,7 @@ fn stale_case(out: &mut String, watches: &[AlertWatch], end: u64) {
 
 /// A timestamp series' values at steps 0 and 1 that make its age exactly `late_after` at
 /// step 0 and one minute past it at step 1.
-fn ages_around(late_after: u64) -> (i128, i128) {
+pub(super) fn ages_around(late_after: u64) -> (i128, i128) {
     (
         -i128::from(late_after),
         i128::from(STEP) - i128::from(late_after + MINUTE),
@@ -243,7 +244,11 @@ fn absent_case(out: &mut String, jobs: &[&AlertJob], hosts: &[(&str, Alert)]) {
 
 /// For alerts pending since time 0: at each firing step and the step before, those of
 /// `name` whose `for` has passed; at the last step, none of `quiet`.
-fn pending_evals<'a>(alerts: &[&'a Alert], name: &'a str, quiet: &'a str) -> (u64, Vec<Eval<'a>>) {
+pub(super) fn pending_evals<'a>(
+    alerts: &[&'a Alert],
+    name: &'a str,
+    quiet: &'a str,
+) -> (u64, Vec<Eval<'a>>) {
     let times = around(alerts.iter().map(|a| firing_step(a.for_seconds)));
     let end = times.last().copied().unwrap_or(0);
     let mut evals: Vec<Eval<'a>> = times
@@ -276,7 +281,7 @@ fn around(steps: impl Iterator<Item = u64>) -> Vec<u64> {
     set.into_iter().collect()
 }
 
-fn selector(metric: &str, a: &Alert) -> String {
+pub(super) fn selector(metric: &str, a: &Alert) -> String {
     let labels: Vec<String> = a
         .series_labels
         .iter()
@@ -286,9 +291,9 @@ fn selector(metric: &str, a: &Alert) -> String {
 }
 
 /// One evaluation of a case: at a time, every alert of a name that fires, with its value.
-type Eval<'a> = (u64, &'a str, Vec<(&'a Alert, u64)>);
+pub(super) type Eval<'a> = (u64, &'a str, Vec<(&'a Alert, u64)>);
 
-fn case(out: &mut String, name: &str, series: &[Series], evals: &[Eval<'_>]) {
+pub(super) fn case(out: &mut String, name: &str, series: &[Series], evals: &[Eval<'_>]) {
     if evals.is_empty() {
         return;
     }

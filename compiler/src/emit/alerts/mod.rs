@@ -6,6 +6,7 @@
 mod cases;
 mod rules;
 mod text;
+mod verify;
 mod watch;
 
 use bakgen_spec::job::JobSpec;
@@ -29,6 +30,8 @@ pub struct AlertJob {
     pub calendar: String,
     pub service: String,
     pub timer: String,
+    /// The job's `verify` `within`; 0 when the job has no restore drill.
+    pub verify_within: u64,
 }
 
 impl AlertJob {
@@ -41,6 +44,7 @@ impl AlertJob {
             calendar: spec.schedule.calendar.clone(),
             service: spec.unit.clone(),
             timer: super::timer_name(&spec.job),
+            verify_within: spec.verify.as_ref().map_or(0, |v| v.within_seconds),
         }
     }
 }

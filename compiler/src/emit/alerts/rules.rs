@@ -1,5 +1,6 @@
 //! The rules file: one group per host; per job "late" (last success older than its own
-//! late-after), "failed" (last run's exit code), "metrics absent"; per host "no metrics";
+//! late-after), "failed" (last run's exit code), "metrics absent", and for a job with a
+//! `verify` its drill's "overdue" and "never passed" (alerts/verify.rs); per host "no metrics";
 //! then one group per watching host (alerts/watch.rs).
 
 use bakgen_spec::exit::Exit;
@@ -86,7 +87,7 @@ fn rule(out: &mut String, a: &Alert) {
     ));
 }
 
-fn selector(host: &str, job: Option<&str>) -> String {
+pub(super) fn selector(host: &str, job: Option<&str>) -> String {
     match job {
         Some(job) => format!(
             "{{{HOST_LABEL}={},{JOB_LABEL}={}}}",
@@ -103,10 +104,11 @@ pub(super) fn job_alerts(j: &AlertJob) -> Vec<Alert> {
         .into_iter()
         .chain([failed(j)])
         .chain(absent(j))
+        .chain(super::verify::alerts(j))
         .collect()
 }
 
-fn named(j: &AlertJob) -> Vec<(&'static str, String)> {
+pub(super) fn named(j: &AlertJob) -> Vec<(&'static str, String)> {
     vec![(HOST_LABEL, j.host.clone()), (JOB_LABEL, j.job.clone())]
 }
 

@@ -20,6 +20,7 @@ mod settings;
 mod steps;
 mod table;
 mod values;
+mod verify;
 /// Read by `monitoring`, which holds the `watch` nodes.
 pub(in crate::policy) mod watch;
 

@@ -7,7 +7,7 @@ use super::super::model::*;
 use super::super::reader::{arg, args, prop, Cx, Shape};
 use super::table::{decode_block, names, nearest_or_all, one, Node};
 use super::values::{absolute, absolute_string, duration, rate_node, single_string, RATE};
-use super::{ping, retention, schedule, steps};
+use super::{ping, retention, schedule, steps, verify};
 use crate::diagnostic::Diagnostic;
 use crate::suggest::did_you_mean;
 
@@ -161,6 +161,12 @@ pub const SETTINGS: &[Node<Settings>] = &[
         shape: one("a destination name"),
         repeatable: false,
         decode: |cx, node, shape, s| s.to = single_string(cx, node, shape),
+    },
+    Node {
+        name: "verify",
+        shape: verify::SHAPE,
+        repeatable: false,
+        decode: |cx, node, shape, s| s.verify = verify::decode(cx, node, shape),
     },
 ];
 

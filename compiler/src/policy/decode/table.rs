@@ -109,7 +109,7 @@ pub const fn named(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{destination, host, settings, watch, TOP_LEVEL};
+    use super::super::{destination, host, settings, verify, watch, TOP_LEVEL};
     use super::*;
 
     fn check<T>(what: &str, table: &'static [Node<T>]) {
@@ -137,5 +137,6 @@ mod tests {
         check("destination", destination::DESTINATION);
         check("host", host::HOST);
         check("watch", watch::table());
+        check("verify", verify::table());
     }
 }
