@@ -4,7 +4,7 @@
 use bakgen_spec::job::{Destination, JobSpec, Step};
 
 use super::escape::{credential, exec_arg, list_path, verbatim};
-use super::paths::{installed_spec, BAKRUN, METRICS_DIR, SERVICE_USER};
+use super::paths::{installed_spec, METRICS_DIR, SERVICE_USER};
 use crate::policy::{IoClassKind, Secret, SecretSource, Settings};
 use crate::validate::PlannedJob;
 
@@ -12,7 +12,9 @@ use crate::validate::PlannedJob;
 pub struct ServiceUnit {
     pub description: String,
     pub unit: Vec<String>,
-    pub exec_start: String,
+    /// `ExecStart=` after the program, which the template puts first (`{{bakrun}}`: the
+    /// policy's `install { bakrun … }`).
+    pub bakrun_args: String,
     pub service: Vec<String>,
 }
 
@@ -171,7 +173,7 @@ pub fn service_unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec) -> Se
             spec.job, spec.host
         )),
         unit,
-        exec_start: format!("{} run {}", exec_arg(BAKRUN), exec_arg(&spec_path)),
+        bakrun_args: format!("run {}", exec_arg(&spec_path)),
         service,
     }
 }
@@ -375,7 +377,7 @@ pub fn notify_unit() -> ServiceUnit {
         description: "bakgen failure notification for %i".to_owned(),
         unit: Vec::new(),
         // `--`: a job name may begin with `-`.
-        exec_start: format!("{} notify -- %i", exec_arg(BAKRUN)),
+        bakrun_args: "notify -- %i".to_owned(),
         service,
     }
 }
@@ -440,7 +442,7 @@ pub fn watch_unit(w: &WatchNeeds<'_>) -> ServiceUnit {
         description: "bakgen watch: how fresh the newest run of each job is where it lands"
             .to_owned(),
         unit,
-        exec_start: format!("{} watch", exec_arg(BAKRUN)),
+        bakrun_args: "watch".to_owned(),
         service,
     }
 }

@@ -12,6 +12,7 @@ pub(crate) use values::relative_path;
 
 mod destination;
 mod host;
+mod install;
 mod ping;
 mod retention;
 mod schedule;
@@ -86,11 +87,19 @@ const TOP_LEVEL: &[Node<Policy>] = &[
             super::monitoring::decode_monitoring(cx, node, shape, &mut policy.monitoring);
         },
     },
+    Node {
+        name: "install",
+        shape: install::BLOCK,
+        repeatable: true,
+        decode: |cx, node, shape, policy| {
+            install::decode_install(cx, node, shape, &mut policy.install);
+        },
+    },
 ];
 
 /// Adds one parsed file's nodes to `policy`.
 pub fn decode_document(cx: &mut Cx<'_>, doc: &KdlDocument, policy: &mut Policy) {
-    // Nothing at the top is set "twice": `defaults` and `monitoring` say so themselves.
+    // Nothing at the top is set "twice": `defaults`, `monitoring` and `install` say so themselves.
     decode_block(cx, Some(doc), TOP_LEVEL, policy, "", unknown_top_level);
 }
 
