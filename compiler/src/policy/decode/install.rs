@@ -5,7 +5,7 @@ use kdl::KdlNode;
 
 use super::super::model::{Install, Spanned};
 use super::super::reader::{Cx, Shape};
-use super::table::{decode_block, nearest_or_all, one, Node};
+use super::table::{decode_block, nearest_or_all, one, second_block, Node};
 use super::values::{absolute_string, single_string};
 use crate::diagnostic::Diagnostic;
 
@@ -48,11 +48,7 @@ pub fn decode_install(
     }
     let span = cx.name_span(node);
     if let Some(first) = slot {
-        let d = Diagnostic::error("bakgen::duplicate-name", "a second `install` block", span)
-            .label("second install")
-            .with(first.span.clone(), "first install here")
-            .help("a policy has one `install` block: merge them");
-        cx.push(d);
+        cx.push(second_block("install", span, first.span.clone()));
         return;
     }
     let mut install = Install {

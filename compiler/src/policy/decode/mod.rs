@@ -23,6 +23,7 @@ mod table;
 mod values;
 /// Read by `monitoring`, which holds the `watch` nodes.
 pub(in crate::policy) mod watch;
+pub(in crate::policy) use table::second_block;
 
 /// The nodes at the top of a policy file.
 const TOP_LEVEL: &[Node<Policy>] = &[
@@ -130,15 +131,7 @@ fn decode_defaults(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'static>, poli
     let settings = settings::decode_settings(cx, node.children(), false);
     let span = cx.name_span(node);
     if let Some(first) = &policy.defaults {
-        let d = Diagnostic::error(
-            "bakgen::duplicate-name",
-            "a second `defaults` block",
-            span.clone(),
-        )
-        .label("second defaults")
-        .with(first.span.clone(), "first defaults here")
-        .help("a policy has one `defaults` block: merge them");
-        cx.push(d);
+        cx.push(table::second_block("defaults", span, first.span.clone()));
     } else {
         policy.defaults = Some(Spanned::new(settings, span));
     }
