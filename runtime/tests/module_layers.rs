@@ -28,6 +28,8 @@ const LAYERS: &[&[&str]] = &[
     &["metrics", "restore_script", "status"],
     // The runner, and the watch of the destinations (reads them through the engines).
     &["runner", "watch"],
+    // The subcommands and their command line, over everything (the binary is one call).
+    &["cli"],
 ];
 
 /// Cycles that other work removes (issue 13): `command` and `secret` (a secret command is a
