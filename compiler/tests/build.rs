@@ -226,7 +226,7 @@ fn hostile_values_produce_units_systemd_accepts() {
     assert!(spec.contains("/srv/$HOME/\\\"quoted\\\""));
     let service = std::fs::read_to_string(host.join("etc/systemd/system/bakgen-100\\x25\\x20\\x24HOME\\x20\\x22q\\x22\\x20back\\x5cslash\\x20\\xc3\\xbcn\\xc3\\xaf.service")).expect("unit");
     assert!(
-        service.contains("ExecStart=/usr/local/bin/bakrun run \"/etc/bakgen/jobs/100%% $$HOME \\\"q\\\" back\\\\slash ünï.json\""),
+        service.contains("ExecStart=/usr/bin/bakrun run \"/etc/bakgen/jobs/100%% $$HOME \\\"q\\\" back\\\\slash ünï.json\""),
         "{service}"
     );
     assert!(

@@ -41,7 +41,7 @@ fn prune_and_check_units_cover_every_repository_of_the_destination() {
     let units = out.join("db1/etc/systemd/system");
     let prune = std::fs::read_to_string(units.join("bakgen-prune-vault.service")).unwrap();
     assert!(prune.contains(
-        "ExecStart=/usr/local/bin/bakrun prune --repository-only /etc/bakgen/jobs/etc.json /etc/bakgen/jobs/pg.json"
+        "ExecStart=/usr/bin/bakrun prune --repository-only /etc/bakgen/jobs/etc.json /etc/bakgen/jobs/pg.json"
     ), "{prune}");
     // Only the destination's credential, not the dump's; no user switching.
     assert!(prune.contains("LoadCredential=pw:"), "{prune}");

@@ -125,7 +125,7 @@ fn the_drill_units_run_bakrun_verify_with_read_only_sources() {
         let service = unit(&out, &format!("bakgen-verify-{job}.service"));
         assert!(
             service.contains(&format!(
-                "\nExecStart=/usr/local/bin/bakrun verify /etc/bakgen/jobs/{job}.json\n"
+                "\nExecStart=/usr/bin/bakrun verify /etc/bakgen/jobs/{job}.json\n"
             )),
             "{service}"
         );

@@ -206,7 +206,7 @@ fn the_watch_service_reads_only_what_it_watches_and_holds_only_its_credentials()
     let watcher = host(&b, "backup1");
     let service = file(watcher, "etc/systemd/system/bakgen-watch.service");
     for line in [
-        "ExecStart=/usr/local/bin/bakrun watch",
+        "ExecStart=/usr/bin/bakrun watch",
         "User=bakgen",
         "ProtectSystem=strict",
         "ReadOnlyPaths=-/mnt/nas -/mnt/usb -/srv/restic/web1-home",

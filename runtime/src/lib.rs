@@ -2,11 +2,15 @@
 //! compiler live in the `bakgen_spec` crate; they are re-exported here under the paths the
 //! runtime's modules use.
 
+// The subcommands (`cli/`) name the library as `bakrun::…`, as they did from the binary.
+extern crate self as bakrun;
+
 pub use bakgen_spec::atomic as atomic_file;
 pub use bakgen_spec::duration;
 pub use bakgen_spec::installed;
 pub use bakgen_spec::job as spec;
 
+pub mod cli;
 pub mod command;
 pub mod drill;
 pub mod dump;

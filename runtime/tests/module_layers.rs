@@ -30,6 +30,8 @@ const LAYERS: &[&[&str]] = &[
     // The runner, the watch of the destinations (reads them through the engines) and the
     // restore drill (reads a run through its engine, writes its own record).
     &["runner", "verify", "watch"],
+    // The subcommands and their command line, over everything (the binary is one call).
+    &["cli"],
 ];
 
 /// Cycles that other work removes (issue 13): `command` and `secret` (a secret command is a

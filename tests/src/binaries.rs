@@ -19,15 +19,16 @@ pub fn built_binary(name: &str) -> PathBuf {
     bin
 }
 
-/// Binds for a container: the built `bakgen` and `bakrun` at `/usr/local/bin/`, read-only
-/// (where the generated units' `ExecStart=` expects bakrun).
+/// Binds for a container: the built `bakgen` and `bakrun` at `/usr/bin/`, read-only (where
+/// the generated units' `ExecStart=` expects bakrun by default, as the Debian package
+/// installs it).
 pub fn installed_binaries() -> Vec<(PathBuf, PathBuf, bool)> {
     ["bakgen", "bakrun"]
         .iter()
         .map(|name| {
             (
                 built_binary(name),
-                PathBuf::from(format!("/usr/local/bin/{name}")),
+                PathBuf::from(format!("/usr/bin/{name}")),
                 true,
             )
         })

@@ -20,5 +20,5 @@ pub mod vm;
 pub use binaries::{built_binary, installed_binaries};
 pub use container::{ContainerOptions, SystemdContainer};
 pub use error::HarnessError;
-pub use guest::{apply_policy, boot_with_bakgen};
+pub use guest::{apply_policy, boot_with_bakgen, boot_with_deb, start_ok};
 pub use vm::{run_in_vm, LvmVm, VmOutput};

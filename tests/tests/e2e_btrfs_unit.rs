@@ -71,7 +71,7 @@ fn generated_btrfs_unit_runs_under_systemd() {
     let bakrun = built("bakrun");
     let ct = SystemdContainer::boot(ContainerOptions {
         seed: Some(out.join("fileserver")),
-        binds: vec![(bakrun, PathBuf::from("/usr/local/bin/bakrun"), true)],
+        binds: vec![(bakrun, PathBuf::from("/usr/bin/bakrun"), true)],
         extra_nspawn_args: vec![
             format!("--bind={}", dev.0),
             format!("--property=DeviceAllow={} rw", dev.0),

@@ -83,7 +83,7 @@ fn systemd_reads_hostile_values_back_exactly() {
     let lead = "bakgen--lead.service";
     let exec = show(&ct, lead, "ExecStart");
     assert!(
-        exec.contains("argv[]=/usr/local/bin/bakrun run /etc/bakgen/jobs/-lead.json"),
+        exec.contains("argv[]=/usr/bin/bakrun run /etc/bakgen/jobs/-lead.json"),
         "{exec}"
     );
     assert_eq!(
@@ -123,7 +123,12 @@ fn systemd_reads_hostile_values_back_exactly() {
     let odd = "bakgen-100\\x25\\x20\\x24HOME\\x20\\x22q\\x22\\x20back\\x5cslash\\x20\\xc3\\xbcn\\xc3\\xaf.service";
     let exec = show(&ct, odd, "ExecStart");
     // systemctl shows argv before variable expansion, where `$$` still stands for `$`.
-    assert!(exec.contains("argv[]=/usr/local/bin/bakrun run /etc/bakgen/jobs/100% $$HOME \"q\" back\\slash ünï.json"), "{exec}");
+    assert!(
+        exec.contains(
+            "argv[]=/usr/bin/bakrun run /etc/bakgen/jobs/100% $$HOME \"q\" back\\slash ünï.json"
+        ),
+        "{exec}"
+    );
     // systemctl cannot print LoadCredential= in systemd 252; instead, start the job: a
     // credential path read wrongly fails the start (see assert_credentials_load).
     ct.sh("mkdir -p /etc/bakgen/secrets && echo s3cret > '/etc/bakgen/secrets/pass %i' && chmod 600 '/etc/bakgen/secrets/pass %i'")

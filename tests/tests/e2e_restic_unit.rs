@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use bakgen_e2e::process::output_text as text;
-use bakgen_e2e::{apply_policy, boot_with_bakgen, SystemdContainer};
+use bakgen_e2e::{apply_policy, boot_with_bakgen, start_ok, SystemdContainer};
 
 const PASSWORD: &str = "e2e restic password, never printed";
 
@@ -31,17 +31,7 @@ host "e2e" {
 "#;
 
 fn start(ct: &SystemdContainer, unit: &str) {
-    let started = ct.exec(&["systemctl", "start", unit]).expect("start");
-    let result = ct.unit_property(unit, "Result").expect("Result");
-    let journal = ct
-        .exec(&["journalctl", "--no-pager", "-u", unit])
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    assert!(
-        started.status.success() && result == "success",
-        "{unit} failed (Result={result}): {}\n--- journal ---\n{journal}",
-        text(&started)
-    );
+    let journal = start_ok(ct, unit);
     assert!(
         !journal.contains(PASSWORD),
         "the password is in the journal"

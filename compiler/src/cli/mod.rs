@@ -4,6 +4,7 @@ pub mod apply;
 pub mod build;
 pub mod calendar;
 pub mod check;
+pub mod command_line;
 pub mod diff;
 pub mod output;
 pub mod schedule;

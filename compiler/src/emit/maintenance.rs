@@ -12,7 +12,7 @@ use bakgen_spec::job::JobSpec;
 
 use super::bundle::{unit_data, Bundle, TimerData};
 use super::escape::{exec_arg, name_fragment, verbatim};
-use super::paths::{installed_spec, BAKRUN, UNIT_DIR};
+use super::paths::{installed_spec, UNIT_DIR};
 use super::render::{RenderError, Templates};
 use super::service::service_unit;
 use crate::policy::{DestinationKind, Schedule, Settings};
@@ -61,15 +61,14 @@ pub(super) fn add(
             .map(|s| exec_arg(&installed_spec(&s.job)))
             .collect();
         let fragment = name_fragment(name);
-        let bakrun = exec_arg(BAKRUN);
-        let mut check = format!("{bakrun} check {}", spec_args.join(" "));
+        let mut check = format!("check {}", spec_args.join(" "));
         if let Some(r) = &repo.check_read_data {
             check.push_str(&format!(" --read-data {}", exec_arg(&r.value)));
         }
         for (kind, exec, schedule, default) in [
             (
                 "prune",
-                format!("{bakrun} prune --repository-only {}", spec_args.join(" ")),
+                format!("prune --repository-only {}", spec_args.join(" ")),
                 &repo.prune_schedule,
                 DEFAULT_PRUNE,
             ),
@@ -80,7 +79,7 @@ pub(super) fn add(
                 "bakgen restic {kind} of destination {name} from host {}",
                 base.host
             ));
-            unit.exec_start = exec;
+            unit.bakrun_args = exec;
             // Exit 11 is a run's absent snapshots folder; prune and check of a restic
             // repository never end with it.
             unit.service

@@ -4,8 +4,47 @@
 use handlebars::Handlebars;
 use serde::Serialize;
 
+use super::escape::{exec_arg, verbatim};
+use super::paths::{DEFAULT_BAKRUN, MAN_PAGE};
+use crate::policy::Install;
+
 pub struct Templates {
     registry: Handlebars<'static>,
+    install: InstallData,
+}
+
+/// What every unit says the same way for one policy, already escaped: `{{bakrun}}` (the
+/// program of `ExecStart=`) and `{{documentation}}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallData {
+    bakrun: String,
+    documentation: String,
+}
+
+impl InstallData {
+    pub fn of(install: Option<&Install>) -> Self {
+        let bakrun = install
+            .and_then(|i| i.bakrun.as_ref())
+            .map_or(DEFAULT_BAKRUN, |b| b.value.as_str());
+        let mut documentation = MAN_PAGE.to_owned();
+        if let Some(url) = install.and_then(|i| i.documentation.as_ref()) {
+            documentation.push(' ');
+            documentation.push_str(&verbatim(&url.value));
+        }
+        Self {
+            bakrun: exec_arg(bakrun),
+            documentation,
+        }
+    }
+}
+
+/// A template's data with the policy's [`InstallData`] beside it.
+#[derive(Serialize)]
+struct WithInstall<'a, T: Serialize> {
+    #[serde(flatten)]
+    data: &'a T,
+    #[serde(flatten)]
+    install: &'a InstallData,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +74,15 @@ impl Templates {
                     message: format!("{name}: {e}"),
                 })?;
         }
-        Ok(Self { registry })
+        Ok(Self {
+            registry,
+            install: InstallData::of(None),
+        })
+    }
+
+    /// The policy's install settings, for every unit rendered after this.
+    pub fn set_install(&mut self, install: InstallData) {
+        self.install = install;
     }
 
     pub fn render(
@@ -45,7 +92,13 @@ impl Templates {
     ) -> Result<String, RenderError> {
         let text = self
             .registry
-            .render(template, data)
+            .render(
+                template,
+                &WithInstall {
+                    data,
+                    install: &self.install,
+                },
+            )
             .map_err(|e| RenderError {
                 template,
                 message: e.to_string(),

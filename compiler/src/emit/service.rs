@@ -4,7 +4,7 @@
 use bakgen_spec::job::{Destination, JobSpec, Step};
 
 use super::escape::{credential, exec_arg, list_path, verbatim};
-use super::paths::{installed_spec, BAKRUN, METRICS_DIR, SERVICE_USER};
+use super::paths::{installed_spec, METRICS_DIR, SERVICE_USER};
 use crate::policy::{IoClassKind, Secret, SecretSource, Settings};
 use crate::validate::PlannedJob;
 
@@ -12,7 +12,9 @@ use crate::validate::PlannedJob;
 pub struct ServiceUnit {
     pub description: String,
     pub unit: Vec<String>,
-    pub exec_start: String,
+    /// `ExecStart=` after the program, which the template puts first (`{{bakrun}}`: the
+    /// policy's `install { bakrun … }`).
+    pub bakrun_args: String,
     pub service: Vec<String>,
 }
 
@@ -93,11 +95,7 @@ pub fn verify_unit(job: &PlannedJob, spec: &JobSpec) -> ServiceUnit {
         "Restore drill of bakgen backup job {} of host {}",
         spec.job, spec.host
     ));
-    u.exec_start = format!(
-        "{} verify {}",
-        exec_arg(BAKRUN),
-        exec_arg(&installed_spec(&spec.job))
-    );
+    u.bakrun_args = format!("verify {}", exec_arg(&installed_spec(&spec.job)));
     u
 }
 
@@ -218,7 +216,7 @@ fn unit(job: &PlannedJob, settings: &Settings, spec: &JobSpec, access: Access) -
             spec.job, spec.host
         )),
         unit,
-        exec_start: format!("{} run {}", exec_arg(BAKRUN), exec_arg(&spec_path)),
+        bakrun_args: format!("run {}", exec_arg(&spec_path)),
         service,
     }
 }
@@ -422,7 +420,7 @@ pub fn notify_unit() -> ServiceUnit {
         description: "bakgen failure notification for %i".to_owned(),
         unit: Vec::new(),
         // `--`: a job name may begin with `-`.
-        exec_start: format!("{} notify -- %i", exec_arg(BAKRUN)),
+        bakrun_args: "notify -- %i".to_owned(),
         service,
     }
 }
@@ -487,7 +485,7 @@ pub fn watch_unit(w: &WatchNeeds<'_>) -> ServiceUnit {
         description: "bakgen watch: how fresh the newest run of each job is where it lands"
             .to_owned(),
         unit,
-        exec_start: format!("{} watch", exec_arg(BAKRUN)),
+        bakrun_args: "watch".to_owned(),
         service,
     }
 }

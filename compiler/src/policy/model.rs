@@ -27,6 +27,19 @@ pub struct Policy {
     pub secrets: Vec<Secret>,
     pub hosts: Vec<Host>,
     pub monitoring: Option<Monitoring>,
+    pub install: Option<Install>,
+}
+
+/// `install { bakrun "/usr/local/bin/bakrun"; documentation "https://…" }`: how the hosts
+/// have bakgen installed, which every unit names.
+#[derive(Debug, Clone)]
+pub struct Install {
+    /// Where the units find the runtime; the packaged `/usr/bin/bakrun` when not set.
+    pub bakrun: Option<Spanned<String>>,
+    /// A URL of the fleet's own documentation, added to every unit's `Documentation=`.
+    pub documentation: Option<Spanned<String>>,
+    /// The `install` node's name.
+    pub span: Span,
 }
 
 /// `monitoring { prometheus "mon1"; watch "backup1" { … } }`: hosts that watch the whole fleet.

@@ -5,7 +5,7 @@
 
 use kdl::KdlNode;
 
-use super::decode::watch;
+use super::decode::{second_block, watch};
 use super::model::{Monitoring, Spanned, Watch};
 use super::reader::{arg, Cx, Shape};
 use crate::diagnostic::Diagnostic;
@@ -33,15 +33,7 @@ pub fn decode_monitoring(
     }
     let span = cx.name_span(node);
     if let Some(first) = slot {
-        let d = Diagnostic::error(
-            "bakgen::duplicate-name",
-            "a second `monitoring` block",
-            span,
-        )
-        .label("second monitoring")
-        .with(first.span.clone(), "first monitoring here")
-        .help("a policy has one `monitoring` block: merge them");
-        cx.push(d);
+        cx.push(second_block("monitoring", span, first.span.clone()));
         return;
     }
     let mut prometheus: Vec<Spanned<String>> = Vec::new();

@@ -44,6 +44,9 @@ pub fn check(policy: &Policy, jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics)
             unit_path(p, "secret path", diags);
         }
     }
+    if let Some(bakrun) = policy.install.as_ref().and_then(|i| i.bakrun.as_ref()) {
+        executable(bakrun, diags);
+    }
     // A template's subvolume is checked once, however many jobs use it.
     let mut subvolumes = BTreeSet::new();
     for b in jobs
@@ -228,6 +231,21 @@ fn mount_unit_name(path: &Spanned<String>, diags: &mut Diagnostics) {
     let unit = format!("{}.automount", path_unit_name(&path.value));
     let why = format!("its automount unit is {}", shown_unit(&unit));
     too_long(path, "path", unit.len(), &why, diags);
+}
+
+/// The program of every `ExecStart=`: a path systemd takes, naming a file.
+fn executable(path: &Spanned<String>, diags: &mut Diagnostics) {
+    if unit_path(path, "bakrun path", diags) && path.value.ends_with('/') {
+        diags.push(
+            Diagnostic::error(
+                "bakgen::invalid-path",
+                format!("bakrun path `{}` names a folder", path.value),
+                path.span.clone(),
+            )
+            .label("not a program")
+            .help("name the binary itself, e.g. \"/usr/local/bin/bakrun\""),
+        );
+    }
 }
 
 /// A path in `RequiresMountsFor=`, `ReadWritePaths=`, `Where=`, `What=` or `LoadCredential=`:

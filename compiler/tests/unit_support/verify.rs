@@ -14,11 +14,16 @@ fn bakrun_binary() -> PathBuf {
     p
 }
 
-/// `systemd-analyze verify` with the built bakrun at the ExecStart= path, inside a private
-/// mount namespace so the host's /usr/local/bin is untouched. Any stderr is a failure.
+/// `systemd-analyze verify` with the built bakrun at the ExecStart= path (the packaged
+/// `/usr/bin/bakrun`, in a copy-on-write overlay of `/usr/bin`), inside a private mount
+/// namespace so the host's `/usr/bin` is untouched. Any stderr is a failure. `--man=no`:
+/// `Documentation=man:bakrun(1)` is checked where the man page is installed, by the
+/// package's end-to-end test (tests/tests/e2e_deb.rs).
 pub fn verify(files: &[PathBuf]) {
     let mut script = format!(
-        "mount -t tmpfs tmpfs /usr/local/bin && cp '{}' /usr/local/bin/bakrun && exec systemd-analyze verify",
+        "mount -t tmpfs tmpfs /mnt && mkdir /mnt/up /mnt/work \
+         && mount -t overlay overlay -o lowerdir=/usr/bin,upperdir=/mnt/up,workdir=/mnt/work /usr/bin \
+         && cp '{}' /usr/bin/bakrun && exec systemd-analyze verify --man=no",
         bakrun_binary().display()
     );
     for f in files {

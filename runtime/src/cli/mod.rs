@@ -10,6 +10,7 @@ use bakrun::engine::{self, Engine};
 use bakrun::spec::JobSpec;
 use bakrun::{jobs, log};
 
+pub mod command_line;
 pub mod notify;
 pub mod prune;
 pub mod repository;

@@ -12,6 +12,7 @@ pub(crate) use values::relative_path;
 
 mod destination;
 mod host;
+mod install;
 mod ping;
 mod retention;
 mod schedule;
@@ -23,6 +24,7 @@ mod values;
 mod verify;
 /// Read by `monitoring`, which holds the `watch` nodes.
 pub(in crate::policy) mod watch;
+pub(in crate::policy) use table::second_block;
 
 /// The nodes at the top of a policy file.
 const TOP_LEVEL: &[Node<Policy>] = &[
@@ -87,11 +89,19 @@ const TOP_LEVEL: &[Node<Policy>] = &[
             super::monitoring::decode_monitoring(cx, node, shape, &mut policy.monitoring);
         },
     },
+    Node {
+        name: "install",
+        shape: install::BLOCK,
+        repeatable: true,
+        decode: |cx, node, shape, policy| {
+            install::decode_install(cx, node, shape, &mut policy.install);
+        },
+    },
 ];
 
 /// Adds one parsed file's nodes to `policy`.
 pub fn decode_document(cx: &mut Cx<'_>, doc: &KdlDocument, policy: &mut Policy) {
-    // Nothing at the top is set "twice": `defaults` and `monitoring` say so themselves.
+    // Nothing at the top is set "twice": `defaults`, `monitoring` and `install` say so themselves.
     decode_block(cx, Some(doc), TOP_LEVEL, policy, "", unknown_top_level);
 }
 
@@ -122,15 +132,7 @@ fn decode_defaults(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'static>, poli
     let settings = settings::decode_settings(cx, node.children(), false);
     let span = cx.name_span(node);
     if let Some(first) = &policy.defaults {
-        let d = Diagnostic::error(
-            "bakgen::duplicate-name",
-            "a second `defaults` block",
-            span.clone(),
-        )
-        .label("second defaults")
-        .with(first.span.clone(), "first defaults here")
-        .help("a policy has one `defaults` block: merge them");
-        cx.push(d);
+        cx.push(table::second_block("defaults", span, first.span.clone()));
     } else {
         policy.defaults = Some(Spanned::new(settings, span));
     }

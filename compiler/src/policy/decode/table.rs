@@ -67,6 +67,18 @@ pub fn decode_block<T>(
     }
 }
 
+/// A second `name` block where a policy has one (`defaults`, `monitoring`, `install`).
+pub fn second_block(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(
+        "bakgen::duplicate-name",
+        format!("a second `{name}` block"),
+        span,
+    )
+    .label(format!("second {name}"))
+    .with(first, format!("first {name} here"))
+    .help(format!("a policy has one `{name}` block: merge them"))
+}
+
 /// Help for a node `table` lacks: the nearest name, else every name after `lead`.
 pub fn nearest_or_all<T>(
     d: Diagnostic,
