@@ -5,5 +5,6 @@ pub mod build;
 pub mod calendar;
 pub mod check;
 pub mod diff;
+pub mod explain;
 pub mod output;
 pub mod schedule;

@@ -66,6 +66,8 @@ pub struct PlannedJob {
     pub host: Spanned<String>,
     pub name: Spanned<String>,
     pub settings: Settings,
+    /// Where each of `settings` came from (the job, a template, `defaults`, built in).
+    pub origins: crate::resolve::Origins,
     pub destination: Destination,
     pub target: Target,
     pub schedule: Schedule,
@@ -315,6 +317,7 @@ fn plan_job(policy: &Policy, job: &ResolvedJob<'_>) -> Result<PlannedJob, String
         host: job.host.name.clone(),
         name: job.name().clone(),
         settings: s.clone(),
+        origins: job.origins.clone(),
         destination: destination.clone(),
         target,
         schedule,

@@ -14,6 +14,7 @@ mod destination;
 mod host;
 mod ping;
 mod retention;
+pub(crate) use retention::KEYS as RETENTION_KEYS;
 mod schedule;
 mod secret;
 mod settings;
