@@ -19,7 +19,9 @@ const BROKEN: &str = concat!(
 /// document on stdout, stderr.
 fn apply_json(policy: &str, root: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let root = root.to_str().expect("UTF-8 path");
-    let mut args = vec!["apply", policy, "--host", "h1", "--root", root, "--format", "json"];
+    let mut args = vec![
+        "apply", policy, "--host", "h1", "--root", root, "--format", "json",
+    ];
     args.extend_from_slice(extra);
     let o = bakgen(&args);
     let stdout = String::from_utf8(o.stdout).expect("UTF-8");
@@ -52,9 +54,19 @@ fn a_first_apply_reports_the_plan_the_files_written_and_the_commands_not_run() {
     assert_eq!(doc["plan"]["changes"], true);
     let written = strings(&doc["written"]);
     let at = |rel: &str| root.join(rel).display().to_string();
-    assert!(written.contains(&at("etc/bakgen/jobs/etc.json")), "{written:?}");
-    assert!(written.contains(&at("etc/systemd/system/bakgen-home.timer")), "{written:?}");
-    assert_eq!(written.last(), Some(&at("etc/bakgen/manifest.json")), "manifest last");
+    assert!(
+        written.contains(&at("etc/bakgen/jobs/etc.json")),
+        "{written:?}"
+    );
+    assert!(
+        written.contains(&at("etc/systemd/system/bakgen-home.timer")),
+        "{written:?}"
+    );
+    assert_eq!(
+        written.last(),
+        Some(&at("etc/bakgen/manifest.json")),
+        "manifest last"
+    );
     for w in &written {
         assert!(Path::new(w).is_file(), "{w} was written");
     }
@@ -64,10 +76,22 @@ fn a_first_apply_reports_the_plan_the_files_written_and_the_commands_not_run() {
     assert_eq!(doc["commands_not_run"], doc["plan"]["commands"]);
     assert_eq!(
         doc["commands_not_run"][2],
-        serde_json::json!(["systemctl", "enable", "--now", "bakgen-etc.timer", "bakgen-home.timer"])
+        serde_json::json!([
+            "systemctl",
+            "enable",
+            "--now",
+            "bakgen-etc.timer",
+            "bakgen-home.timer"
+        ])
     );
-    assert_eq!(doc["not_run_because"], "the root is not /; --systemctl runs them");
-    assert_eq!(doc["plan"]["units"]["enable"], serde_json::json!(["bakgen-etc.timer", "bakgen-home.timer"]));
+    assert_eq!(
+        doc["not_run_because"],
+        "the root is not /; --systemctl runs them"
+    );
+    assert_eq!(
+        doc["plan"]["units"]["enable"],
+        serde_json::json!(["bakgen-etc.timer", "bakgen-home.timer"])
+    );
 
     // Again: nothing to do.
     let (code, doc, _) = apply_json(V1, root, &[]);
@@ -80,10 +104,19 @@ fn a_first_apply_reports_the_plan_the_files_written_and_the_commands_not_run() {
     let (code, doc, _) = apply_json(V2, root, &[]);
     assert_eq!(code, 0, "{doc:#}");
     let removed = strings(&doc["removed"]);
-    assert!(removed.contains(&at("etc/systemd/system/bakgen-home.timer")), "{removed:?}");
+    assert!(
+        removed.contains(&at("etc/systemd/system/bakgen-home.timer")),
+        "{removed:?}"
+    );
     assert!(!root.join("etc/systemd/system/bakgen-home.timer").exists());
-    assert_eq!(doc["plan"]["units"]["disable"], serde_json::json!(["bakgen-home.timer"]));
-    assert_eq!(doc["plan"]["units"]["restart"], serde_json::json!(["bakgen-etc.timer"]));
+    assert_eq!(
+        doc["plan"]["units"]["disable"],
+        serde_json::json!(["bakgen-home.timer"])
+    );
+    assert_eq!(
+        doc["plan"]["units"]["restart"],
+        serde_json::json!(["bakgen-etc.timer"])
+    );
 }
 
 #[test]
@@ -97,14 +130,23 @@ fn a_refused_apply_names_the_files_and_writes_nothing() {
     assert_eq!(code, 4, "{doc:#}");
     assert_eq!(doc["outcome"], "refused");
     assert_eq!(doc["exit_code"], 4);
-    assert!(doc["meaning"].as_str().expect("meaning").contains("nothing was written"));
-    assert_eq!(strings(&doc["refused"]), ["etc/systemd/system/bakgen-etc.timer"]);
+    assert!(doc["meaning"]
+        .as_str()
+        .expect("meaning")
+        .contains("nothing was written"));
+    assert_eq!(
+        strings(&doc["refused"]),
+        ["etc/systemd/system/bakgen-etc.timer"]
+    );
     assert_eq!(strings(&doc["written"]), Vec::<String>::new());
     assert_eq!(doc["not_run_because"], "refused");
     assert!(doc["error"].as_str().expect("error").contains("--force"));
     assert!(stderr.contains("refused:"), "{stderr}");
     // Nothing changed: the edit is still there, `home` still installed.
-    assert_eq!(std::fs::read_to_string(&edited).expect("read"), "edited by hand\n");
+    assert_eq!(
+        std::fs::read_to_string(&edited).expect("read"),
+        "edited by hand\n"
+    );
     assert!(root.join("etc/systemd/system/bakgen-home.timer").exists());
 }
 
@@ -138,7 +180,9 @@ fn policy_errors_are_exit_1_with_no_plan_and_the_diagnostics_on_stderr() {
 fn an_unknown_host_is_exit_2_in_the_document_too() {
     let dir = tmp("apply-json-host");
     let root = dir.path().to_str().expect("UTF-8");
-    let o = bakgen(&["apply", V1, "--host", "nope", "--root", root, "--format", "json"]);
+    let o = bakgen(&[
+        "apply", V1, "--host", "nope", "--root", root, "--format", "json",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     assert_eq!(doc["outcome"], "failed");
