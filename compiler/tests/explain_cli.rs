@@ -140,6 +140,16 @@ fn one_job_only_with_job() {
 }
 
 #[test]
+fn a_host_without_jobs_says_so() {
+    // web1 is only pulled from (backup-server.kdl): it has an address and no job.
+    assert_eq!(
+        ok(&explain("web1", None, "human")),
+        "host web1 runs no job\n"
+    );
+    assert_eq!(ok(&explain("web1", None, "json")), "[]\n");
+}
+
+#[test]
 fn an_unknown_host_or_job_is_exit_2_with_did_you_mean() {
     let o = explain("backup", None, "human");
     assert_eq!(o.status.code(), Some(2));

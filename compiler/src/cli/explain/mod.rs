@@ -139,6 +139,9 @@ fn show(args: &ExplainArgs, sources: &SourceSet, plan: &Plan, local: Tz) -> Exit
                 return ExitCode::from(2);
             }
         },
+        Format::Human if explained.is_empty() => {
+            out(&format!("host {} runs no job\n", args.host));
+        }
         Format::Human => out(&human(&explained)),
     }
     ExitCode::SUCCESS
