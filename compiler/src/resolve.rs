@@ -14,7 +14,26 @@ pub struct ResolvedJob<'p> {
     pub host: &'p Host,
     pub job: &'p Job,
     pub settings: Settings,
+    /// Where each setting came from, in `Settings` order; `settings` does not depend on it.
+    pub origins: Origins,
 }
+
+/// The level of a job's chain a setting was taken from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "from", content = "template")]
+pub enum Origin {
+    /// Written in the job itself.
+    Job,
+    /// Written in this template of the job's chain.
+    Template(String),
+    /// Written in `defaults`.
+    Defaults,
+    /// Written nowhere along the chain: bakgen's built-in default, if the setting has one.
+    BuiltIn,
+}
+
+/// Each setting of `Settings` (by its field name, e.g. `limit_upload`) and its origin.
+pub type Origins = Vec<(&'static str, Origin)>;
 
 impl ResolvedJob<'_> {
     pub fn name(&self) -> &Spanned<String> {
@@ -39,7 +58,7 @@ pub fn resolve(policy: &Policy) -> (Vec<ResolvedJob<'_>>, Diagnostics) {
     let mut jobs = Vec::new();
     for host in &policy.hosts {
         for job in &host.jobs {
-            let mut chain: Vec<&Settings> = vec![&job.settings];
+            let mut chain: Vec<(&Settings, Origin)> = vec![(&job.settings, Origin::Job)];
             let mut next = job.settings.template.as_ref();
             if let Some(name) = next {
                 if !templates.contains_key(name.value.as_str()) {
@@ -55,16 +74,18 @@ pub fn resolve(policy: &Policy) -> (Vec<ResolvedJob<'_>>, Diagnostics) {
                     break; // a cycle, reported once for the template itself
                 }
                 visited.push(&name.value);
-                chain.push(&t.settings);
+                chain.push((&t.settings, Origin::Template(t.name.value.clone())));
                 next = t.settings.template.as_ref();
             }
             if let Some(d) = &policy.defaults {
-                chain.push(&d.value);
+                chain.push((&d.value, Origin::Defaults));
             }
+            let (settings, origins) = merge(&chain);
             jobs.push(ResolvedJob {
                 host,
                 job,
-                settings: merge(&chain),
+                settings,
+                origins,
             });
         }
     }
@@ -141,15 +162,25 @@ fn undefined_template(name: &Spanned<String>, templates: &BTreeMap<&str, &Templa
     }
 }
 
-/// Takes each setting from the first level of `chain` that has it.
-fn merge(chain: &[&Settings]) -> Settings {
+/// Takes each setting from the first level of `chain` that has it, noting which level.
+fn merge(chain: &[(&Settings, Origin)]) -> (Settings, Origins) {
+    let mut origins = Origins::new();
     macro_rules! first {
-        ($field:ident) => {
-            chain.iter().find_map(|s| s.$field.clone())
-        };
+        ($field:ident) => {{
+            let found = chain
+                .iter()
+                .find_map(|(s, origin)| s.$field.clone().map(|v| (v, origin)));
+            origins.push((
+                stringify!($field),
+                found
+                    .as_ref()
+                    .map_or(Origin::BuiltIn, |(_, o)| (*o).clone()),
+            ));
+            found.map(|(v, _)| v)
+        }};
     }
-    Settings {
-        template: chain.first().and_then(|s| s.template.clone()),
+    let settings = Settings {
+        template: chain.first().and_then(|(s, _)| s.template.clone()),
         from: first!(from),
         sources: first!(sources),
         excludes: first!(excludes),
@@ -168,5 +199,54 @@ fn merge(chain: &[&Settings]) -> Settings {
         ping: first!(ping),
         metrics_dir: first!(metrics_dir),
         verify: first!(verify),
+    };
+    (settings, origins)
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::{resolve, Origin};
+    use crate::policy::parse_policy;
+    use crate::source::{SourceFile, SourceSet};
+
+    #[test]
+    fn each_setting_notes_the_level_it_came_from_without_changing_it() {
+        let mut set = SourceSet::default();
+        set.add(SourceFile::new(
+            "p.kdl",
+            r#"
+defaults { nice 10; schedule "daily"; }
+template "base" { to "usb"; nice 5; }
+template "web" template="base" { source "/srv"; }
+host "h" { job "j" template="web" { source "/etc"; } }
+"#,
+        ));
+        let (policy, diags) = parse_policy(&set);
+        assert!(diags.is_empty(), "{diags:?}");
+        let (jobs, diags) = resolve(&policy);
+        assert!(diags.is_empty(), "{diags:?}");
+        let job = &jobs[0];
+        let origin = |field: &str| {
+            job.origins
+                .iter()
+                .find(|(f, _)| *f == field)
+                .map(|(_, o)| o.clone())
+                .unwrap_or_else(|| panic!("no origin for {field}"))
+        };
+        assert_eq!(origin("sources"), Origin::Job);
+        assert_eq!(origin("to"), Origin::Template("base".to_owned()));
+        assert_eq!(origin("nice"), Origin::Template("base".to_owned()));
+        assert_eq!(origin("schedule"), Origin::Defaults);
+        assert_eq!(origin("timeout"), Origin::BuiltIn);
+        // The values are the nearest level's, as before.
+        let sources: Vec<&str> = job
+            .settings
+            .sources
+            .iter()
+            .flatten()
+            .map(|s| s.value.as_str())
+            .collect();
+        assert_eq!(sources, ["/etc"]);
+        assert_eq!(job.settings.nice.as_ref().map(|n| n.value), Some(5));
     }
 }

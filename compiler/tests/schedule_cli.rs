@@ -106,3 +106,63 @@ fn schedule_filters_by_host_and_reports_unknown_hosts() {
     let o = bakgen(&["schedule", "tests/fixtures/invalid/08-empty-schedule.kdl"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn schedule_shows_jitter_windows_and_the_maintenance_and_watch_timers() {
+    let run = |host: &str, format: &str| {
+        let o = bakgen(&[
+            "schedule",
+            "../policies",
+            "--host",
+            host,
+            "--count",
+            "1",
+            "--from",
+            "2026-12-01T00:00:00Z",
+            "--timezone",
+            "UTC",
+            "--format",
+            format,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("UTF-8")
+    };
+    let text = run("fileserver", "human");
+    // A prune schedule written without jitter= keeps the default hour (emit/maintenance.rs).
+    assert!(
+        text.contains("restic prune of destination offsite-rest (bakgen-prune-offsite-rest.timer): Sun *-*-* 05:00:00 (UTC), jitter 1h\n    Sun 2026-12-06 05:00–06:00 UTC\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("restic check of destination offsite-rest (bakgen-check-offsite-rest.timer): *-*-01 00:00:00 (UTC), jitter 1h\n    Fri 2027-01-01 00:00–01:00 UTC\n"),
+        "{text}"
+    );
+    // No jitter: the minute itself.
+    assert!(
+        text.contains(
+            "job home (bakgen-home.timer): *-*-* 00/4:15:00 (UTC)\n    Tue 2026-12-01 00:15 UTC\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("FixedRandomDelay=true"),
+        "why a window: {text}"
+    );
+    let text = run("backup1", "human");
+    assert!(
+        text.contains("job web1 (bakgen-web1.timer): *-*-* *:00:00 (UTC), jitter 5min\n    Tue 2026-12-01 01:00–01:05 UTC\n"),
+        "{text}"
+    );
+    assert!(text.contains("watch (bakgen-watch.timer)"), "{text}");
+    let rows: serde_json::Value = serde_json::from_str(&run("fileserver", "json")).expect("JSON");
+    let prune = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["kind"] == "prune")
+        .expect("a prune row");
+    assert_eq!(prune["destination"], "offsite-rest");
+    assert_eq!(prune["jitter_seconds"], 3600);
+    assert_eq!(prune["next"][0], "2026-12-06T05:00:00Z");
+    assert_eq!(prune["windows"][0], "Sun 2026-12-06 05:00–06:00 UTC");
+}

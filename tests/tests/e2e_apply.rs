@@ -144,7 +144,7 @@ fn predicted(ct: &SystemdContainer) -> Vec<(String, String)> {
         .map(|r| {
             assert_eq!(r["jitter_seconds"], 0, "this check needs jitter-free jobs");
             (
-                format!("bakgen-{}.timer", r["job"].as_str().unwrap_or_default()),
+                r["timer"].as_str().unwrap_or_default().to_owned(),
                 r["next"][0].as_str().unwrap_or_default().to_owned(),
             )
         })

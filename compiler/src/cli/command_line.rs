@@ -23,6 +23,9 @@ pub enum Command {
     Build(cli::build::BuildArgs),
     /// Show each job's schedule and its next runs.
     Schedule(cli::schedule::ScheduleArgs),
+    /// Show a host's jobs as resolved: each setting and where it came from, the next runs,
+    /// the units and the job spec.
+    Explain(cli::explain::ExplainArgs),
     /// Show a systemd calendar expression's normalized form and next elapses.
     Calendar(cli::calendar::CalendarArgs),
     /// Show what `apply` would change under a root: plan and unified diffs (exit 3 if any).
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Build(a) => cli::build::run(a),
         Command::Calendar(a) => cli::calendar::run(a),
         Command::Schedule(a) => cli::schedule::run(a),
+        Command::Explain(a) => cli::explain::run(a),
         Command::Diff(a) => cli::diff::run(a),
         Command::Apply(a) => cli::apply::run(a),
     }

@@ -208,8 +208,9 @@ fn kind(path: &str) -> &'static str {
     }
 }
 
+/// The plan as `diff --format json` prints it, and `apply --format json` within its report.
 #[derive(Serialize)]
-struct JsonPlan<'a> {
+pub(crate) struct JsonPlan<'a> {
     host: &'a str,
     root: String,
     /// Whether `apply` would change anything (exit 3).
@@ -231,7 +232,7 @@ struct JsonFile<'a> {
 }
 
 impl<'a> JsonPlan<'a> {
-    fn of(plan: &'a Plan) -> Self {
+    pub(crate) fn of(plan: &'a Plan) -> Self {
         JsonPlan {
             host: &plan.host,
             root: plan.root.display().to_string(),

@@ -6,5 +6,6 @@ pub mod calendar;
 pub mod check;
 pub mod command_line;
 pub mod diff;
+pub mod explain;
 pub mod output;
 pub mod schedule;

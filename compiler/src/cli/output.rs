@@ -46,3 +46,25 @@ pub fn load_and_check(paths: &[std::path::PathBuf]) -> Result<Checked, std::proc
     })?;
     Ok(check(sources))
 }
+
+/// Loads and checks the policy at `paths` and runs `f` on its plan; a policy with errors
+/// prints its diagnostics and is exit 1 ("fix them before `doing`").
+pub fn with_plan(
+    paths: &[std::path::PathBuf],
+    doing: &str,
+    f: impl FnOnce(&Checked, &crate::validate::Plan) -> std::process::ExitCode,
+) -> std::process::ExitCode {
+    let checked = match load_and_check(paths) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(plan) = checked.plan() else {
+        print_diagnostics(&checked.diagnostics, &checked.sources);
+        eprintln!(
+            "failed: {} errors; fix them before {doing}",
+            checked.errors()
+        );
+        return std::process::ExitCode::from(1);
+    };
+    f(&checked, plan)
+}

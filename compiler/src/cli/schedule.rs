@@ -8,8 +8,11 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::calendar::parse_time;
-use super::output::{load_and_check, print_diagnostics, Format};
-use crate::schedule::local_timezone;
+use super::output::{with_plan, Format};
+use crate::emit::{maintenance_timers, timer_name, WATCH_TIMER};
+use crate::policy::DestinationKind;
+use crate::schedule::{local_timezone, CalendarSpec};
+use crate::validate::{Plan, WATCH_SCHEDULE};
 
 #[derive(clap::Args)]
 pub struct ScheduleArgs {
@@ -33,43 +36,77 @@ pub struct ScheduleArgs {
     pub format: Format,
 }
 
+/// Why a timer with jitter shows a window: what `systemctl list-timers` shows is one fixed
+/// point inside it, different per machine.
+pub const FIXED_DELAY_WHY: &str = "systemd starts each run at an offset within the window that is fixed per machine and timer (RandomizedDelaySec= with FixedRandomDelay=true), the same every time; `systemctl list-timers` shows that time";
+
 #[derive(Serialize)]
-struct JobSchedule<'a> {
+struct TimerSchedule<'a> {
     host: &'a str,
-    job: &'a str,
-    expression: &'a str,
+    /// `job`, or the destination maintenance `prune` and `check`, or `watch`.
+    kind: &'static str,
+    /// The job's name; absent for the other timers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    job: Option<&'a str>,
+    /// The restic destination a `prune` or `check` timer maintains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destination: Option<&'a str>,
+    timer: String,
+    expression: String,
     normalized: String,
     jitter_seconds: u64,
-    #[serde(skip)]
-    jitter: Option<String>,
     timezone: String,
     /// RFC 3339 in UTC, before jitter.
     next: Vec<String>,
+    /// Each of `next` with the jitter window, in `timezone` ("Tue 2026-12-01 03:15–03:45 CET").
+    windows: Vec<String>,
+}
+
+/// The zone named by `--timezone`, or this machine's; exit 2 for a name that is none.
+pub fn parse_zone(name: Option<&str>) -> Result<Tz, ExitCode> {
+    match name {
+        None => Ok(local_timezone()),
+        Some(name) => name.parse().map_err(|_| {
+            eprintln!(
+                "error: unknown time zone `{name}`; use an IANA name such as Europe/Berlin or UTC"
+            );
+            ExitCode::from(2)
+        }),
+    }
+}
+
+/// When a run that elapses at `start` begins: the minute itself without jitter, else the
+/// window ("Tue 2026-12-01 03:15–03:45 CET", with the end's date when it is another day).
+pub fn jitter_window(start: &DateTime<Utc>, jitter_seconds: u64, zone: Tz) -> String {
+    let from = start.with_timezone(&zone);
+    if jitter_seconds == 0 {
+        return from.format("%a %Y-%m-%d %H:%M %Z").to_string();
+    }
+    let end = (*start + chrono::TimeDelta::seconds(jitter_seconds.min(i64::MAX as u64) as i64))
+        .with_timezone(&zone);
+    let end_format = if end.date_naive() == from.date_naive() {
+        "%H:%M %Z"
+    } else {
+        "%a %Y-%m-%d %H:%M %Z"
+    };
+    format!(
+        "{}–{}",
+        from.format("%a %Y-%m-%d %H:%M"),
+        end.format(end_format)
+    )
 }
 
 pub fn run(args: ScheduleArgs) -> ExitCode {
-    let local: Tz = match &args.timezone {
-        None => local_timezone(),
-        Some(name) => match name.parse() {
-            Ok(tz) => tz,
-            Err(_) => {
-                eprintln!("error: unknown time zone `{name}`; use an IANA name such as Europe/Berlin or UTC");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let checked = match load_and_check(&args.paths) {
-        Ok(c) => c,
+    let local = match parse_zone(args.timezone.as_deref()) {
+        Ok(z) => z,
         Err(code) => return code,
     };
-    let Some(plan) = checked.plan() else {
-        print_diagnostics(&checked.diagnostics, &checked.sources);
-        eprintln!(
-            "failed: {} errors; fix them before asking when jobs run",
-            checked.errors()
-        );
-        return ExitCode::from(1);
-    };
+    with_plan(&args.paths, "asking when jobs run", |_, plan| {
+        show(&args, plan, local)
+    })
+}
+
+fn show(args: &ScheduleArgs, plan: &Plan, local: Tz) -> ExitCode {
     if let Some(h) = &args.host {
         if !plan.policy().hosts.iter().any(|x| &x.name.value == h) {
             eprintln!("error: the policy has no host `{h}`");
@@ -77,35 +114,101 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
         }
     }
     let from = args.from.unwrap_or_else(Utc::now);
-    let rows: Vec<JobSchedule<'_>> = plan
-        .jobs()
-        .iter()
-        .filter(|j| args.host.as_ref().is_none_or(|h| &j.host.value == h))
-        .map(|j| {
-            let schedule = &j.schedule;
-            let spec = &j.calendar;
-            let zone = spec.zone(local);
-            let next = spec
-                .elapses(&from, local)
-                .take(args.count as usize)
+    let row = |host, kind, timer, expression: &str, spec: &CalendarSpec, jitter_seconds| {
+        let zone = spec.zone(local);
+        let next: Vec<DateTime<Utc>> = spec
+            .elapses(&from, local)
+            .take(args.count as usize)
+            .collect();
+        TimerSchedule {
+            host,
+            kind,
+            job: None,
+            destination: None,
+            timer,
+            expression: expression.to_owned(),
+            normalized: spec.normalized(),
+            jitter_seconds,
+            timezone: zone.name().to_owned(),
+            windows: next
+                .iter()
+                .map(|t| jitter_window(t, jitter_seconds, zone))
+                .collect(),
+            next: next
+                .iter()
                 .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-                .collect();
-            JobSchedule {
-                host: &j.host.value,
-                job: &j.name.value,
-                expression: &schedule.calendar.value,
-                normalized: spec.normalized(),
-                jitter_seconds: schedule
-                    .jitter
-                    .as_ref()
-                    .map(|d| d.value.approx_seconds())
-                    .unwrap_or(0),
-                jitter: schedule.jitter.as_ref().map(|d| d.value.to_string()),
-                timezone: zone.name().to_owned(),
-                next,
+                .collect(),
+        }
+    };
+    let mut rows: Vec<TimerSchedule<'_>> = Vec::new();
+    for host in &plan.policy().hosts {
+        let name = host.name.value.as_str();
+        if args.host.as_ref().is_some_and(|h| h != name) {
+            continue;
+        }
+        let jobs: Vec<_> = plan
+            .jobs()
+            .iter()
+            .filter(|j| j.host.value == name)
+            .collect();
+        for j in &jobs {
+            let jitter = j
+                .schedule
+                .jitter
+                .as_ref()
+                .map_or(0, |d| d.value.approx_seconds());
+            let mut r = row(
+                name,
+                "job",
+                timer_name(&j.name.value),
+                &j.schedule.calendar.value,
+                &j.calendar,
+                jitter,
+            );
+            r.job = Some(&j.name.value);
+            rows.push(r);
+        }
+        // One prune and one check timer per restic destination the host's jobs use.
+        let mut seen: Vec<&str> = Vec::new();
+        for j in &jobs {
+            let DestinationKind::Restic(repo) = &j.destination.kind else {
+                continue;
+            };
+            let dest = j.destination.name.value.as_str();
+            if seen.contains(&dest) {
+                continue;
             }
-        })
-        .collect();
+            seen.push(dest);
+            for t in maintenance_timers(repo, dest) {
+                let Some(spec) = &t.calendar else { continue };
+                let mut r = row(
+                    name,
+                    t.kind,
+                    t.unit.clone(),
+                    &t.expression,
+                    spec,
+                    t.jitter_seconds,
+                );
+                r.destination = Some(dest);
+                rows.push(r);
+            }
+        }
+        for w in plan.watches().iter().filter(|w| w.watch.host.value == name) {
+            let expression = w
+                .watch
+                .schedule
+                .as_ref()
+                .map_or(WATCH_SCHEDULE, |s| s.calendar.value.as_str());
+            rows.push(row(
+                name,
+                "watch",
+                WATCH_TIMER.to_owned(),
+                expression,
+                &w.calendar,
+                w.jitter_seconds,
+            ));
+        }
+    }
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&rows) {
             Ok(s) => println!("{s}"),
@@ -119,23 +222,46 @@ pub fn run(args: ScheduleArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn print_human(rows: &[JobSchedule<'_>]) {
+fn print_human(rows: &[TimerSchedule<'_>]) {
     let mut host = "";
     for r in rows {
         if r.host != host {
             println!("host {}", r.host);
             host = r.host;
         }
-        let jitter = match &r.jitter {
-            Some(j) => format!(", each run up to {j} later (jitter)"),
-            None => String::new(),
+        let what = match (r.job, r.destination) {
+            (Some(job), _) => format!("job {job}"),
+            (None, Some(dest)) => format!("restic {} of destination {dest}", r.kind),
+            (None, None) => r.kind.to_owned(),
         };
-        println!("  job {}: {} ({}){jitter}", r.job, r.normalized, r.timezone);
+        let jitter = if r.jitter_seconds > 0 {
+            format!(", jitter {}", seconds_words(r.jitter_seconds))
+        } else {
+            String::new()
+        };
+        println!(
+            "  {what} ({}): {} ({}){jitter}",
+            r.timer, r.normalized, r.timezone
+        );
         if r.next.is_empty() {
             println!("    never elapses");
         }
-        for t in &r.next {
-            println!("    {t}");
+        for w in &r.windows {
+            println!("    {w}");
         }
+    }
+    if rows.iter().any(|r| r.jitter_seconds > 0) {
+        println!("\nA window (03:15–03:45) is a timer's jitter: {FIXED_DELAY_WHY}.");
+    }
+}
+
+/// `3600` → `1h`, `1800` → `30min`, `90` → `90s`.
+fn seconds_words(s: u64) -> String {
+    if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}min", s / 60)
+    } else {
+        format!("{s}s")
     }
 }

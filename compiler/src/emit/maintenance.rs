@@ -15,7 +15,7 @@ use super::escape::{exec_arg, name_fragment, verbatim};
 use super::paths::{installed_spec, UNIT_DIR};
 use super::render::{RenderError, Templates};
 use super::service::service_unit;
-use crate::policy::{DestinationKind, Schedule, Settings};
+use crate::policy::{DestinationKind, ResticRepository, Schedule, Settings};
 use crate::schedule::CalendarSpec;
 use crate::validate::PlannedJob;
 
@@ -65,15 +65,9 @@ pub(super) fn add(
         if let Some(r) = &repo.check_read_data {
             check.push_str(&format!(" --read-data {}", exec_arg(&r.value)));
         }
-        for (kind, exec, schedule, default) in [
-            (
-                "prune",
-                format!("prune --repository-only {}", spec_args.join(" ")),
-                &repo.prune_schedule,
-                DEFAULT_PRUNE,
-            ),
-            ("check", check, &repo.check_schedule, DEFAULT_CHECK),
-        ] {
+        let prune = format!("prune --repository-only {}", spec_args.join(" "));
+        for (timer, exec) in timers(repo, name).into_iter().zip([prune, check]) {
+            let kind = timer.kind;
             let mut unit = service_unit(job, &Settings::default(), &base);
             unit.description = verbatim(&format!(
                 "bakgen restic {kind} of destination {name} from host {}",
@@ -90,18 +84,17 @@ pub(super) fn add(
                 templates.render("service", &unit_data(&unit))?,
                 0o644,
             );
-            let (calendar, jitter) = calendar_of(schedule.as_ref(), default);
-            let timer = TimerData {
+            let data = TimerData {
                 description: verbatim(&format!(
                     "Timer of bakgen restic {kind} of destination {name}"
                 )),
-                calendar: verbatim(&calendar),
-                timer: TimerData::jitter(jitter),
+                calendar: verbatim(&timer.normalized()),
+                timer: TimerData::jitter(timer.jitter_seconds),
                 service,
             };
             b.add(
-                format!("{UNIT_DIR}/bakgen-{kind}-{fragment}.timer"),
-                templates.render("timer", &timer)?,
+                format!("{UNIT_DIR}/{}", timer.unit),
+                templates.render("timer", &data)?,
                 0o644,
             );
         }
@@ -109,14 +102,55 @@ pub(super) fn add(
     Ok(())
 }
 
-/// The normalized calendar and jitter of a maintenance schedule, or the default's; a
+/// One maintenance timer of a restic destination, as its host's bundle has it.
+#[derive(Debug, Clone)]
+pub struct MaintenanceTimer {
+    /// `prune` or `check`.
+    pub kind: &'static str,
+    /// `bakgen-<kind>-<destination>.timer`.
+    pub unit: String,
+    /// The expression as written, or the default's.
+    pub expression: String,
+    /// `None` only for an expression `validate` refused.
+    pub calendar: Option<CalendarSpec>,
+    pub jitter_seconds: u64,
+}
+
+impl MaintenanceTimer {
+    /// The timer's `OnCalendar=`.
+    pub fn normalized(&self) -> String {
+        self.calendar
+            .as_ref()
+            .map_or_else(|| self.expression.clone(), CalendarSpec::normalized)
+    }
+}
+
+/// The prune and check timers of restic destination `name`, in that order.
+pub fn timers(repo: &ResticRepository, name: &str) -> [MaintenanceTimer; 2] {
+    let fragment = name_fragment(name);
+    [
+        ("prune", &repo.prune_schedule, DEFAULT_PRUNE),
+        ("check", &repo.check_schedule, DEFAULT_CHECK),
+    ]
+    .map(|(kind, schedule, default)| {
+        let (expression, calendar, jitter_seconds) = calendar_of(schedule.as_ref(), default);
+        MaintenanceTimer {
+            kind,
+            unit: format!("bakgen-{kind}-{fragment}.timer"),
+            expression,
+            calendar,
+            jitter_seconds,
+        }
+    })
+}
+
+/// The expression, calendar and jitter of a maintenance schedule, or the default's; a
 /// schedule without `jitter=` gets the default jitter.
-fn calendar_of(schedule: Option<&Schedule>, default: &str) -> (String, u64) {
+fn calendar_of(schedule: Option<&Schedule>, default: &str) -> (String, Option<CalendarSpec>, u64) {
     match schedule {
         Some(s) => (
-            s.spec
-                .as_ref()
-                .map_or_else(|| s.calendar.value.clone(), |c| c.normalized()),
+            s.calendar.value.clone(),
+            s.spec.clone(),
             // Omitted, the jitter is the default's too: a fleet's maintenance should not
             // reach one repository server in the same minute; `jitter="0s"` opts out.
             s.jitter
@@ -124,7 +158,8 @@ fn calendar_of(schedule: Option<&Schedule>, default: &str) -> (String, u64) {
                 .map_or(DEFAULT_JITTER_SECONDS, |j| j.value.approx_seconds()),
         ),
         None => (
-            CalendarSpec::parse(default).map_or_else(|_| default.to_owned(), |c| c.normalized()),
+            default.to_owned(),
+            CalendarSpec::parse(default).ok(),
             DEFAULT_JITTER_SECONDS,
         ),
     }

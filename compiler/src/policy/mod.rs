@@ -11,6 +11,7 @@ mod structure;
 mod text;
 
 pub(crate) use decode::relative_path;
+pub(crate) use decode::RETENTION_KEYS;
 pub use model::*;
 pub use parse::parse_policy;
 pub use repository::Repository;

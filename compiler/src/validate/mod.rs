@@ -7,6 +7,7 @@ mod paths;
 mod plan;
 mod references;
 mod required;
+mod retention_runs;
 mod snapshots;
 mod unit_values;
 pub(crate) mod verify;
@@ -32,6 +33,7 @@ pub fn validate(policy: &Policy, jobs: &[ResolvedJob<'_>]) -> Diagnostics {
     snapshots::check(jobs, &mut diags);
     unit_values::check(policy, jobs, &mut diags);
     warnings::check(policy, jobs, &mut diags);
+    retention_runs::check(jobs, &mut diags);
     watch::check(policy, jobs, &mut diags);
     verify::check(jobs, &mut diags);
     diags

@@ -67,6 +67,8 @@ pub struct PlannedJob {
     pub host: Spanned<String>,
     pub name: Spanned<String>,
     pub settings: Settings,
+    /// Where each of `settings` came from (the job, a template, `defaults`, built in).
+    pub origins: crate::resolve::Origins,
     pub destination: Destination,
     pub target: Target,
     pub schedule: Schedule,
@@ -343,6 +345,7 @@ fn plan_job(
         host: job.host.name.clone(),
         name: job.name().clone(),
         settings: s.clone(),
+        origins: job.origins.clone(),
         destination: destination.clone(),
         target,
         schedule,

@@ -15,6 +15,7 @@ mod host;
 mod install;
 mod ping;
 mod retention;
+pub(crate) use retention::KEYS as RETENTION_KEYS;
 mod schedule;
 mod secret;
 mod settings;

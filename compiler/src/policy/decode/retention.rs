@@ -8,7 +8,8 @@ use super::super::reader::{prop, wrong_type, Cx, Shape};
 use super::values::duration;
 use crate::diagnostic::Diagnostic;
 
-const KEYS: [&str; 12] = [
+/// The rules, counts first, each in restic's order (`Retention::counts`, `durations`).
+pub(crate) const KEYS: [&str; 12] = [
     "keep-last",
     "keep-hourly",
     "keep-daily",
