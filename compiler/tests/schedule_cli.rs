@@ -154,6 +154,16 @@ fn schedule_shows_jitter_windows_and_the_maintenance_and_watch_timers() {
         "{text}"
     );
     assert!(text.contains("watch (bakgen-watch.timer)"), "{text}");
+    let text = run("db1", "human");
+    assert!(
+        text.contains("restore drill of job srv (bakgen-verify-srv.timer): Sat *-*-* 06:00:00 (UTC), jitter 30min\n    Sat 2026-12-05 06:00–06:30 UTC\n"),
+        "{text}"
+    );
+    // A drill without `schedule` runs on the default, with an hour's jitter.
+    assert!(
+        text.contains("restore drill of job postgres (bakgen-verify-postgres.timer): Sun *-*-* 05:00:00 (UTC), jitter 1h\n    Sun 2026-12-06 05:00–06:00 UTC\n"),
+        "{text}"
+    );
     let rows: serde_json::Value = serde_json::from_str(&run("fileserver", "json")).expect("JSON");
     let prune = rows
         .as_array()

@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use super::calendar::parse_time;
 use super::output::{with_plan, Format};
-use crate::emit::{maintenance_timers, timer_name, WATCH_TIMER};
+use crate::emit::{maintenance_timers, timer_name, verify_timer_name, WATCH_TIMER};
 use crate::policy::DestinationKind;
 use crate::schedule::{local_timezone, CalendarSpec};
+use crate::validate::verify::VERIFY_SCHEDULE;
 use crate::validate::{Plan, WATCH_SCHEDULE};
 
 #[derive(clap::Args)]
@@ -43,9 +44,10 @@ pub const FIXED_DELAY_WHY: &str = "systemd starts each run at an offset within t
 #[derive(Serialize)]
 struct TimerSchedule<'a> {
     host: &'a str,
-    /// `job`, or the destination maintenance `prune` and `check`, or `watch`.
+    /// `job`, the job's restore drill `verify`, the destination maintenance `prune` and
+    /// `check`, or `watch`.
     kind: &'static str,
-    /// The job's name; absent for the other timers.
+    /// The job's name (of a `job` or `verify` timer); absent for the other timers.
     #[serde(skip_serializing_if = "Option::is_none")]
     job: Option<&'a str>,
     /// The restic destination a `prune` or `check` timer maintains.
@@ -168,6 +170,25 @@ fn show(args: &ScheduleArgs, plan: &Plan, local: Tz) -> ExitCode {
             r.job = Some(&j.name.value);
             rows.push(r);
         }
+        // Each job's restore drill, on its own timer.
+        for j in &jobs {
+            let Some(v) = &j.verify else { continue };
+            let expression = v
+                .setting
+                .schedule
+                .as_ref()
+                .map_or(VERIFY_SCHEDULE, |s| s.calendar.value.as_str());
+            let mut r = row(
+                name,
+                "verify",
+                verify_timer_name(&j.name.value),
+                expression,
+                &v.calendar,
+                v.jitter_seconds,
+            );
+            r.job = Some(&j.name.value);
+            rows.push(r);
+        }
         // One prune and one check timer per restic destination the host's jobs use.
         let mut seen: Vec<&str> = Vec::new();
         for j in &jobs {
@@ -230,6 +251,7 @@ fn print_human(rows: &[TimerSchedule<'_>]) {
             host = r.host;
         }
         let what = match (r.job, r.destination) {
+            (Some(job), _) if r.kind == "verify" => format!("restore drill of job {job}"),
             (Some(job), _) => format!("job {job}"),
             (None, Some(dest)) => format!("restic {} of destination {dest}", r.kind),
             (None, None) => r.kind.to_owned(),
