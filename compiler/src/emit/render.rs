@@ -4,6 +4,7 @@
 use handlebars::Handlebars;
 use serde::Serialize;
 
+#[derive(Clone)]
 pub struct Templates {
     registry: Handlebars<'static>,
 }
