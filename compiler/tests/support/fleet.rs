@@ -69,7 +69,7 @@ template "db" { timeout "2h"; nice 5; }
         for j in 0..jobs {
             let when = calendar(h, j);
             let body = match j % 10 {
-                0 => format!("template=\"files\" {{\n        source \"/etc\" \"/home\"\n        to \"usb\""),
+                0 => "template=\"files\" {\n        source \"/etc\" \"/home\"\n        to \"usb\"".to_owned(),
                 1 => format!("template=\"files\" {{\n        source \"/srv/app{h}\" \"/var/lib/app\"\n        to \"offsite\"\n        limit-upload \"2MiB\""),
                 2 => "template=\"db\" {\n        postgres \"billing\" \"inventory\" user=\"postgres\"\n        to \"s3\"".to_owned(),
                 3 => "template=\"db\" {\n        mysql \"shop\" user=\"backup\" password-secret=\"mysql\" host=\"127.0.0.1\" port=3306\n        to \"s3\"".to_owned(),

@@ -190,8 +190,9 @@ fn write_bundle(
         };
         if unchanged {
             report.unchanged += 1;
-            if rel == MANIFEST && read_back.get() > 0 {
-                // Its time moves past theirs, so that the next build trusts them unread.
+            if rel == MANIFEST && (read_back.get() > 0 || !report.written.is_empty()) {
+                // Files newer than the manifest were compared or written: its time moves
+                // past theirs, so that the next build trusts them unread.
                 host.touch(MANIFEST)?;
             }
             continue;
