@@ -78,7 +78,7 @@ pub fn inputs(plan: &Plan, host: HostJobs) -> Option<String> {
     )
     .ok()?;
     for job in host.jobs {
-        write!(digest, "{job:+?}\n").ok()?;
+        writeln!(digest, "{job:+?}").ok()?;
     }
     Some(super::manifest::hex(&digest.0.finalize()))
 }

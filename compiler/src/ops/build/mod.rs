@@ -102,7 +102,7 @@ pub fn build_with(
         if !plan.policy().hosts.iter().any(|h| &h.name.value == only) {
             return Err(BuildError::NoSuchHost(only.clone()));
         }
-        hosts.retain(|h| &h.host == only);
+        hosts.retain(|h| h.host == only);
     }
     let emitter = emitter(plan)?;
     // A build is redone from the policy if lost: no fsync.
