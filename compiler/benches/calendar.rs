@@ -1,6 +1,8 @@
-//! Next 1,000 elapses for each of 1,000 calendar expressions: bakgen's time, and the
-//! ratio to the same work done by `systemd-analyze calendar --iterations=1000` in the
-//! same run. `cargo bench -p bakgen --bench calendar`
+//! Next 1,000 elapses of calendar expressions, command against command: `bakgen calendar
+//! EXPR --count 1000` and `systemd-analyze calendar --iterations=1000 EXPR`, one process per
+//! expression each, both printing every elapse into a pipe that is read to the end, run
+//! alternately (which goes first swaps with each expression). Also bakgen's in-process
+//! time for 1,000 expressions, for reference. `cargo bench -p bakgen --bench calendar`
 
 #[path = "../tests/calendar_support/mod.rs"]
 mod calendar_support;
@@ -15,6 +17,8 @@ use chrono_tz::Tz;
 
 const EXPRESSIONS: usize = 1000;
 const ELAPSES: usize = 1000;
+/// Expressions run as commands (two processes each).
+const COMMANDS: usize = 200;
 
 fn main() {
     let base = Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap();
@@ -44,46 +48,87 @@ fn main() {
         best = best.min(start.elapsed());
     }
 
-    // systemd-analyze: the same expressions, batched to keep command lines short.
-    let start = Instant::now();
-    let mut systemd_lines = 0;
-    for batch in exprs.chunks(100) {
-        let out = Command::new("systemd-analyze")
+    // Command against command, on the first COMMANDS expressions.
+    let from = base.to_rfc3339();
+    let run = |program: &str, args: Vec<String>| {
+        let t = Instant::now();
+        let out = Command::new(program)
             .env("TZ", "UTC")
             .env("SYSTEMD_COLORS", "0")
-            .arg("calendar")
-            .arg(format!("--base-time={}", base_arg(&base)))
-            .arg(format!("--iterations={ELAPSES}"))
-            .arg("--")
-            .args(batch)
+            .env("NO_COLOR", "1")
+            .args(args)
             .stderr(Stdio::null())
             .output()
-            .expect("systemd-analyze runs");
-        systemd_lines += String::from_utf8_lossy(&out.stdout)
+            .expect("runs");
+        let lines = String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(str::trim_start)
             .filter(|l| {
                 (l.starts_with("Iter. #") || l.starts_with("Next elapse:")) && !l.ends_with("never")
             })
             .count();
+        (t.elapsed(), lines)
+    };
+    let (mut ours, mut theirs) = (Duration::ZERO, Duration::ZERO);
+    let (mut our_lines, mut their_lines) = (0, 0);
+    for (i, e) in exprs.iter().take(COMMANDS).enumerate() {
+        let bakgen = || {
+            run(
+                env!("CARGO_BIN_EXE_bakgen"),
+                vec![
+                    "calendar".into(),
+                    format!("--from={from}"),
+                    format!("--count={ELAPSES}"),
+                    "--".into(),
+                    e.clone(),
+                ],
+            )
+        };
+        let systemd = || {
+            run(
+                "systemd-analyze",
+                vec![
+                    "calendar".into(),
+                    format!("--base-time={}", base_arg(&base)),
+                    format!("--iterations={ELAPSES}"),
+                    "--".into(),
+                    e.clone(),
+                ],
+            )
+        };
+        let ((b, bl), (s, sl)) = if i % 2 == 0 {
+            let b = bakgen();
+            (b, systemd())
+        } else {
+            let s = systemd();
+            (bakgen(), s)
+        };
+        ours += b;
+        theirs += s;
+        our_lines += bl;
+        their_lines += sl;
     }
-    let systemd = start.elapsed();
 
     println!(
-        "calendar: {EXPRESSIONS} expressions × next {ELAPSES} elapses (TZ=UTC, base {})",
+        "calendar: next {ELAPSES} elapses (TZ=UTC, base {})",
         base_arg(&base)
     );
     println!(
-        "  bakgen:          {:>9.3} s  ({total} elapses, {:.0} ns/elapse, best of 3)",
+        "  bakgen in process, {EXPRESSIONS} expressions: {:>9.3} s  ({total} elapses, {:.0} ns/elapse, best of 3)",
         best.as_secs_f64(),
         best.as_nanos() as f64 / total.max(1) as f64
     );
+    println!("  one command per expression, {COMMANDS} expressions, alternating:");
     println!(
-        "  systemd-analyze: {:>9.3} s  ({systemd_lines} elapse lines printed, one run)",
-        systemd.as_secs_f64()
+        "    bakgen calendar:          {:>9.3} s  ({our_lines} elapse lines printed)",
+        ours.as_secs_f64()
     );
     println!(
-        "  ratio systemd-analyze / bakgen: {:.2}×",
-        systemd.as_secs_f64() / best.as_secs_f64().max(1e-9)
+        "    systemd-analyze calendar: {:>9.3} s  ({their_lines} elapse lines printed)",
+        theirs.as_secs_f64()
+    );
+    println!(
+        "  ratio systemd-analyze / bakgen per command: {:.2}×",
+        theirs.as_secs_f64() / ours.as_secs_f64().max(1e-9)
     );
 }

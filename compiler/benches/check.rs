@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bakgen::ops::check::check;
 use bakgen::source::{SourceFile, SourceSet};
 
-#[path = "fleet.rs"]
+#[path = "../tests/support/fleet.rs"]
 mod fleet;
 use fleet::policy;
 

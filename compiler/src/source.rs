@@ -14,10 +14,25 @@ pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 pub struct FileId(pub u32);
 
 /// A byte range inside one policy file.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Span {
     pub file: FileId,
     pub range: Range<usize>,
+}
+
+/// As derived, except under `{:+?}`, which prints `_`: the fingerprint of a host's inputs
+/// (`emit::fleet::inputs`) formats its jobs that way, so that text moved around a policy
+/// (every span after it shifts) is not a change.
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if f.sign_plus() {
+            return f.write_str("_");
+        }
+        f.debug_struct("Span")
+            .field("file", &self.file)
+            .field("range", &self.range)
+            .finish()
+    }
 }
 
 impl Ord for Span {

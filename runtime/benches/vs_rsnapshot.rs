@@ -1,6 +1,8 @@
 //! `bakrun run` against Debian's `rsnapshot hourly` with equivalent settings (the same
 //! rsync flags, `link_dest 1`), first and unchanged second run, alternating; then the
 //! disk use of the two snapshots each leaves. Targets: time ratio ≤ 1.0, equal disk use.
+//! Every measurement starts after a `sync`: rsnapshot never flushes its writes, and without
+//! it bakrun's own `syncfs` would pay for rsnapshot's run before it.
 //!
 //! `BAKRUN_BENCH_FILES=5000 BAKRUN_BENCH_MIB=100 cargo bench -p bakrun --bench vs_rsnapshot`
 
@@ -66,8 +68,12 @@ fn main() {
         fresh_dir(&work.join("state"));
         fresh_dir(&work.join("rsnapshot"));
         settle();
-        let bakrun = || timed(Command::new(BAKRUN).args(["run", "-q"]).arg(&spec));
-        let rsnapshot = || timed(Command::new("rsnapshot").arg("-c").arg(&conf).arg("hourly"));
+        let synced = |cmd: &mut Command| {
+            let _ = Command::new("sync").status();
+            timed(cmd)
+        };
+        let bakrun = || synced(Command::new(BAKRUN).args(["run", "-q"]).arg(&spec));
+        let rsnapshot = || synced(Command::new("rsnapshot").arg("-c").arg(&conf).arg("hourly"));
         let (b1, n1, b2, n2);
         if round % 2 == 0 {
             b1 = bakrun();

@@ -1,12 +1,12 @@
-//! `bakgen build PATH… --out DIR`. Exit 0 built, 1 policy errors, 2 usage or I/O errors,
-//! 4 refused: a symbolic link (or a non-file) inside DIR where a file or folder of a
-//! bundle belongs.
+//! `bakgen build PATH… --out DIR [--host HOST]`. Exit 0 built, 1 policy errors, 2 usage
+//! or I/O errors (also a `--host` the policy does not name), 4 refused: a symbolic link (or
+//! a non-file) inside DIR where a file or folder of a bundle belongs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::output::{load_and_check, print_diagnostics};
-use crate::ops::build::build;
+use crate::ops::build::{build_with, BuildOptions};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -16,6 +16,10 @@ pub struct BuildArgs {
     /// Where to write one folder per host.
     #[arg(long)]
     pub out: PathBuf,
+    /// Build only this host's folder; the others (and hosts gone from the policy) are
+    /// left as they are.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 }
 
 pub fn run(args: BuildArgs) -> ExitCode {
@@ -28,7 +32,8 @@ pub fn run(args: BuildArgs) -> ExitCode {
         eprintln!("failed: {} errors; nothing was written", checked.errors());
         return ExitCode::from(1);
     };
-    match build(plan, &args.out) {
+    let options = BuildOptions { host: args.host };
+    match build_with(plan, &args.out, &options) {
         Ok(r) => {
             for p in &r.written {
                 eprintln!("wrote {}", p.display());
@@ -46,12 +51,14 @@ pub fn run(args: BuildArgs) -> ExitCode {
                 eprintln!("left alone {} (not written by bakgen)", p.display());
             }
             eprintln!(
-                "built {} host{}: {} written, {} unchanged, {} removed",
+                "built {} host{}: {} written, {} unchanged, {} removed ({} host{} unchanged since the last build, not emitted)",
                 r.hosts,
                 if r.hosts == 1 { "" } else { "s" },
                 r.written.len(),
                 r.unchanged,
-                r.removed.len()
+                r.removed.len(),
+                r.skipped,
+                if r.skipped == 1 { "" } else { "s" },
             );
             ExitCode::SUCCESS
         }

@@ -30,6 +30,7 @@ pub struct Bundle {
 }
 
 /// Builds every file for each host of a [`Plan`].
+#[derive(Clone)]
 pub struct Emitter {
     templates: Templates,
     gaps: GapCache,

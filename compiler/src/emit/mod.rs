@@ -3,6 +3,7 @@
 mod alerts;
 mod bundle;
 mod escape;
+pub mod fleet;
 mod job;
 mod maintenance;
 mod manifest;

@@ -8,6 +8,7 @@ use super::escape::{exec_arg, verbatim};
 use super::paths::{DEFAULT_BAKRUN, MAN_PAGE};
 use crate::policy::Install;
 
+#[derive(Clone)]
 pub struct Templates {
     registry: Handlebars<'static>,
     install: InstallData,

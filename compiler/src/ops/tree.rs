@@ -8,6 +8,7 @@
 //! the descriptor of the folder or file it checked: a link swapped in after the check
 //! redirects nothing. The root's own path is taken as given; it is the operator's choice.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::fd::{AsFd, OwnedFd};
@@ -15,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use bakgen_spec::atomic::{self, Durability, FileMode};
 use rustix::fs::{
-    fchmod, fstat, fsync, mkdirat, openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags,
+    fchmod, fstat, fsync, futimens, mkdirat, openat, statat, unlinkat, AtFlags, Dir, FileType,
+    Mode, OFlags, Timespec, Timestamps, UTIME_NOW,
 };
 use rustix::io::Errno;
 
@@ -67,6 +69,25 @@ impl TreeError {
 pub struct Found {
     pub contents: Vec<u8>,
     pub mode: u32,
+}
+
+/// What is at a path below a root, as `lstat` says: a link is a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: FileType,
+    pub mode: u32,
+    pub size: u64,
+    /// Last modification: seconds and nanoseconds since the epoch.
+    pub modified: (i64, i64),
+}
+
+impl Entry {
+    const UNKNOWN: Entry = Entry {
+        kind: FileType::Unknown,
+        mode: 0,
+        size: 0,
+        modified: (i64::MAX, 0),
+    };
 }
 
 /// A relative path bakgen may use below a root: a manifest is data read from disk, never
@@ -200,6 +221,23 @@ impl Tree {
         Ok(())
     }
 
+    /// Sets the modification time of the regular file at `rel` to now, through its own
+    /// descriptor.
+    pub fn touch(&self, rel: &str) -> Result<(), TreeError> {
+        let (fd, _) = self
+            .open_file(rel)?
+            .ok_or_else(|| self.io("touch", rel, ErrorKind::NotFound.into()))?;
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_NOW,
+        };
+        let times = Timestamps {
+            last_access: now,
+            last_modification: now,
+        };
+        futimens(&fd, &times).map_err(|e| self.io("touch", rel, e.into()))
+    }
+
     /// Removes the entry at `rel` (a link is removed itself, never followed); `false` if
     /// it was already gone.
     pub fn remove(&self, rel: &str) -> Result<bool, TreeError> {
@@ -293,6 +331,68 @@ impl Tree {
                 self.collect_files(&path, out)?;
             } else {
                 out.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry below the root that is not a folder (links included), keyed by its
+    /// relative path, with what `lstat` says of it: one walk instead of a read per file.
+    pub fn entries(&self) -> Result<BTreeMap<String, Entry>, TreeError> {
+        let mut out = BTreeMap::new();
+        let root = self
+            .dir
+            .try_clone()
+            .map_err(|source| self.io("open the folder", "", source))?;
+        self.collect_entries(root, "", &mut out)?;
+        Ok(out)
+    }
+
+    fn collect_entries(
+        &self,
+        dir: OwnedFd,
+        rel: &str,
+        out: &mut BTreeMap<String, Entry>,
+    ) -> Result<(), TreeError> {
+        let listing = |e: Errno| self.io("list", rel, e.into());
+        for entry in Dir::read_from(&dir).map_err(listing)? {
+            let entry = entry.map_err(listing)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "." || name == ".." {
+                continue;
+            }
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let Ok(st) = statat(&dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
+                // Gone meanwhile, or not ours to look at: reported, never followed.
+                out.insert(path, Entry::UNKNOWN);
+                continue;
+            };
+            let kind = FileType::from_raw_mode(st.st_mode);
+            if kind == FileType::Directory && safe_relative(&path) {
+                let sub = openat(&dir, entry.file_name(), DIR_FLAGS, Mode::empty())
+                    .map_err(|e| self.io("open the folder", &path, e.into()))?;
+                self.collect_entries(sub, &path, out)?;
+            } else {
+                out.insert(
+                    path,
+                    Entry {
+                        kind,
+                        mode: st.st_mode & 0o7777,
+                        size: u64::try_from(st.st_size).unwrap_or(u64::MAX),
+                        #[allow(
+                            clippy::useless_conversion,
+                            clippy::unnecessary_fallible_conversions
+                        )]
+                        modified: (
+                            i64::try_from(st.st_mtime).unwrap_or(i64::MAX),
+                            i64::try_from(st.st_mtime_nsec).unwrap_or(0),
+                        ),
+                    },
+                );
             }
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! Schedules: systemd calendar expressions, parsed and evaluated by bakgen itself.
 
 mod calendar;
-mod gap;
+pub mod gap;
 pub(crate) mod zone;
 
 pub use calendar::{format_in_zone, CalendarError, CalendarSpec, Elapses};

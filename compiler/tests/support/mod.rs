@@ -2,6 +2,8 @@
 //! is removed when the test ends, also on panic.
 #![allow(dead_code)]
 
+pub mod fleet;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::emit::paths::MANIFEST;
 use crate::emit::{sha256_hex, Bundle, BundleFile, Manifest, RenderError};
-use crate::ops::build::bundles;
+use crate::ops::build::bundle_of;
 use crate::ops::tree::safe_relative;
 use crate::validate::Plan;
 
@@ -39,10 +39,7 @@ pub fn compiled(plan: &Plan, host: &str) -> Result<Desired, SourceError> {
     if !plan.policy().hosts.iter().any(|h| h.name.value == host) {
         return Err(SourceError::NoSuchHost(host.to_owned()));
     }
-    let bundle = bundles(plan)?
-        .into_iter()
-        .find(|b| b.host == host)
-        .unwrap_or_else(|| empty_bundle(host));
+    let bundle = bundle_of(plan, host)?.unwrap_or_else(|| empty_bundle(host));
     let manifest = bundle
         .files
         .get(MANIFEST)

@@ -12,6 +12,7 @@ mod elapse;
 mod error;
 mod normalize;
 mod parse;
+mod period;
 
 use std::ops::Range;
 
