@@ -26,15 +26,33 @@ pub struct ScheduleArgs {
     /// How many runs to show per job.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub count: u32,
+    #[command(flatten)]
+    pub when: When,
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+/// Where in time `schedule` and `explain` start, and in which zone they show runs.
+#[derive(clap::Args)]
+pub struct When {
     /// Start from this time (RFC 3339); default now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<DateTime<Utc>>,
     /// The hosts' time zone for expressions that name none (IANA name); default this
-    /// machine's (TZ, then /etc/localtime).
+    /// machine's (TZ, then /etc/localtime). Runs are shown in it (and in UTC in JSON).
     #[arg(long, value_name = "ZONE")]
     pub timezone: Option<String>,
-    #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
+}
+
+impl When {
+    /// The start (`--from`, else now) and the zone (`--timezone`, else this machine's);
+    /// exit 2 for a zone name that is none.
+    pub fn resolve(&self) -> Result<(DateTime<Utc>, Tz), ExitCode> {
+        Ok((
+            self.from.unwrap_or_else(Utc::now),
+            parse_zone(self.timezone.as_deref())?,
+        ))
+    }
 }
 
 /// Why a timer with jitter shows a window: what `systemctl list-timers` shows is one fixed
@@ -99,23 +117,22 @@ pub fn jitter_window(start: &DateTime<Utc>, jitter_seconds: u64, zone: Tz) -> St
 }
 
 pub fn run(args: ScheduleArgs) -> ExitCode {
-    let local = match parse_zone(args.timezone.as_deref()) {
-        Ok(z) => z,
+    let (from, local) = match args.when.resolve() {
+        Ok(w) => w,
         Err(code) => return code,
     };
     with_plan(&args.paths, "asking when jobs run", |_, plan| {
-        show(&args, plan, local)
+        show(&args, plan, from, local)
     })
 }
 
-fn show(args: &ScheduleArgs, plan: &Plan, local: Tz) -> ExitCode {
+fn show(args: &ScheduleArgs, plan: &Plan, from: DateTime<Utc>, local: Tz) -> ExitCode {
     if let Some(h) = &args.host {
         if !plan.policy().hosts.iter().any(|x| &x.name.value == h) {
             eprintln!("error: the policy has no host `{h}`");
             return ExitCode::from(2);
         }
     }
-    let from = args.from.unwrap_or_else(Utc::now);
     let row = |host, kind, timer, expression: &str, spec: &CalendarSpec, jitter_seconds| {
         let zone = spec.zone(local);
         let next: Vec<DateTime<Utc>> = spec

@@ -11,10 +11,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::calendar::parse_time;
 use super::diff::out;
 use super::output::{with_plan, Format};
-use super::schedule::{jitter_window, parse_zone, FIXED_DELAY_WHY};
+use super::schedule::{jitter_window, When, FIXED_DELAY_WHY};
 use crate::emit::paths::installed_spec;
 use crate::emit::{Bundle, Emitter};
 use crate::resolve::Origin;
@@ -35,13 +34,8 @@ pub struct ExplainArgs {
     /// How many next runs to show per job.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub count: u32,
-    /// Start from this time (RFC 3339); default now.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub from: Option<DateTime<Utc>>,
-    /// The host's time zone for expressions that name none (IANA name); default this
-    /// machine's (TZ, then /etc/localtime). Runs are shown in it and in UTC.
-    #[arg(long, value_name = "ZONE")]
-    pub timezone: Option<String>,
+    #[command(flatten)]
+    pub when: When,
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
 }
@@ -96,16 +90,22 @@ struct Run {
 }
 
 pub fn run(args: ExplainArgs) -> ExitCode {
-    let local = match parse_zone(args.timezone.as_deref()) {
-        Ok(z) => z,
+    let (from, local) = match args.when.resolve() {
+        Ok(w) => w,
         Err(code) => return code,
     };
     with_plan(&args.paths, "asking how jobs resolve", |checked, plan| {
-        show(&args, &checked.sources, plan, local)
+        show(&args, &checked.sources, plan, from, local)
     })
 }
 
-fn show(args: &ExplainArgs, sources: &SourceSet, plan: &Plan, local: Tz) -> ExitCode {
+fn show(
+    args: &ExplainArgs,
+    sources: &SourceSet,
+    plan: &Plan,
+    from: DateTime<Utc>,
+    local: Tz,
+) -> ExitCode {
     let jobs = match chosen_jobs(plan, &args.host, args.job.as_deref()) {
         Ok(j) => j,
         Err(message) => {
@@ -113,7 +113,6 @@ fn show(args: &ExplainArgs, sources: &SourceSet, plan: &Plan, local: Tz) -> Exit
             return ExitCode::from(2);
         }
     };
-    let from = args.from.unwrap_or_else(Utc::now);
     let mut emitter = match Emitter::new() {
         Ok(e) => e,
         Err(e) => {
