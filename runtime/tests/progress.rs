@@ -188,3 +188,26 @@ fn restic_backup_shows_its_status_lines() {
     assert!(log.contains("\"message_type\":\"status\""), "{log}");
     assert!(log.contains("info    progress: restic: "), "{log}");
 }
+
+#[test]
+fn a_drill_shows_the_files_it_compares_on_a_terminal() {
+    let t = TempDir::new("progress-verify");
+    source(&t.join("src"));
+    let spec_path = write_spec(t.path(), &spec(t.path(), &[&t.join("src")]));
+    let spec_arg = spec_path.to_str().unwrap();
+    assert_code(
+        &Command::new(BAKRUN)
+            .args(["run", spec_arg])
+            .output()
+            .unwrap(),
+        0,
+    );
+
+    let (shown, code) = on_terminal(&["verify", spec_arg, "--sample", "12"]);
+    assert_eq!(code, Some(0), "{shown}");
+    let lines = drawn(&shown, "verify");
+    assert!(lines.iter().any(|l| l.contains("/12 files, ")), "{shown:?}");
+    // Cleared: what follows the last drawing is the drill's own last line.
+    let last = shown.rsplit("\r\x1b[K").next().unwrap();
+    assert!(!last.starts_with("verify: "), "{shown:?}");
+}

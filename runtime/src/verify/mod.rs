@@ -17,7 +17,7 @@ use crate::engine::restic::Restic;
 use crate::engine::rsync::Rsync;
 use crate::engine::{Engine, EngineError, Snapshot};
 use crate::spec::{Destination, JobSpec};
-use crate::{lock, log, signals};
+use crate::{lock, log, progress, signals};
 use bakgen_spec::exit::Exit;
 
 pub mod compare;
@@ -444,14 +444,25 @@ fn local_verdicts(
         return Ok(Vec::new());
     }
     let mut out = Vec::with_capacity(files.len());
-    for f in files {
+    // A live line on a terminal, a periodic one in the journal (`progress`).
+    let task = progress::Task::start("verify");
+    let mut compared = progress::Progress {
+        files_total: Some(files.len() as u64),
+        ..progress::Progress::default()
+    };
+    for (n, f) in files.iter().enumerate() {
         if signals::stop_requested() {
             return Err(VerifyError::Interrupted);
         }
         let rel = f.trim_start_matches('/');
-        let verdict = compare::compare(&root.join(rel), Path::new(f));
+        let copy = root.join(rel);
+        let verdict = compare::compare(&copy, Path::new(f));
         log::debug(format!("{f}: {verdict:?}"));
         out.push((f.clone(), verdict));
+        compared.files_done = Some(n as u64 + 1);
+        compared.bytes_done += std::fs::symlink_metadata(&copy).map_or(0, |m| m.len());
+        compared.percent = Some(100.0 * (n + 1) as f64 / files.len() as f64);
+        task.update(compared.clone());
     }
     Ok(out)
 }

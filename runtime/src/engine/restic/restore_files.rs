@@ -44,6 +44,7 @@ impl Restic {
                 for path in batch {
                     cmd = cmd.arg("--include").arg(include_pattern(path));
                 }
+                let cmd = cmd.progress(crate::progress::Format::Restic);
                 let ran = self.run(exec, &cmd)?;
                 if ran.finished.interrupted || ran.finished.success() {
                     self.succeeded(ran)?;
