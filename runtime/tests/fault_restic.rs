@@ -23,6 +23,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -473,6 +474,22 @@ fn a_bakrun_killed_mid_run_leaves_no_secret_behind() {
             Instant::now() < deadline,
             "restic outlived a killed bakrun by a minute: {:?}",
             common::job_processes(root)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A process on its way out has no command line left (its memory is gone) but may still
+    // hold its descriptors, the job lock among them, for a moment: wait for the lock too.
+    let lock = fs::File::open(root.join("state/lock/files.lock")).unwrap();
+    loop {
+        // SAFETY: flock on a descriptor this test owns.
+        if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            // SAFETY: as above; released so the next run can take it.
+            unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_UN) };
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job lock is still held a minute after bakrun was killed"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
