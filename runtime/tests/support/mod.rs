@@ -266,10 +266,28 @@ impl Mariadb {
         let data = dir.join("data");
         fs::create_dir_all(&data).unwrap();
         sh(&format!("chown -R mysql: '{}'", dir.path().display()));
-        sh(&format!(
-            "mariadb-install-db --user=mysql --datadir='{}' --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1",
+        // Two tests installing at once have failed once under load, saying nothing (the
+        // output was discarded): try three times, and show what it said when it still fails.
+        let install = format!(
+            "mariadb-install-db --user=mysql --datadir='{}' --auth-root-authentication-method=normal --skip-test-db 2>&1",
             data.display()
-        ));
+        );
+        let mut said = String::new();
+        let installed = (0..3).any(|attempt| {
+            if attempt > 0 {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                let _ = fs::remove_dir_all(&data);
+                fs::create_dir_all(&data).unwrap();
+                sh(&format!("chown -R mysql: '{}'", dir.path().display()));
+            }
+            let out = Command::new("sh").arg("-c").arg(&install).output().unwrap();
+            said = String::from_utf8_lossy(&out.stdout).into_owned();
+            out.status.success()
+        });
+        assert!(
+            installed,
+            "`{install}` failed three times; last said:\n{said}"
+        );
         let port = free_port();
         let socket = dir.join("mysqld.sock");
         let child = spawn(
