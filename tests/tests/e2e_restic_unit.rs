@@ -2,7 +2,9 @@
 //! repository password reaches restic through the unit's `LoadCredential=` (a file in
 //! `$CREDENTIALS_DIRECTORY`, never an argument or `Environment=`), the service runs as the
 //! `bakgen` user and makes a snapshot tagged for host and job, `bakrun status` reports it,
-//! and the compiler's prune timer's service runs `restic prune` on the repository.
+//! and the compiler's prune timer's service runs `restic prune` on the repository. The
+//! run records its files for the job's drill in the cache folder, and the drill's unit,
+//! in its own sandbox, restores its sample from that run and passes.
 //! Needs root and the built binaries; fails (never skips) without them.
 
 use std::time::Instant;
@@ -26,6 +28,7 @@ host "e2e" {
         to "vault"
         schedule "*-*-* 03:00:00"
         retention keep-last=3
+        verify { sample files=2; }
     }
 }
 "#;
@@ -134,6 +137,39 @@ fn a_restic_job_runs_under_systemd_with_its_password_as_a_credential() {
     assert!(status.status.success(), "bakrun status: {}", text(&status));
     assert!(report.contains("\"state\": \"ok\"") || report.contains("\"state\":\"ok\""));
     assert!(!report.contains(PASSWORD));
+
+    // The run recorded its files for the drill (0600, in the cache folder the units
+    // share), and the drill's unit restores its sample from that run.
+    let record = ct
+        .exec_ok(&[
+            "stat",
+            "-c",
+            "%a %s",
+            "/var/cache/bakgen/bakgen-run-files-e2e-docs",
+        ])
+        .expect("the run's record of its files");
+    let (mode, size) = record.trim().split_once(' ').unwrap_or_default();
+    assert_eq!(mode, "600", "{record}");
+    assert!(size.parse::<u64>().unwrap_or(0) > 0, "{record}");
+    let recorded = ct
+        .exec_ok(&["cat", "/var/cache/bakgen/bakgen-run-files-e2e-docs"])
+        .expect("cat");
+    assert!(
+        recorded.contains("\"/srv/data/sub/b\"") && !recorded.contains("x.tmp"),
+        "{recorded}"
+    );
+    start(&ct, "bakgen-verify-docs.service");
+    let drill = ct
+        .exec_ok(&["cat", "/var/lib/bakgen/verify/docs.json"])
+        .expect("the drill's record");
+    let drill: serde_json::Value = serde_json::from_str(&drill).expect("JSON");
+    assert_eq!(drill["result"], "passed", "{drill}");
+    assert_eq!(drill["files_checked"], 2, "{drill}");
+    assert_eq!(
+        drill["snapshot"].as_str(),
+        all[0]["short_id"].as_str(),
+        "{drill}"
+    );
 
     // The prune timer's service, as the timer would start it.
     let timers = ct
