@@ -3,8 +3,10 @@
 //! --include …` of the 1,000 files; for an rsync snapshot job, `cp --parents` of them out
 //! of the snapshot folder. Both sides in the same process, alternating which goes first,
 //! the file system flushed and settled before each measurement. bakrun does more than the
-//! by-hand restore (it lists the run, draws the sample, compares every file with the live
-//! one byte for byte, writes its record): the target is bakrun / by hand ≤ 1.2.
+//! by-hand restore (it draws the sample from the files the run recorded, lists the
+//! repository's runs beside the restore to check that run is the newest, compares every
+//! file with the live one byte for byte, writes its record): the target is bakrun / by
+//! hand ≤ 1.2.
 //!
 //! `cargo bench -p bakrun --bench verify`, sized by `BAKRUN_BENCH_FILES` (default 30000),
 //! `BAKRUN_BENCH_MIB` (default 300), `BAKRUN_BENCH_SAMPLE` (default 1000) and
@@ -64,6 +66,8 @@ fn restic_spec(work: &Path, source: &Path, password: &Path) -> PathBuf {
         "schedule": {"calendar": "hourly", "late-after-seconds": 7200},
         "retention": {},
         "state-dir": work.join("state-restic").to_string_lossy(),
+        // A job with a drill: its runs record their files, which the drill draws from.
+        "verify": {"calendar": "Sun 05:00", "sample": {"files": 1000}, "within-seconds": 691200},
     });
     let path = work.join("restic.json");
     fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();

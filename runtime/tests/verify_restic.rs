@@ -1,7 +1,9 @@
 //! `bakrun verify` on restic jobs with real restic 0.14: the sample is restored by one
 //! `restic restore` into a private folder and compared; a clean drill passes; a corrupted
 //! pack (in a copy of the repository) fails the drill naming the file; a live file changed
-//! after the run is a change; SIGTERM during a large drill removes the folder.
+//! after the run is a change; SIGTERM during a large drill removes the folder. A run of a
+//! job with a drill records its files, and the drill draws from that record without
+//! listing the run, but only when the record is of the newest complete run.
 
 mod common;
 mod support;
@@ -37,6 +39,139 @@ fn drill_job(tag: &str, files: usize, size: usize) -> LocalJob {
 fn record(root: &Path) -> Value {
     serde_json::from_str(&fs::read_to_string(root.join("state/verify/files.json")).unwrap())
         .unwrap()
+}
+
+/// Where the job's runs record their files: its restic cache folder.
+fn run_record_path(job: &LocalJob) -> std::path::PathBuf {
+    let cache = job.root.join("cache");
+    let name = entries(&cache)
+        .into_iter()
+        .find(|e| e.starts_with("bakgen-run-files-"))
+        .unwrap_or_else(|| panic!("no record of the run's files in {}", cache.display()));
+    cache.join(name)
+}
+
+/// The recorded files (sorted) and the last line naming the run.
+fn run_record(job: &LocalJob) -> (Vec<String>, Value) {
+    let text = fs::read_to_string(run_record_path(job)).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let trailer = serde_json::from_str(lines.pop().unwrap()).unwrap();
+    let mut files: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    files.sort();
+    (files, trailer)
+}
+
+/// No half-written record (a hidden temporary file) is left in the cache folder.
+fn assert_no_partial_record(job: &LocalJob) {
+    let left: Vec<String> = entries(&job.root.join("cache"))
+        .into_iter()
+        .filter(|e| e.starts_with('.') || e.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_run_records_its_files_and_the_drill_draws_from_them_without_listing_the_run() {
+    let job = drill_job("verify-restic-record", 30, 3000);
+    // A link and a folder are no regular files: neither recorded nor drawn.
+    std::os::unix::fs::symlink("f0001", job.src.join("d/link")).unwrap();
+    fs::create_dir(job.src.join("d/empty")).unwrap();
+    assert_code(&bakrun(&["run", job.p()]), 0);
+    let (files, trailer) = run_record(&job);
+    let expected: Vec<String> = (0..30)
+        .map(|i| {
+            job.src
+                .join(format!("d/f{i:04}"))
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(files, expected);
+    let runs = job.runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(trailer["snapshot"], runs[1]["id"], "{trailer}");
+
+    let out = bakrun(&["verify", job.p(), "--seed", "5", "-vv"]);
+    assert_code(&out, 0);
+    let said = stderr(&out);
+    assert!(
+        said.contains("sample drawn from the record of run"),
+        "{said}"
+    );
+    assert!(
+        !said
+            .lines()
+            .any(|l| l.starts_with("running:") && l.contains(" ls ")),
+        "the run was listed: {said}"
+    );
+    let checked: Vec<&str> = said
+        .lines()
+        .filter_map(|l| l.strip_suffix(": Same"))
+        .collect();
+    // The dry run draws from the run's listing: the same seed draws the same files.
+    let plan = bakrun(&["verify", job.p(), "--seed", "5", "--dry-run"]);
+    assert_code(&plan, 0);
+    let plan = String::from_utf8_lossy(&plan.stdout).into_owned();
+    let planned: Vec<&str> = plan
+        .lines()
+        .filter_map(|l| l.strip_prefix("# file: "))
+        .collect();
+    assert_eq!(checked.len(), 10, "{said}");
+    assert_eq!(checked, planned);
+    let r = record(&job.root);
+    assert_eq!(r["snapshot"], runs[1]["id"]);
+    assert_eq!(r["files_checked"], 10);
+    assert_no_partial_record(&job);
+}
+
+#[test]
+fn a_record_not_of_the_newest_run_or_unreadable_is_not_trusted_and_a_failed_run_keeps_it() {
+    let job = drill_job("verify-restic-stale", 10, 1000);
+    let path = run_record_path(&job);
+    let older = fs::read(&path).unwrap();
+    fs::write(job.src.join("d/f0001"), "new content").unwrap();
+    assert_code(&bakrun(&["run", job.p()]), 0);
+    let (_, newest) = run_record(&job);
+    assert_ne!(fs::read(&path).unwrap(), older);
+
+    // The older run's record: drawn from, f0001 would be a change (and its restore a
+    // copy of the old content); the drill finds the newer run and lists it instead.
+    fs::write(&path, &older).unwrap();
+    let out = bakrun(&["verify", job.p(), "--sample", "10", "-vv"]);
+    assert_code(&out, 0);
+    let said = stderr(&out);
+    assert!(
+        said.contains("are not of the newest complete run"),
+        "{said}"
+    );
+    let r = record(&job.root);
+    assert_eq!(r["snapshot"], newest["snapshot"], "{r}");
+    assert_eq!(
+        (r["files_checked"].clone(), r["changed"].clone()),
+        (json!(10), json!(0)),
+        "{r}"
+    );
+
+    fs::write(&path, "not a record\n").unwrap();
+    let out = bakrun(&["verify", job.p(), "--sample", "10"]);
+    assert_code(&out, 0);
+    assert_eq!(record(&job.root)["files_checked"], 10);
+
+    // A run that fails leaves the record as it was, and no half-written one.
+    let kept = fs::read(&path).unwrap();
+    let mut spec: Value = serde_json::from_str(&fs::read_to_string(&job.spec).unwrap()).unwrap();
+    spec["sources"] = json!([job.root.join("missing").to_string_lossy()]);
+    fs::write(&job.spec, serde_json::to_string(&spec).unwrap()).unwrap();
+    assert_code(&bakrun(&["run", job.p()]), 1);
+    assert_eq!(fs::read(&path).unwrap(), kept);
+    assert_no_partial_record(&job);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use bakgen_spec::exit::Exit;
 pub mod compare;
 pub mod pulled;
 pub mod record;
+mod restic_run;
 pub mod sample;
 pub mod scratch;
 
@@ -273,7 +274,7 @@ fn drill(
     seed: u64,
     snapshot_id: &mut Option<String>,
 ) -> Result<Found, VerifyError> {
-    let size_rule = match (options.sample, &spec.verify) {
+    let size = match (options.sample, &spec.verify) {
         (Some(n), _) => SampleSize::Files(n),
         (None, Some(v)) => SampleSize::Spec(v.sample),
         (None, None) => {
@@ -282,58 +283,6 @@ fn drill(
             })
         }
     };
-    let critical: &[String] = spec.verify.as_ref().map_or(&[], |v| &v.critical);
-    let snapshot = engine
-        .snapshots()?
-        .pop()
-        .ok_or_else(|| VerifyError::NoRun {
-            job: spec.job.clone(),
-        })?;
-    *snapshot_id = Some(snapshot.id.clone());
-    let candidates: Vec<String> = engine
-        .files(&snapshot)?
-        .into_iter()
-        .filter(|f| !f.ends_with('/') && spec.sources.iter().any(|s| sample::is_under(f, s)))
-        .collect();
-    let size = match size_rule {
-        SampleSize::Files(n) => n,
-        SampleSize::Spec(s) => s.size(candidates.len() as u64),
-    };
-    let drawn = sample::draw(&candidates, critical, size, seed);
-    log::info(format!(
-        "drill of job {} on run {}: {} of {} files ({} under critical paths), seed {seed}; repeat with `{}`",
-        spec.job,
-        snapshot.id,
-        drawn.files.len(),
-        candidates.len(),
-        drawn.critical,
-        repeat_command(spec, options, seed),
-    ));
-    let exec = Exec {
-        dry_run: options.dry_run,
-    };
-    if options.dry_run {
-        print_plan(
-            spec,
-            &snapshot,
-            &drawn,
-            candidates.len(),
-            &repeat_command(spec, options, seed),
-            critical,
-        );
-    }
-    let mut found = Found {
-        sampled: drawn.files.len() as u64,
-        ..Found::default()
-    };
-    for c in critical {
-        if !drawn.files.iter().any(|f| sample::is_under(f, c)) {
-            log::warn(format!(
-                "critical path {c} has no file in run {}",
-                snapshot.id
-            ));
-        }
-    }
     let scratch = if options.dry_run {
         None
     } else {
@@ -349,71 +298,146 @@ fn drill(
             })?,
         )
     };
-    let scratch_path = scratch.as_ref().map_or_else(
-        || Scratch::path_for(Path::new(&spec.state_dir), &spec.job),
-        |s| s.path().to_owned(),
-    );
-    let verdicts = match &spec.destination {
+    let d = Drill {
+        spec,
+        options,
+        seed,
+        size,
+        critical: spec.verify.as_ref().map_or(&[], |v| &v.critical),
+        exec: Exec {
+            dry_run: options.dry_run,
+        },
+        scratch: scratch.as_ref().map_or_else(
+            || Scratch::path_for(Path::new(&spec.state_dir), &spec.job),
+            |s| s.path().to_owned(),
+        ),
+    };
+    let restic;
+    let (engine, snapshot, drawn, verdicts): (&dyn Engine, _, _, _) = match &spec.destination {
         Destination::Snapshots { .. } => {
-            let root = snapshot.path.clone().ok_or_else(|| {
-                EngineError::Invalid(format!("run {} has no folder to read", snapshot.id))
-            })?;
-            if spec.remote.is_some() {
-                remote_verdicts(spec, &exec, &drawn.files, &root, &scratch_path)?
-            } else {
-                if options.dry_run {
-                    println!(
-                        "# compare each file under {} with the live file",
-                        shell_quote(root.as_os_str())
-                    );
-                }
-                local_verdicts(&exec, &drawn.files, &root)?
-            }
+            let snapshot = newest(engine.snapshots()?, spec)?;
+            *snapshot_id = Some(snapshot.id.clone());
+            let drawn = d.draw(&snapshot, engine.files(&snapshot)?);
+            let verdicts = d.snapshot_verdicts(&snapshot, &drawn)?;
+            (engine, snapshot, drawn, verdicts)
         }
         Destination::Restic { .. } => {
-            let restic = Restic::new(spec)?;
-            let restored = scratch_path.join("files");
-            let unrestored = restic.restore_files(&exec, &snapshot, &drawn.files, &restored)?;
-            if signals::stop_requested() {
-                return Err(VerifyError::Interrupted);
-            }
-            if options.dry_run {
-                println!(
-                    "# compare each file under {} with the live file",
-                    shell_quote(restored.as_os_str())
-                );
-            }
-            let mut verdicts = Vec::new();
-            let rest: Vec<String> = drawn
-                .files
-                .iter()
-                .filter(|f| !unrestored.iter().any(|(p, _)| p == *f))
-                .cloned()
-                .collect();
-            for (path, why) in unrestored {
-                verdicts.push((
-                    path,
-                    Verdict::Mismatch(format!("restic could not restore it: {why}")),
-                ));
-            }
-            verdicts.extend(local_verdicts(&exec, &rest, &restored)?);
-            verdicts
+            // Its own engine: the runs it lists are then known to the dump drill too.
+            restic = Restic::new(spec)?;
+            let (snapshot, drawn, verdicts) = restic_run::verdicts(&d, &restic, snapshot_id)?;
+            (&restic, snapshot, drawn, verdicts)
         }
     };
-    for (path, verdict) in verdicts {
-        match verdict {
-            Verdict::Same => found.checked += 1,
-            Verdict::Changed => found.changed.push(path),
-            Verdict::Mismatch(reason) => {
-                found.checked += 1;
-                found.mismatches.push(Mismatch { path, reason });
-            }
-            Verdict::Skipped => {}
-        }
-    }
-    found.dumps = dump_drills(spec, &exec, engine, &snapshot, &scratch_path)?;
+    let found = d.found(&drawn, verdicts);
+    let dumps = dump_drills(spec, &d.exec, engine, &snapshot, &d.scratch)?;
     drop(scratch);
-    Ok(found)
+    Ok(Found { dumps, ..found })
+}
+
+/// The newest complete run of `runs` (oldest first).
+fn newest(mut runs: Vec<Snapshot>, spec: &JobSpec) -> Result<Snapshot, VerifyError> {
+    runs.pop().ok_or_else(|| VerifyError::NoRun {
+        job: spec.job.clone(),
+    })
+}
+
+/// One drill's settings, as the command line and the spec give them.
+struct Drill<'a> {
+    spec: &'a JobSpec,
+    options: &'a Options,
+    seed: u64,
+    size: SampleSize,
+    critical: &'a [String],
+    exec: Exec,
+    /// The drill's private folder (its path only, in a dry run).
+    scratch: PathBuf,
+}
+
+impl Drill<'_> {
+    /// The sample of `files` (a run's, folders with a trailing `/`): the files under the
+    /// job's sources, drawn, logged with the seed, and in a dry run printed.
+    fn draw(&self, snapshot: &Snapshot, files: Vec<String>) -> sample::Drawn {
+        let spec = self.spec;
+        let candidates: Vec<String> = files
+            .into_iter()
+            .filter(|f| !f.ends_with('/') && spec.sources.iter().any(|s| sample::is_under(f, s)))
+            .collect();
+        let size = match self.size {
+            SampleSize::Files(n) => n,
+            SampleSize::Spec(s) => s.size(candidates.len() as u64),
+        };
+        let drawn = sample::draw(&candidates, self.critical, size, self.seed);
+        let again = repeat_command(spec, self.options, self.seed);
+        log::info(format!(
+            "drill of job {} on run {}: {} of {} files ({} under critical paths), seed {}; repeat with `{again}`",
+            spec.job,
+            snapshot.id,
+            drawn.files.len(),
+            candidates.len(),
+            drawn.critical,
+            self.seed,
+        ));
+        if self.options.dry_run {
+            print_plan(
+                spec,
+                snapshot,
+                &drawn,
+                candidates.len(),
+                &again,
+                self.critical,
+            );
+        }
+        for c in self.critical {
+            if !drawn.files.iter().any(|f| sample::is_under(f, c)) {
+                log::warn(format!(
+                    "critical path {c} has no file in run {}",
+                    snapshot.id
+                ));
+            }
+        }
+        drawn
+    }
+
+    /// The sample of an rsync snapshot, read in place (or, pulled, compared on its host).
+    fn snapshot_verdicts(
+        &self,
+        snapshot: &Snapshot,
+        drawn: &sample::Drawn,
+    ) -> Result<Vec<(String, Verdict)>, VerifyError> {
+        let root = snapshot.path.clone().ok_or_else(|| {
+            EngineError::Invalid(format!("run {} has no folder to read", snapshot.id))
+        })?;
+        if self.spec.remote.is_some() {
+            return remote_verdicts(self.spec, &self.exec, &drawn.files, &root, &self.scratch);
+        }
+        if self.exec.dry_run {
+            println!(
+                "# compare each file under {} with the live file",
+                shell_quote(root.as_os_str())
+            );
+        }
+        local_verdicts(&self.exec, &drawn.files, &root)
+    }
+
+    /// What the verdicts on the sample come to.
+    fn found(&self, drawn: &sample::Drawn, verdicts: Vec<(String, Verdict)>) -> Found {
+        let mut found = Found {
+            sampled: drawn.files.len() as u64,
+            ..Found::default()
+        };
+        for (path, verdict) in verdicts {
+            match verdict {
+                Verdict::Same => found.checked += 1,
+                Verdict::Changed => found.changed.push(path),
+                Verdict::Mismatch(reason) => {
+                    found.checked += 1;
+                    found.mismatches.push(Mismatch { path, reason });
+                }
+                Verdict::Skipped => {}
+            }
+        }
+        found
+    }
 }
 
 /// The command that draws the same sample again.
@@ -499,11 +523,7 @@ fn remote_verdicts(
 }
 
 /// The dump drill of the run: each PostgreSQL/MySQL dump loaded into a throwaway server
-/// in `scratch` and checked.
-///
-/// MERGE POINT: the dump drill (`crate::drill::drill_dumps`) is another module; its
-/// `DumpDrill` results map one to one onto [`DumpResult`]. Until it is in, a job with
-/// dumps fails its drill saying so, rather than passing without its dumps checked.
+/// in `scratch` and checked (`crate::drill`).
 fn dump_drills(
     spec: &JobSpec,
     exec: &Exec,

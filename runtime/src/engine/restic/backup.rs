@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
 
 use super::failure::{self, Exit, ResticFailure, Said};
-use super::listing::{parse_listing, short};
+use super::listing::short;
 use super::{namespace, tags, Restic};
 use crate::command::{Command, Exec, Finished};
 use crate::dump::{self, pipe};
@@ -70,24 +70,9 @@ impl Restic {
             self.clear_incomplete(exec)?;
             return self.new_run(exec, view, existing.iter().map(|s| s.time).max());
         };
-        let listing = {
-            let cmd = self.listing_command()?;
-            log::debug(format!("running: {} (beside the backup)", cmd.display()));
-            std::thread::spawn(move || crate::command::output_stoppable(pipe::process(&cmd), &cmd))
-        };
+        let listing = self.list_beside()?;
         let result = self.new_run(exec, view, Some(last));
-        let listed = match listing.join() {
-            Ok(Ok(out)) if out.status.success() => parse_listing(&out.stdout),
-            Ok(Ok(out)) => Err(self.failure(
-                Exit::of(&out.status),
-                &Said::from_text(&String::from_utf8_lossy(&out.stderr)),
-            )),
-            Ok(Err(source)) => Err(EngineError::Command(crate::command::CommandError::Spawn {
-                program: "restic".into(),
-                source,
-            })),
-            Err(_) => Err(EngineError::Invalid("the listing thread panicked".into())),
-        };
+        let listed = self.joined_listing(listing);
         match (result, listed) {
             // The listing says why better than the backup's exit code (wrong password,
             // missing repository, unreachable).
@@ -232,6 +217,10 @@ impl Restic {
 
         if !self.spec.sources.is_empty() {
             let mut cmd = self.backup_command(&run, parts)?;
+            let record = self.records_run_files() && !exec.dry_run;
+            if record {
+                cmd = cmd.arg("-vv");
+            }
             for pattern in &self.spec.excludes {
                 cmd = cmd.arg(format!("--exclude={pattern}"));
             }
@@ -240,7 +229,12 @@ impl Restic {
             if !view.is_live() {
                 cmd = namespace::in_snapshot_view(cmd, view, &self.spec.sources);
             }
-            let ran = match self.run(exec, &cmd) {
+            let ran = if record {
+                self.run_recording(&cmd, &self.run_files_path())
+            } else {
+                self.run(exec, &cmd).map(|ran| (ran, None))
+            };
+            let (ran, recorder) = match ran {
                 Ok(f) => f,
                 Err(e) => {
                     self.discard_run(exec, &run, None);
@@ -275,6 +269,16 @@ impl Restic {
                 self.spec.sources.clone(),
                 self.run_tags(&run, parts),
             );
+            if let (Some(recorder), Some(id)) = (
+                recorder,
+                summary.as_ref().and_then(|s| s.snapshot_id.as_deref()),
+            ) {
+                if let Err(e) = recorder.finish(&run, id) {
+                    log::warn(format!(
+                        "cannot record the run's files: {e}; the next drill lists the run instead"
+                    ));
+                }
+            }
             if let Some(s) = summary {
                 s.add_to(&mut stats);
                 // The sources snapshot names the run.

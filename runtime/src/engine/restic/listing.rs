@@ -8,10 +8,16 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, Local};
 use serde::Deserialize;
 
+use super::failure::{Exit, Said};
 use super::{tags, Restic};
 use crate::command::{Command, Exec};
+use crate::dump::pipe;
 use crate::engine::run_name::parse_snapshot_name;
 use crate::engine::{EngineError, Snapshot};
+use crate::log;
+
+/// A listing running beside other work ([`Restic::list_beside`]).
+pub type Beside = std::thread::JoinHandle<std::io::Result<std::process::Output>>;
 
 /// One restic snapshot as `restic snapshots --json` prints it.
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +65,44 @@ impl Restic {
             .restic()?
             .args(["--no-lock", "snapshots", "--json", "--tag", tags::BAKGEN]);
         parse_listing(&self.query(&cmd)?)
+    }
+
+    /// [`Restic::restic_snapshots`]' listing started in a thread of its own, to run beside
+    /// other restic work (each restic command pays half a second to open the repository);
+    /// [`Restic::joined_listing`] waits for it.
+    pub fn list_beside(&self) -> Result<Beside, EngineError> {
+        let cmd = self.listing_command()?.beside();
+        log::debug(format!("running: {} (beside other work)", cmd.display()));
+        Ok(std::thread::spawn(move || {
+            crate::command::output_stoppable(pipe::process(&cmd), &cmd)
+        }))
+    }
+
+    /// The snapshots [`Restic::list_beside`] listed, or why restic could not list them.
+    pub(super) fn joined_listing(
+        &self,
+        beside: Beside,
+    ) -> Result<Vec<ResticSnapshot>, EngineError> {
+        match beside.join() {
+            Ok(Ok(out)) if out.status.success() => parse_listing(&out.stdout),
+            Ok(Ok(out)) => Err(self.failure(
+                Exit::of(&out.status),
+                &Said::from_text(&String::from_utf8_lossy(&out.stderr)),
+            )),
+            Ok(Err(source)) => Err(EngineError::Command(crate::command::CommandError::Spawn {
+                program: "restic".into(),
+                source,
+            })),
+            Err(_) => Err(EngineError::Invalid("the listing thread panicked".into())),
+        }
+    }
+
+    /// The complete runs ([`crate::engine::Engine::snapshots`]) as listed beside: the
+    /// listing becomes this process's list of the job's snapshots.
+    pub fn complete_runs_beside(&self, beside: Beside) -> Result<Vec<Snapshot>, EngineError> {
+        let listed = self.joined_listing(beside)?;
+        *self.listed.borrow_mut() = Some(listed);
+        self.complete_runs()
     }
 
     pub(super) fn listing_command(&self) -> Result<Command, EngineError> {
@@ -156,8 +200,27 @@ impl Restic {
 
     /// The files of a run ([`crate::engine::Engine::files`]).
     pub(super) fn files_of(&self, snapshot: &Snapshot) -> Result<Vec<String>, EngineError> {
+        self.listed_files(snapshot, false)
+    }
+
+    /// The regular files of a run's sources snapshot: what a drill draws from, the same a
+    /// record of the run holds ([`super::run_files`]).
+    pub fn regular_files(&self, snapshot: &Snapshot) -> Result<Vec<String>, EngineError> {
+        self.listed_files(snapshot, true)
+    }
+
+    /// `restic ls` of each of the run's snapshots (`only_regular`: of its sources
+    /// snapshot, and only its regular files), folders shown with a trailing `/`.
+    fn listed_files(
+        &self,
+        snapshot: &Snapshot,
+        only_regular: bool,
+    ) -> Result<Vec<String>, EngineError> {
         let mut out = Vec::new();
         for member in self.members(snapshot)? {
+            if only_regular && member.is_dump() {
+                continue;
+            }
             let cmd = self
                 .restic()?
                 .args(["--no-lock", "ls", "--json"])
@@ -173,8 +236,12 @@ impl Restic {
                 let Some(path) = node.get("path").and_then(|v| v.as_str()) else {
                     continue;
                 };
+                let kind = node.get("type").and_then(|v| v.as_str());
+                if only_regular && kind != Some("file") {
+                    continue;
+                }
                 let mut shown = path.to_owned();
-                if node.get("type").and_then(|v| v.as_str()) == Some("dir") {
+                if kind == Some("dir") {
                     shown.push('/');
                 }
                 out.push(shown);

@@ -4,6 +4,7 @@
 
 use super::failure::{self, Exit, ResticFailure, Said};
 use super::lock;
+use super::run_files::{Recorder, Recording};
 use super::Restic;
 use crate::command::{Command, Exec, Finished};
 use crate::engine::EngineError;
@@ -26,6 +27,26 @@ impl Restic {
             let failed = !ran.finished.success() && !ran.finished.interrupted;
             let said = failed.then(|| ran.said.text());
             Ok((ran, said))
+        })
+    }
+
+    /// [`Restic::run`] of a `restic backup -vv` whose named files go into a record at
+    /// `target` (see [`super::run_files`]), started afresh by each attempt; the record is
+    /// returned unfinished, for the caller to finish once the run is made.
+    pub(super) fn run_recording(
+        &self,
+        cmd: &Command,
+        target: &std::path::Path,
+    ) -> Result<(Ran, Option<Recorder>), EngineError> {
+        self.until_unlocked(|| {
+            let sink = Recording {
+                stdout: output::Stdout::of(cmd),
+                recorder: Recorder::create(target),
+            };
+            let (ran, sink) = run_into(cmd, sink, |s| std::mem::take(&mut s.stdout.0))?;
+            let failed = !ran.finished.success() && !ran.finished.interrupted;
+            let said = failed.then(|| ran.said.text());
+            Ok(((ran, sink.recorder), said))
         })
     }
 
@@ -127,19 +148,33 @@ pub(super) struct Ran {
 /// signals passed on as SIGINT, a restic deaf to it killed after the grace period) and
 /// keeps what restic said on standard error.
 pub(super) fn run_capturing(cmd: &Command) -> Result<Ran, EngineError> {
+    Ok(run_into(cmd, output::Stdout::of(cmd), |s| std::mem::take(&mut s.0))?.0)
+}
+
+/// [`run_capturing`] with standard output into `sink`, whose kept lines `lines` takes out;
+/// the sink is returned too.
+fn run_into<S: output::LineSink>(
+    cmd: &Command,
+    sink: S,
+    lines: impl FnOnce(&mut S) -> Vec<String>,
+) -> Result<(Ran, S), EngineError> {
     log::debug(format!("running: {}", cmd.display()));
-    let ran = process::run(
+    let mut ran = process::run(
         cmd,
         std::process::Stdio::piped(),
         process::Stop::Forward,
-        output::Stdout::of(cmd),
+        sink,
         Logged::default(),
     )?;
-    Ok(Ran {
-        finished: Finished::of(&ran.status, ran.stdout.0),
-        exit: Exit::of(&ran.status),
-        said: ran.stderr.0,
-    })
+    let ran_lines = lines(&mut ran.stdout);
+    Ok((
+        Ran {
+            finished: Finished::of(&ran.status, ran_lines),
+            exit: Exit::of(&ran.status),
+            said: ran.stderr.0,
+        },
+        ran.stdout,
+    ))
 }
 
 /// restic's standard error: logged as warnings, and kept as [`Said`].

@@ -18,7 +18,8 @@
 //! The files: `repository.rs` (restic's command line, environment and secrets; init,
 //! check, prune), `sftp.rs` (an sftp repository's ssh), `listing.rs` (runs as restic lists
 //! them, and the run cache), `backup.rs`, `restore.rs`, `dump_file.rs` (a run's dump read
-//! back into a file), `forget.rs` (removing runs),
+//! back into a file), `forget.rs` (removing runs), `run_files.rs` (the files of the last run, recorded for
+//! drills while restic saves them), `restore_files.rs` (a drill's sample restored at once),
 //! `namespace.rs` (reading a snapshot step's sources at their original paths), `locked.rs`
 //! and `lock.rs` (restic's locks), `failure.rs` (restic's failures in words).
 
@@ -44,13 +45,15 @@ mod namespace;
 mod repository;
 mod restore;
 mod restore_files;
+mod run_files;
 mod sftp;
 pub use bakgen_spec::restic_tags as tags;
 
 pub use backup::{parse_summary, Summary};
 pub use failure::ResticFailure;
-pub use listing::{newest_complete_runs, ResticSnapshot};
+pub use listing::{newest_complete_runs, Beside, ResticSnapshot};
 pub use restore_files::Unrestored;
+pub use run_files::RecordedRun;
 
 #[derive(Debug)]
 pub struct Restic {

@@ -27,18 +27,32 @@ impl Restic {
         paths: &[String],
         target: &Path,
     ) -> Result<Unrestored, EngineError> {
-        self.note_env(exec);
-        let members = self.members(snapshot)?;
-        let mut unrestored = Unrestored::new();
-        for member in members
-            .iter()
+        let sources: Vec<String> = self
+            .members(snapshot)?
+            .into_iter()
             .filter(|m| tags::value(&m.tags, tags::DUMP).is_none())
-        {
+            .map(|m| m.id)
+            .collect();
+        self.restore_files_of(exec, &sources, paths, target)
+    }
+
+    /// [`Restic::restore_files`] from the restic snapshots `ids` (a run's sources
+    /// snapshot, named by a record of the run: [`Restic::recorded_run`]).
+    pub fn restore_files_of(
+        &self,
+        exec: &Exec,
+        ids: &[String],
+        paths: &[String],
+        target: &Path,
+    ) -> Result<Unrestored, EngineError> {
+        self.note_env(exec);
+        let mut unrestored = Unrestored::new();
+        for id in ids {
             for batch in batches(paths) {
                 let mut cmd = self
                     .restic()?
                     .arg("restore")
-                    .arg(&member.id)
+                    .arg(id)
                     .arg("--target")
                     .arg(target);
                 for path in batch {
