@@ -59,6 +59,11 @@ fn bakgen(args: &[&str]) -> Run {
     #[allow(clippy::zombie_processes)]
     let child = Command::new(bakgen_bin())
         .args(args)
+        // Build stamps under the target folder, not in the user's cache.
+        .env(
+            "XDG_CACHE_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

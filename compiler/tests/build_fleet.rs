@@ -1,37 +1,69 @@
 //! `bakgen build` of a generated fleet (tests/support/fleet.rs) through its fast paths: host
 //! by host on several threads, byte-identical to the bundles emitted in one piece; a
 //! rebuild that emits no host whose inputs are as stamped, and still notices a file
-//! edited, removed or chmod-ed by hand; `--host`.
+//! edited, removed or chmod-ed by hand; `--host`; the stamp kept in the user's cache
+//! folder, so the output folder holds the generated files alone.
 
 mod support;
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use bakgen::ops::build::{bundles, stamp::STAMP};
+use bakgen::emit::sha256_hex;
+use bakgen::ops::build::bundles;
 use bakgen::ops::check::check;
 use bakgen::source::{SourceFile, SourceSet};
-use support::{bakgen, fleet, tmp};
+use support::{bakgen, command, fleet, names, tmp};
 
 const HOSTS: usize = 24;
 
-/// Runs `bakgen build POLICY --out OUT ARGS…`; its standard error's last line.
-fn build(policy: &Path, out: &Path, args: &[&str]) -> String {
-    let mut all = vec![
-        "build",
-        policy.to_str().expect("utf-8"),
-        "--out",
-        out.to_str().expect("utf-8"),
-    ];
-    all.extend(args);
-    let o = bakgen(&all);
+/// The file older bakgens kept their stamp in, inside the output folder.
+const LEGACY: &str = ".bakgen-build.json";
+
+/// The cache folder (`XDG_CACHE_HOME`) of the builds of `policy`: `cache/` beside it, in
+/// the test's own folder.
+fn cache_of(policy: &Path) -> PathBuf {
+    policy.with_file_name("cache")
+}
+
+/// Where the stamp of `out` is kept, as docs/operations.md says: in `cache`, named for the
+/// SHA-256 of `out`'s canonical path.
+fn stamp_of(cache: &Path, out: &Path) -> PathBuf {
+    let canonical = std::fs::canonicalize(out).expect("the output folder exists");
+    cache.join(format!(
+        "bakgen/build-stamps/{}.json",
+        sha256_hex(canonical.as_os_str().as_bytes())
+    ))
+}
+
+/// Runs `bakgen build POLICY --out OUT ARGS…` as `cmd` sets it up; its standard error.
+fn build_as(mut cmd: Command, policy: &Path, out: &Path, args: &[&str]) -> String {
+    let o = cmd
+        .arg("build")
+        .arg(policy)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("bakgen runs");
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "build failed:\n{err}");
+    err
+}
+
+/// Runs `bakgen build POLICY --out OUT ARGS…` with its cache in [`cache_of`]; its standard
+/// error's last line.
+fn build(policy: &Path, out: &Path, args: &[&str]) -> String {
+    let mut cmd = command();
+    cmd.env("XDG_CACHE_HOME", cache_of(policy));
+    let err = build_as(cmd, policy, out, args);
     err.lines().last().unwrap_or_default().to_owned()
 }
 
-/// Every file under `root` except the stamp, relative path → bytes.
+/// Every file under `root`, relative path → bytes.
 fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(dir).expect("readable") {
@@ -39,7 +71,7 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
             let rel = p.strip_prefix(root).expect("inside").to_string_lossy();
             if p.is_dir() {
                 walk(root, &p, out);
-            } else if rel != STAMP {
+            } else {
                 out.insert(rel.into_owned(), std::fs::read(&p).expect("file"));
             }
         }
@@ -152,7 +184,7 @@ fn a_rebuild_emits_only_what_changed_and_repairs_what_was_touched() {
 
     // A stamp from another bakgen (or none) is not trusted: every host is emitted, and
     // nothing unchanged is written.
-    let stamp = out.join(STAMP);
+    let stamp = stamp_of(&cache_of(&policy), &out);
     let text = std::fs::read_to_string(&stamp).expect("stamp");
     let (head, tail) = text
         .split_once("\"bakgen\": \"")
@@ -179,12 +211,7 @@ fn build_host_builds_that_host_alone() {
     let policy = write_policy(dir.path(), &fleet::policy(4, 10));
     let out = dir.path().join("out");
     build(&policy, &out, &["--host", "host00002"]);
-    let hosts: Vec<String> = std::fs::read_dir(&out)
-        .expect("out")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n != STAMP)
-        .collect();
-    assert_eq!(hosts, ["host00002"]);
+    assert_eq!(names(&out), ["host00002"]);
 
     build(&policy, &out, &[]);
     let one = build(&policy, &out, &["--host", "host00001"]);
@@ -246,4 +273,144 @@ fn a_changed_install_block_or_drill_reemits_the_hosts_it_touches() {
     assert!(out
         .join("host00003/etc/systemd/system/bakgen-verify-job0.timer")
         .exists());
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the compiler crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// `diff -r A B`'s output: empty when the two trees are the same.
+fn diff_r(a: &Path, b: &Path) -> String {
+    let o = Command::new("diff")
+        .arg("-r")
+        .arg(a)
+        .arg(b)
+        .output()
+        .expect("diff runs");
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "diff failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn the_output_folder_holds_the_generated_files_alone() {
+    let dir = tmp("fleet-alone");
+    let policies = workspace().join("policies");
+    let cache = dir.path().join("cache");
+    let run = |out: &Path| {
+        let mut cmd = command();
+        cmd.env("XDG_CACHE_HOME", &cache);
+        build_as(cmd, &policies, out, &[])
+    };
+    let (out, fresh) = (dir.path().join("out"), dir.path().join("fresh"));
+    run(&out);
+    run(&fresh);
+    assert!(!out.join(LEGACY).exists());
+    assert_eq!(diff_r(&out, &fresh), "");
+    // What a reviewer checks: generated/ is current.
+    assert_eq!(diff_r(&out, &workspace().join("generated")), "");
+
+    // The stamps are in the cache, one per output folder, and they work: a rebuild emits
+    // only the hosts that depend on others, and changes nothing.
+    let file_name = |p: PathBuf| p.file_name().expect("name").to_string_lossy().into_owned();
+    let mut want = vec![
+        file_name(stamp_of(&cache, &out)),
+        file_name(stamp_of(&cache, &fresh)),
+    ];
+    want.sort();
+    assert_eq!(names(&cache.join("bakgen/build-stamps")), want);
+    let again = run(&out);
+    let last = again.lines().last().unwrap_or_default();
+    assert!(
+        last.contains(" 0 written,")
+            && last.contains(" hosts unchanged since the last build")
+            && !last.contains("(0 hosts"),
+        "{again}"
+    );
+    assert_eq!(diff_r(&out, &fresh), "");
+
+    // An older bakgen's stamp in the output folder is removed by the next build.
+    std::fs::write(out.join(LEGACY), "{\"bakgen\": \"older\", \"hosts\": {}}\n").expect("old");
+    let again = run(&out);
+    assert!(
+        again.contains(&format!("removed {}\n", out.join(LEGACY).display())),
+        "{again}"
+    );
+    assert!(!again.contains(" 0 removed ("), "{again}");
+    assert_eq!(diff_r(&out, &fresh), "");
+}
+
+#[test]
+fn the_stamp_is_kept_in_xdg_cache_home_else_home_else_nowhere() {
+    let dir = tmp("fleet-cache");
+    let policy = write_policy(dir.path(), &fleet::policy(4, 3));
+    let out = dir.path().join("out");
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).expect("home");
+    let in_home = || {
+        let mut cmd = command();
+        cmd.env_remove("XDG_CACHE_HOME").env("HOME", &home);
+        cmd
+    };
+    build_as(in_home(), &policy, &out, &[]);
+    let stamp = stamp_of(&home.join(".cache"), &out);
+    assert!(stamp.is_file(), "no stamp at {}", stamp.display());
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    for folder in [".cache", ".cache/bakgen", ".cache/bakgen/build-stamps"] {
+        assert_eq!(mode(&home.join(folder)), 0o700, "{folder}");
+    }
+    let again = build_as(in_home(), &policy, &out, &[]);
+    assert!(again.contains("(4 hosts unchanged"), "{again}");
+    assert_eq!(
+        names(&out),
+        ["host00000", "host00001", "host00002", "host00003"]
+    );
+
+    // No cache folder: no stamp anywhere, every host emitted, nothing unchanged written.
+    let nowhere = || {
+        let mut cmd = command();
+        cmd.env_remove("XDG_CACHE_HOME").env_remove("HOME");
+        cmd
+    };
+    let first = build_as(nowhere(), &policy, &out, &[]);
+    assert!(
+        first.contains(" 0 written,") && first.contains("(0 hosts"),
+        "{first}"
+    );
+    let again = build_as(nowhere(), &policy, &out, &[]);
+    assert!(
+        again.contains(" 0 written,") && again.contains("(0 hosts"),
+        "{again}"
+    );
+    assert_eq!(
+        names(&out),
+        ["host00000", "host00001", "host00002", "host00003"]
+    );
+    // A build without a cache leaves the stamp in HOME alone: still this folder's, and (the
+    // manifests as stamped) still trusted.
+    let again = build_as(in_home(), &policy, &out, &[]);
+    assert!(again.contains("(4 hosts unchanged"), "{again}");
+
+    // A cache folder that cannot be made: a warning, and the build succeeds, complete.
+    let not_a_folder = dir.path().join("not-a-folder");
+    std::fs::write(&not_a_folder, "").expect("file");
+    let before = tree(&out);
+    std::fs::remove_dir_all(out.join("host00001")).expect("rm");
+    let mut cmd = command();
+    cmd.env("XDG_CACHE_HOME", &not_a_folder);
+    let err = build_as(cmd, &policy, &out, &[]);
+    assert!(
+        err.contains(&format!(
+            "warning: cannot remove the build stamp {}/bakgen/build-stamps/",
+            not_a_folder.display()
+        )),
+        "{err}"
+    );
+    assert!(tree(&out) == before, "the build is not complete");
 }

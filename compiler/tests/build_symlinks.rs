@@ -6,9 +6,8 @@ mod support;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use support::with_outside;
+use support::{names, with_outside};
 use tempfile::TempDir;
 
 const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v1.kdl");
@@ -16,7 +15,7 @@ const V2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/apply_fixtures/v2.k
 
 /// `bakgen build POLICY --out OUT`: exit code and standard error.
 fn build(policy: &str, out: &Path) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_bakgen"))
+    let o = support::command()
         .args(["build", policy, "--out"])
         .arg(out)
         .output()
@@ -36,15 +35,6 @@ fn link_at(path: &Path, target: &Path) {
     symlink(target, path).expect("symlink");
 }
 
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("ls")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_linked_folder_of_the_bundle_is_refused_and_nothing_written_outside() {
     for rel in [
@@ -60,9 +50,9 @@ fn a_linked_folder_of_the_bundle_is_refused_and_nothing_written_outside() {
         let named = format!("{} is a symbolic link", out.join(rel).display());
         assert!(stderr.contains(&named), "{rel}: no `{named}` in:\n{stderr}");
         assert!(
-            listing(&outside).is_empty(),
+            names(&outside).is_empty(),
             "{rel}: wrote outside: {:?}",
-            listing(&outside)
+            names(&outside)
         );
     }
 }
@@ -110,7 +100,7 @@ fn other_links_are_left_alone_reported_and_never_walked_or_removed_through() {
     let text = std::fs::read_to_string(&manifest).expect("manifest");
     std::fs::write(&manifest, text.replace("\"h1\"", "\"gone\"")).expect("rewrite");
     link_at(&out.join("gone"), &elsewhere.join("gone"));
-    let before = listing(&elsewhere.join("gone/etc/bakgen/jobs"));
+    let before = names(&elsewhere.join("gone/etc/bakgen/jobs"));
 
     let (code, stderr) = build(V2, &out);
     assert_eq!(code, 0, "{stderr}");
@@ -130,7 +120,7 @@ fn other_links_are_left_alone_reported_and_never_walked_or_removed_through() {
         !stderr.contains("inner"),
         "walked through a link:\n{stderr}"
     );
-    assert_eq!(listing(&elsewhere.join("gone/etc/bakgen/jobs")), before);
+    assert_eq!(names(&elsewhere.join("gone/etc/bakgen/jobs")), before);
     assert!(std::fs::symlink_metadata(out.join("gone"))
         .expect("kept")
         .is_symlink());

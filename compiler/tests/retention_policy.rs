@@ -28,7 +28,7 @@ fn all_and_keep_within_periods_reach_the_job_spec() {
     let policy = dir.join("policy.kdl");
     std::fs::write(&policy, POLICY).unwrap_or_else(|e| panic!("write policy: {e}"));
     let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_bakgen"))
+    let o = support::command()
         .arg("build")
         .arg(&policy)
         .arg("--out")

@@ -59,7 +59,9 @@ fn generated_btrfs_unit_runs_under_systemd() {
         .args(["build"])
         .arg(&policy)
         .arg("--out")
-        .arg(&out));
+        .arg(&out)
+        // Its build stamp in this test's folder, not in the user's cache.
+        .env("XDG_CACHE_HOME", dir.join("cache")));
     let img = dir.join("btrfs.img");
     fs::File::create(&img)
         .and_then(|f| f.set_len(256 * 1024 * 1024))

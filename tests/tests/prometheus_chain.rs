@@ -142,6 +142,8 @@ monitoring {{ prometheus "h1"; }}
             "--out".as_ref(),
             out.as_os_str(),
         ])
+        // Its build stamp in this test's folder, not in the user's cache.
+        .env("XDG_CACHE_HOME", root.join("cache"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

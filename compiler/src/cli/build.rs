@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::output::{load_and_check, print_diagnostics};
-use crate::ops::build::{build_with, BuildOptions};
+use crate::ops::build::{build_with, stamp, BuildOptions};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -32,7 +32,10 @@ pub fn run(args: BuildArgs) -> ExitCode {
         eprintln!("failed: {} errors; nothing was written", checked.errors());
         return ExitCode::from(1);
     };
-    let options = BuildOptions { host: args.host };
+    let options = BuildOptions {
+        host: args.host,
+        stamps: stamp::folder_from_env(),
+    };
     match build_with(plan, &args.out, &options) {
         Ok(r) => {
             for p in &r.written {
@@ -49,6 +52,11 @@ pub fn run(args: BuildArgs) -> ExitCode {
             }
             for p in &r.foreign {
                 eprintln!("left alone {} (not written by bakgen)", p.display());
+            }
+            if let Some(e) = &r.stamp_error {
+                eprintln!(
+                    "warning: {e} (the stamp is a cache: nothing is lost, hosts are emitted again)"
+                );
             }
             eprintln!(
                 "built {} host{}: {} written, {} unchanged, {} removed ({} host{} unchanged since the last build, not emitted)",

@@ -524,12 +524,12 @@ fn io_error(action: &'static str, path: &Path, e: Errno) -> TreeError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
 
     /// A root to write into and a folder outside it; removed when the first is dropped.
-    fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    pub(crate) fn scratch() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");
         let (root, outside) = (dir.path().join("root"), dir.path().join("outside"));
         std::fs::create_dir_all(&root).expect("root");

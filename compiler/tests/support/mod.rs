@@ -4,18 +4,25 @@
 
 pub mod fleet;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use tempfile::TempDir;
 
-/// `bakgen ARGS…` with colour off, its whole output collected.
+/// The cache folder the tests' `bakgen` keeps build stamps in: under the target folder,
+/// never the user's `~/.cache`.
+pub const CACHE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache");
+
+/// The built `bakgen` with colour off and its cache in [`CACHE`].
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bakgen"));
+    c.env("NO_COLOR", "1").env("XDG_CACHE_HOME", CACHE);
+    c
+}
+
+/// `bakgen ARGS…` (see [`command`]), its whole output collected.
 pub fn bakgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bakgen"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("bakgen runs")
+    command().args(args).output().expect("bakgen runs")
 }
 
 /// A new empty folder `bakgen-<name>-XXXXXX` under the system's temporary folder, removed
@@ -27,6 +34,16 @@ pub fn tmp(name: &str) -> TempDir {
         .prefix(&format!("bakgen-{name}-"))
         .tempdir()
         .expect("temp dir")
+}
+
+/// The names in `dir`, sorted.
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// A fresh folder (see [`tmp`]) holding `<inside>/`, the folder bakgen is pointed at, and

@@ -19,7 +19,7 @@ use crate::ops::tree::{Tree, TreeError};
 use crate::validate::Plan;
 
 use host::HostReport;
-use stamp::Stamp;
+use stamp::{Stamp, StampError, StampFile};
 
 #[derive(Debug, Default)]
 pub struct BuildReport {
@@ -33,6 +33,8 @@ pub struct BuildReport {
     pub kept_edited: Vec<PathBuf>,
     /// Hosts not emitted at all: their inputs and files were as the last build left them.
     pub skipped: usize,
+    /// The build stamp could not be named, removed or written (the build is complete).
+    pub stamp_error: Option<StampError>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,9 @@ impl BuildError {
 pub struct BuildOptions {
     /// Only this host's folder (`--host`); the other folders are not looked at.
     pub host: Option<String>,
+    /// The folder build stamps are kept in (`stamp::folder_from_env()` for `bakgen build`);
+    /// `None`: no stamp, every host is emitted.
+    pub stamps: Option<PathBuf>,
 }
 
 /// The emitter every host's bundle is made with: the fleet's alerting rules prepared once.
@@ -107,10 +112,15 @@ pub fn build_with(
     let emitter = emitter(plan)?;
     // A build is redone from the policy if lost: no fsync.
     let out = Tree::create(out, false)?;
-    let old = Stamp::read_trusted(&out);
-    // Until this build is complete, nothing of it is trusted: an interrupted build leaves
-    // no stamp, and the next one emits every host.
-    out.remove(stamp::STAMP)?;
+    let mut report = BuildReport {
+        hosts: hosts.len(),
+        ..BuildReport::default()
+    };
+    // An older bakgen's stamp: `out` holds the generated files alone.
+    if out.remove(stamp::LEGACY)? {
+        report.removed.push(out.path(stamp::LEGACY));
+    }
+    let (file, old) = take_stamp(&out, options, &mut report);
     let work = |emitter: &mut Emitter, h: &HostJobs| {
         let Some(host) = out.subtree(h.host, true)? else {
             return Ok(HostReport::default());
@@ -124,10 +134,6 @@ pub fn build_with(
     } else {
         Stamp::default()
     };
-    let mut report = BuildReport {
-        hosts: hosts.len(),
-        ..BuildReport::default()
-    };
     for (h, r) in hosts.iter().zip(done) {
         match r.stamp.clone() {
             Some(s) => stamp.hosts.insert(h.host.to_owned(), s),
@@ -139,8 +145,36 @@ pub fn build_with(
     if options.host.is_none() {
         remove_gone_hosts(&out, &hosts, &mut report)?;
     }
-    stamp.write(&out)?;
+    if let Some(file) = file {
+        report.stamp_error = file.write(stamp).err();
+    }
     Ok(report)
+}
+
+/// `out`'s stamp and what it says, the stamp removed: until this build is complete nothing
+/// of it is trusted, so an interrupted build leaves no stamp and the next one emits every
+/// host. No stamp (every host emitted, none stamped) when there is no folder to keep it in
+/// or it cannot be named or removed.
+fn take_stamp(
+    out: &Tree,
+    options: &BuildOptions,
+    report: &mut BuildReport,
+) -> (Option<StampFile>, Stamp) {
+    let Some(folder) = &options.stamps else {
+        return (None, Stamp::default());
+    };
+    let taken = StampFile::of(folder, out.root()).and_then(|file| {
+        let old = file.read_trusted();
+        file.remove()?;
+        Ok((file, old))
+    });
+    match taken {
+        Ok((file, old)) => (Some(file), old),
+        Err(e) => {
+            report.stamp_error = Some(e);
+            (None, Stamp::default())
+        }
+    }
 }
 
 /// Hosts that are gone from the policy: remove what their manifest says bakgen wrote.
