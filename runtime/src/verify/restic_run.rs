@@ -33,7 +33,7 @@ pub(super) fn verdicts(
     // A dry run shows the slow way's commands: it runs nothing beside anything.
     if !d.exec.dry_run {
         if let Some(recorded) = restic.recorded_run() {
-            if let Some(done) = from_record(d, restic, &recorded, snapshot_id)? {
+            if let Some(done) = from_record(d, restic, recorded, snapshot_id)? {
                 return Ok(done);
             }
         }
@@ -52,7 +52,7 @@ pub(super) fn verdicts(
 fn from_record(
     d: &Drill<'_>,
     restic: &Restic,
-    recorded: &RecordedRun,
+    recorded: RecordedRun,
     snapshot_id: &mut Option<String>,
 ) -> Result<Option<(Snapshot, Drawn, Verdicts)>, VerifyError> {
     let listing = restic.list_beside()?;
@@ -68,7 +68,7 @@ fn from_record(
         "sample drawn from the record of run {} (snapshot {short}), checked against the repository's runs",
         recorded.run
     ));
-    let drawn = d.draw(&tentative, recorded.files.clone());
+    let drawn = d.draw(&tentative, recorded.files);
     let restored = d.scratch.join("files");
     let result = restic
         .restore_files_of(
