@@ -4,10 +4,6 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-/// The nice value added to work run beside the main command: enough that it takes only
-/// what the main command leaves of the processor.
-const BESIDE_NICENESS: libc::c_int = 10;
-
 /// A program and its arguments, kept apart from execution so it can be printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
@@ -22,9 +18,6 @@ pub struct Command {
     /// The progress output the program prints on standard output, shown while it runs
     /// (see [`crate::progress`]).
     pub progress: Option<crate::progress::Format>,
-    /// Added to the child's nice value: work run beside the job's main command (a
-    /// listing beside a backup or a restore) yields the processor to it.
-    pub niceness: libc::c_int,
 }
 
 impl Command {
@@ -35,14 +28,7 @@ impl Command {
             env: Vec::new(),
             stop_signal: libc::SIGTERM,
             progress: None,
-            niceness: 0,
         }
-    }
-
-    /// The program runs at a lower priority ([`Command::niceness`]).
-    pub fn beside(mut self) -> Self {
-        self.niceness = BESIDE_NICENESS;
-        self
     }
 
     /// The program prints its progress on standard output as `format` says: shown while

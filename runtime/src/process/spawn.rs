@@ -57,9 +57,7 @@ pub fn process(cmd: &Command) -> std::process::Command {
     // SAFETY: getpid has no preconditions.
     let parent = unsafe { libc::getpid() };
     let death_signal = cmd.stop_signal as libc::c_ulong;
-    let niceness = cmd.niceness;
-    // SAFETY: prctl, getppid and fcntl are async-signal-safe, and nice is a plain system
-    // call wrapper (getpriority/setpriority, no lock, no allocation); the closure only reads
+    // SAFETY: prctl, getppid and fcntl are async-signal-safe and the closure only reads
     // atomics; nothing allocates between fork and exec.
     unsafe {
         p.pre_exec(move || {
@@ -68,10 +66,6 @@ pub fn process(cmd: &Command) -> std::process::Command {
             }
             if libc::getppid() != parent {
                 return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            // Best effort: a child left at bakrun's priority only runs a little slower.
-            if niceness != 0 {
-                libc::nice(niceness);
             }
             // Clearing close-on-exec between fork and exec affects this child alone.
             for fd in &secrets {
@@ -154,26 +148,5 @@ impl Running {
 
     pub fn program(&self) -> &str {
         &self.program
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn niceness_of(cmd: Command) -> i32 {
-        let out = process(&cmd).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    }
-
-    #[test]
-    fn work_beside_runs_at_a_lower_priority_than_bakrun() {
-        // SAFETY: getpriority has no preconditions.
-        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-        assert_eq!(niceness_of(Command::new("nice")), ours);
-        assert_eq!(
-            niceness_of(Command::new("nice").beside()),
-            (ours + 10).min(19)
-        );
     }
 }

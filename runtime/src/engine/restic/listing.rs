@@ -71,7 +71,7 @@ impl Restic {
     /// other restic work (each restic command pays half a second to open the repository);
     /// [`Restic::joined_listing`] waits for it.
     pub fn list_beside(&self) -> Result<Beside, EngineError> {
-        let cmd = self.listing_command()?.beside();
+        let cmd = self.listing_command()?;
         log::debug(format!("running: {} (beside other work)", cmd.display()));
         Ok(std::thread::spawn(move || {
             crate::command::output_stoppable(pipe::process(&cmd), &cmd)
