@@ -158,12 +158,30 @@ impl S3Server {
             Command::new("moto_server").args(["-H", "127.0.0.1", "-p", &port.to_string()]),
             "moto_server (pip install 'moto[server]')",
         );
-        let s = S3Server { child, port };
+        let mut s = S3Server { child, port };
         wait_port(port, "moto_server");
-        sh(&format!(
-            "curl -sf -X PUT http://127.0.0.1:{port}/{bucket} >/dev/null"
-        ));
-        s
+        // moto may take the connection a moment before it serves requests (a bucket
+        // creation once failed right after the port opened, under load): a few tries,
+        // and what went wrong said if none works.
+        let url = format!("http://127.0.0.1:{port}/{bucket}");
+        let mut said = String::new();
+        for _ in 0..40 {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                panic!(
+                    "moto_server on port {port} exited ({status}) before bucket {bucket} was made"
+                );
+            }
+            let out = Command::new("curl")
+                .args(["-sS", "-f", "-X", "PUT", &url])
+                .output()
+                .expect("curl");
+            if out.status.success() {
+                return s;
+            }
+            said = String::from_utf8_lossy(&out.stderr).into_owned();
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("moto_server on port {port} did not make bucket {bucket} in 10 s: {said}");
     }
     pub fn url(&self, bucket_and_prefix: &str) -> String {
         format!("s3:http://127.0.0.1:{}/{bucket_and_prefix}", self.port)
