@@ -58,7 +58,7 @@ fn from_record(
     let listing = restic.list_beside()?;
     let time = crate::engine::run_name::parse_snapshot_name(&recorded.run)
         .unwrap_or_else(|| chrono::Local::now().fixed_offset());
-    let short: String = recorded.snapshot.chars().take(8).collect();
+    let short = recorded.short_id().to_owned();
     let tentative = Snapshot {
         id: short.clone(),
         time,

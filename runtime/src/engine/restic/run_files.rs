@@ -42,6 +42,13 @@ pub struct RecordedRun {
     pub files: Vec<String>,
 }
 
+impl RecordedRun {
+    /// The sources snapshot's short id, as a run is named ([`super::listing::short`]).
+    pub fn short_id(&self) -> &str {
+        super::listing::short(&self.snapshot)
+    }
+}
+
 /// The record's last line.
 #[derive(Debug, Serialize, Deserialize)]
 struct Trailer {
