@@ -11,11 +11,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
-use common::{assert_code, bakrun, free_port, TempDir};
+use common::{assert_code, bakrun, TempDir};
 use support::*;
 
 /// What a scan of every process saw while a run lasted.
@@ -227,30 +227,40 @@ struct AuthRecorder {
 
 impl AuthRecorder {
     fn start(dir: &Path) -> Self {
-        let port = free_port();
         let log = dir.join("authorization.log");
         fs::write(&log, "").unwrap();
+        // The server binds port 0 itself and prints the port it got: a port picked here
+        // and bound later could be taken in between by another test's server, and restic
+        // would then talk to that one (seen once in CI: an empty log).
         let program = r#"
 import http.server, sys
-log = open(sys.argv[2], "a")
+log = open(sys.argv[1], "a")
 class H(http.server.BaseHTTPRequestHandler):
     def refuse(self):
         log.write((self.headers.get("Authorization") or "-") + "\n"); log.flush()
         self.send_response(403); self.send_header("Content-Length", "0"); self.end_headers()
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = refuse
     def log_message(self, *a): pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+server = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(server.server_address[1], flush=True)
+server.serve_forever()
 "#;
-        let child = Command::new("python3")
-            .args(["-c", program, &port.to_string()])
+        let mut child = Command::new("python3")
+            .args(["-c", program])
             .arg(&log)
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3 must be installed");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the recorder did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let port = match line.trim().parse() {
+            Ok(port) => port,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the recorder did not say its port: {line:?}");
+            }
+        };
         AuthRecorder { child, port, log }
     }
 }
@@ -296,7 +306,8 @@ fn s3_keys_reach_restic_through_a_private_credentials_file() {
     let log = fs::read_to_string(&recorder.log).unwrap();
     assert!(
         log.contains("Credential=AKIDFROMAFILE/"),
-        "restic signed with: {log}"
+        "restic signed with: {log}\nbakrun said: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
     assert!(!log.contains("AKIDINHERITED"), "{log}");
     // The private credentials file is gone with bakrun.

@@ -259,12 +259,25 @@ impl Drop for Sshd {
     }
 }
 
+/// A loopback port nothing listens on now and that no other test of this binary was
+/// given: the kernel may hand a just-released port out again, and two servers started
+/// by tests running side by side must never be told the same one.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Processes (other than zombies and this test) whose command line names `root`, with
