@@ -255,6 +255,45 @@ fn a_drill_that_checks_nothing_and_bad_sizes_are_refused() {
 }
 
 #[test]
+fn count_needs_files_and_a_percentage_and_is_something_to_check() {
+    // A count is a check of its own: no sample needed.
+    assert!(diagnostics(&with_verify("source \"/etc\"", "sample files=0; count")).is_empty());
+    assert!(diagnostics(&with_verify("source \"/etc\"", "count tolerance=\"0%\"")).is_empty());
+    assert!(diagnostics(&with_verify("source \"/etc\"", "count tolerance=\"100%\"")).is_empty());
+    // A job of dumps alone has no files to count.
+    let d = reported(
+        &with_verify("postgres \"shop\"", "count"),
+        "bakgen::verify-count-without-sources",
+        "error",
+        "count",
+        0,
+    );
+    assert!(
+        d["help"].as_str().unwrap().contains("remove count"),
+        "{d:#?}"
+    );
+    for bad in ["\"101%\"", "\"5\"", "\"-1%\"", "\"0.05%\""] {
+        let text = with_verify("source \"/etc\"", &format!("count tolerance={bad}"));
+        reported(&text, "bakgen::invalid-value", "error", bad, 0);
+        assert_eq!(diagnostics(&text).len(), 1, "{bad}");
+    }
+    reported(
+        &with_verify("source \"/etc\"", "count tolerance=5"),
+        "bakgen::wrong-type",
+        "error",
+        "5",
+        0,
+    );
+    reported(
+        &with_verify("source \"/etc\"", "count \"5%\""),
+        "bakgen::extra-argument",
+        "error",
+        "\"5%\"",
+        0,
+    );
+}
+
+#[test]
 fn within_is_checked_against_the_drills_schedule() {
     // Weekly drills called overdue after 3 days: a warning at `within`'s value.
     let short = with_verify("source \"/etc\"", "schedule \"Sun 05:00\"; within \"3D\"");

@@ -29,6 +29,7 @@ template "drilled" {
         sample files=10 percent="0.5%"
         critical "/srv/app/config"
         within "10D"
+        count tolerance="2.5%"
     }
 }
 host "web" {
@@ -41,6 +42,7 @@ host "web" {
         to "local"; schedule "daily"; retention keep-daily=7
         verify {
             sample files=0
+            count
             query "SELECT count(*) FROM orders" database="shop" engine="postgres"
             query "SELECT count(*) FROM mysql.user" database="anything" engine="mysql" at-least=2
         }
@@ -96,7 +98,7 @@ fn verify_reaches_the_spec_with_defaults_and_inheritance() {
         spec(&out, "app")["verify"],
         json!({"calendar": "Sat *-*-* 04:00:00", "jitter-seconds": 1800,
                "sample": {"files": 10, "per-mille": 5}, "critical": ["/srv/app/config"],
-               "within-seconds": 10 * 86400})
+               "within-seconds": 10 * 86400, "count": {"tolerance-per-mille": 25}})
     );
     // The job's own: no sample, queries with their engine, at-least 1 when not written.
     assert_eq!(
@@ -107,7 +109,8 @@ fn verify_reaches_the_spec_with_defaults_and_inheritance() {
                    {"engine": "postgres", "database": "shop", "sql": "SELECT count(*) FROM orders", "at-least": 1},
                    {"engine": "mysql", "database": "anything", "sql": "SELECT count(*) FROM mysql.user", "at-least": 2}
                ],
-               "within-seconds": 7 * 86400 + 3600 + 86400})
+               "within-seconds": 7 * 86400 + 3600 + 86400,
+               "count": {"tolerance-per-mille": 50}})
     );
     // And the spec reads back as the runtime reads it.
     let text = std::fs::read_to_string(out.join("web/etc/bakgen/jobs/db.json")).expect("spec");
@@ -115,6 +118,7 @@ fn verify_reaches_the_spec_with_defaults_and_inheritance() {
     let v = read.verify.expect("verify");
     assert_eq!(v.queries.len(), 2);
     assert_eq!(v.sample.size(100), 0);
+    assert!(v.count.expect("count").too_few(949, 1000));
 }
 
 #[test]

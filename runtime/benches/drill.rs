@@ -200,6 +200,7 @@ fn child(spec_path: &Path, scratch: &Path) {
             at_least: 1,
         }],
         within_seconds: 86400,
+        count: None,
     });
     let engine = bakrun::engine::for_spec(&spec).unwrap();
     let snapshot = engine.snapshots().unwrap().pop().unwrap();

@@ -66,6 +66,33 @@ impl Exec {
         ))
     }
 
+    /// Runs `cmd` counting the lines of its standard output that `counts` accepts (none is
+    /// kept), with the last lines of standard error; `None` in a dry run (the command is
+    /// printed).
+    pub fn run_counting(
+        &self,
+        cmd: &Command,
+        counts: fn(&str) -> bool,
+    ) -> Result<Option<(Finished, u64, Vec<String>)>, CommandError> {
+        if self.dry_run {
+            println!("{}", cmd.display());
+            return Ok(None);
+        }
+        log::debug(format!("running: {}", cmd.display()));
+        let ran = crate::process::run(
+            cmd,
+            Stdio::piped(),
+            Stop::Forward,
+            output::Counted::of(counts),
+            output::Stderr::new(None, STDERR_KEPT),
+        )?;
+        Ok(Some((
+            Finished::of(&ran.status, Vec::new()),
+            ran.stdout.lines,
+            ran.stderr.into_lines(),
+        )))
+    }
+
     /// Runs `cmd` with its standard output into a new file `path` (created 0600: a
     /// database dump, or one read back from a backup), its standard error logged as
     /// warnings prefixed with the program, and the last lines of it returned. In dry-run

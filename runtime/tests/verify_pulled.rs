@@ -1,7 +1,8 @@
 //! `bakrun verify` of a job pulled over ssh from a real sshd on 127.0.0.1: the live side is
 //! compared through the job's own ssh (rsync --dry-run --checksum on the host): a clean
 //! drill passes, a byte flipped in the snapshot (size and time kept) fails naming the
-//! file, a file changed or removed on the host is a change.
+//! file, a file changed or removed on the host is a change; `count` counts the host's
+//! files through the same ssh.
 
 mod common;
 
@@ -28,7 +29,8 @@ fn a_pulled_job_is_drilled_through_its_own_ssh() {
     let sshd = Sshd::start();
     let mut s = spec(t.path(), &[&src]);
     s["remote"] = sshd.remote();
-    s["verify"] = json!({"calendar": "daily", "sample": {"files": 20}, "within-seconds": 86400});
+    s["verify"] = json!({"calendar": "daily", "sample": {"files": 20}, "within-seconds": 86400,
+                         "count": {"tolerance-per-mille": 0}});
     let spec_path = write_spec(t.path(), &s);
     assert_code(&run_job(&spec_path), 0);
     let record = || -> Value {
@@ -39,6 +41,11 @@ fn a_pulled_job_is_drilled_through_its_own_ssh() {
     let out = bakrun(&["verify", spec_path.to_str().unwrap()]);
     assert_code(&out, 0);
     assert_eq!(record()["files_checked"], 20, "{}", record());
+    // The live files counted on the host, through the same ssh.
+    assert_eq!(
+        record()["count"],
+        json!({"run": 20, "live": 20, "tolerance_per_mille": 0, "passed": true})
+    );
 
     let snap = &snapshots(t.path())[0];
     let copy = job_dir(t.path())

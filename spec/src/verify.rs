@@ -25,6 +25,31 @@ pub struct Verify {
     /// A drill older than this is overdue: `bakrun status` says so and the alert
     /// "not verified" fires.
     pub within_seconds: u64,
+    /// `count`: the drill also counts the live files (the sources as a run would read
+    /// them now, excludes applied) and fails when the run holds fewer than this share of
+    /// them short of all: files the backup misses are never in a sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<Count>,
+}
+
+/// `count tolerance="5%"` of a drill: how many fewer files than the live sources a run may
+/// hold (files made since the run, or vanished while it read them) before the drill says
+/// the backup misses files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Count {
+    /// Per mille of the live files (`5%` is 50), 0 to 1000.
+    pub tolerance_per_mille: u32,
+}
+
+impl Count {
+    /// Whether a run of `run` files holds too few of `live` live files: more than the
+    /// tolerance short of them. More files in the run than live (files removed since) is
+    /// never too few.
+    pub fn too_few(&self, run: u64, live: u64) -> bool {
+        let kept = 1000u128.saturating_sub(u128::from(self.tolerance_per_mille));
+        u128::from(run) * 1000 < u128::from(live) * kept
+    }
 }
 
 /// The size of the random sample: a number of files, a share of the run's files, or both
@@ -94,6 +119,26 @@ mod tests {
     }
 
     #[test]
+    fn a_run_is_too_few_only_beyond_the_tolerance() {
+        let five = Count {
+            tolerance_per_mille: 50,
+        };
+        assert!(!five.too_few(950, 1000), "exactly 5% fewer is tolerated");
+        assert!(five.too_few(949, 1000));
+        assert!(!five.too_few(1200, 1000), "files removed since the run");
+        assert!(!five.too_few(0, 0));
+        let exact = Count {
+            tolerance_per_mille: 0,
+        };
+        assert!(exact.too_few(999, 1000));
+        assert!(!exact.too_few(1000, 1000));
+        let any = Count {
+            tolerance_per_mille: 1000,
+        };
+        assert!(!any.too_few(0, u64::MAX));
+    }
+
+    #[test]
     fn a_verify_reads_back_as_written() {
         let v = Verify {
             calendar: "Sun *-*-* 05:00:00".into(),
@@ -110,6 +155,9 @@ mod tests {
                 at_least: 1,
             }],
             within_seconds: 8 * 86400,
+            count: Some(Count {
+                tolerance_per_mille: 50,
+            }),
         };
         let json = serde_json::to_string(&v).unwrap();
         assert!(json.contains("\"within-seconds\""), "{json}");

@@ -28,7 +28,7 @@ host "e2e" {
         to "vault"
         schedule "*-*-* 03:00:00"
         retention keep-last=3
-        verify { sample files=2; }
+        verify { sample files=2; count tolerance="0%"; }
     }
 }
 "#;
@@ -165,6 +165,13 @@ fn a_restic_job_runs_under_systemd_with_its_password_as_a_credential() {
     let drill: serde_json::Value = serde_json::from_str(&drill).expect("JSON");
     assert_eq!(drill["result"], "passed", "{drill}");
     assert_eq!(drill["files_checked"], 2, "{drill}");
+    // The live files counted by `restic backup --dry-run` in the drill's sandbox: a and
+    // sub/b, not the excluded x.tmp.
+    assert_eq!(
+        drill["count"],
+        serde_json::json!({"run": 2, "live": 2, "tolerance_per_mille": 0, "passed": true}),
+        "{drill}"
+    );
     assert_eq!(
         drill["snapshot"].as_str(),
         all[0]["short_id"].as_str(),

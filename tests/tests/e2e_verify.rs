@@ -22,6 +22,7 @@ host "e2e" {
         verify {
             sample files=3
             critical "/srv/data/conf"
+            count tolerance="0%"
         }
     }
     job "db" {
@@ -95,6 +96,12 @@ fn the_drill_timer_s_service_runs_the_drill_in_its_sandbox() {
     // 3 drawn at random plus the critical file (which may be among them).
     let checked = r["files_checked"].as_u64().unwrap_or(0);
     assert!((3..=4).contains(&checked), "{r}");
+    // The 9 live files counted by rsync --list-only in the drill's sandbox.
+    assert_eq!(
+        r["count"],
+        serde_json::json!({"run": 9, "live": 9, "tolerance_per_mille": 0, "passed": true}),
+        "{r}"
+    );
     let journal = start_ok(&ct, "bakgen-verify-db.service");
     let r = record(&ct, "db");
     assert_eq!(r["result"], "passed", "{r}\n{journal}");

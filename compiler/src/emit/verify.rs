@@ -2,7 +2,7 @@
 //! (`bakrun verify <spec>`, in the job's sandbox with read-only sources) and its `.timer`.
 
 use bakgen_spec::job::JobSpec;
-use bakgen_spec::verify::{QueryEngine, Sample, Verify, VerifyQuery};
+use bakgen_spec::verify::{Count, QueryEngine, Sample, Verify, VerifyQuery};
 
 use super::bundle::{unit_data, Bundle, TimerData};
 use super::escape::{name_fragment, verbatim};
@@ -45,6 +45,9 @@ pub fn verify_spec(v: &PlannedVerify) -> Verify {
             })
             .collect(),
         within_seconds: v.within_seconds,
+        count: v.count_tolerance.map(|t| Count {
+            tolerance_per_mille: t,
+        }),
     }
 }
 

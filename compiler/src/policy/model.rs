@@ -117,7 +117,18 @@ pub struct VerifySetting {
     pub queries: Vec<VerifyQuery>,
     /// A passed drill older than this is overdue; derived from the schedule when absent.
     pub within: Option<Spanned<Duration>>,
+    /// `count tolerance="5%"`: the run's files counted against the live ones.
+    pub count: Option<VerifyCount>,
     /// The `verify` node's name.
+    pub span: Span,
+}
+
+/// `count tolerance="5%"`: the drill counts the live files and fails when the run holds
+/// more than the tolerance fewer.
+#[derive(Debug, Clone)]
+pub struct VerifyCount {
+    /// `tolerance=` in per mille (`"5%"` is 50); 5 % when not written.
+    pub tolerance: Option<Spanned<u32>>,
     pub span: Span,
 }
 

@@ -96,6 +96,8 @@ pub struct PlannedVerify {
     /// Each query with the dump engine it runs against.
     pub queries: Vec<(VerifyQuery, DumpKind)>,
     pub within_seconds: u64,
+    /// `count`'s tolerance in per mille, its default filled in; `None` without `count`.
+    pub count_tolerance: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -389,6 +391,11 @@ fn plan_verify(
         sample_per_mille,
         queries,
         within_seconds,
+        count_tolerance: v.count.as_ref().map(|c| {
+            c.tolerance
+                .as_ref()
+                .map_or(rule::VERIFY_COUNT_TOLERANCE, |t| t.value)
+        }),
     })
 }
 

@@ -17,6 +17,8 @@ pub const VERIFY_SCHEDULE: &str = "Sun 05:00";
 pub const VERIFY_JITTER_SECONDS: u64 = 3600;
 /// The random sample when `verify` writes no `sample`.
 pub const VERIFY_SAMPLE_FILES: u64 = 1000;
+/// `count` without `tolerance=`: 5 % (per mille), room for a day's new files.
+pub const VERIFY_COUNT_TOLERANCE: u32 = 50;
 /// What a drill may take, on top of its schedule's longest gap and jitter, before it is
 /// overdue when `within` is not written.
 pub const VERIFY_SLACK_SECONDS: u64 = 86_400;
@@ -87,6 +89,7 @@ pub fn check(jobs: &[ResolvedJob<'_>], diags: &mut Diagnostics) {
         critical(name, &job.settings, v, diags);
         queries(name, &job.settings, v, diags);
         nothing_to_check(name, &job.settings, v, diags);
+        count(name, &job.settings, v, diags);
         clash(job, jobs, diags);
     }
 }
@@ -244,7 +247,7 @@ fn queries(job: &str, s: &Settings, v: &VerifySetting, diags: &mut Diagnostics) 
 fn nothing_to_check(job: &str, s: &Settings, v: &VerifySetting, diags: &mut Diagnostics) {
     let has_dumps = s.dumps.as_ref().is_some_and(|d| !d.is_empty());
     // A job with neither sources nor dumps is refused already (`missing-value`).
-    if has_dumps || s.sources.is_none() || !v.critical.is_empty() {
+    if has_dumps || s.sources.is_none() || !v.critical.is_empty() || v.count.is_some() {
         return;
     }
     let Some(sample) = &v.sample else {
@@ -262,6 +265,25 @@ fn nothing_to_check(job: &str, s: &Settings, v: &VerifySetting, diags: &mut Diag
             .help("give the sample a size (files=1000 or percent=\"1%\"), add a critical path, or remove verify"),
         );
     }
+}
+
+/// A count of the live files needs files: a job of dumps alone has none to count.
+fn count(job: &str, s: &Settings, v: &VerifySetting, diags: &mut Diagnostics) {
+    let Some(c) = &v.count else {
+        return;
+    };
+    if s.sources.as_ref().is_some_and(|x| !x.is_empty()) {
+        return;
+    }
+    diags.push(
+        Diagnostic::error(
+            "bakgen::verify-count-without-sources",
+            format!("job `{job}` backs up no files, so `count` has nothing to count"),
+            c.span.clone(),
+        )
+        .label("no sources")
+        .help("count compares a run's files with the live sources; a job of dumps alone is checked by its dump drill: remove count"),
+    );
 }
 
 /// `bakgen-verify-<job>.service` would be the unit of a job named `verify-<job>`.

@@ -91,6 +91,31 @@ pub fn bytes<R: Read + Send + 'static>(stream: Option<R>) -> JoinHandle<Vec<u8>>
     })
 }
 
+/// Standard output counted, never kept: the lines `counts` accepts (a listing of a whole
+/// file tree, which could not be held in memory line by line).
+#[derive(Debug, Default)]
+pub struct Counted {
+    pub counts: Option<fn(&str) -> bool>,
+    pub lines: u64,
+}
+
+impl Counted {
+    pub fn of(counts: fn(&str) -> bool) -> Self {
+        Self {
+            counts: Some(counts),
+            lines: 0,
+        }
+    }
+}
+
+impl LineSink for Counted {
+    fn line(&mut self, line: String) {
+        if self.counts.is_some_and(|counts| counts(&line)) {
+            self.lines += 1;
+        }
+    }
+}
+
 /// Standard output: every line logged at debug level and kept (rsync's `--stats`,
 /// restic's `--json` summary); a program's progress shown while it runs, when its command
 /// says how it prints it ([`Stdout::of`]).

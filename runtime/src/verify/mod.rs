@@ -29,7 +29,7 @@ pub mod scratch;
 
 use crate::drill::DrillError;
 use compare::Verdict;
-use record::{DrillResult, DumpResult, LastPass, Mismatch, VerifyStatus};
+use record::{CountResult, DrillResult, DumpResult, LastPass, Mismatch, VerifyStatus};
 use scratch::Scratch;
 
 /// What the command line asks.
@@ -80,11 +80,14 @@ pub struct Found {
     pub mismatches: Vec<Mismatch>,
     pub changed: Vec<String>,
     pub dumps: Vec<DumpResult>,
+    pub count: Option<CountResult>,
 }
 
 impl Found {
     fn passed(&self) -> bool {
-        self.mismatches.is_empty() && self.dumps.iter().all(|d| d.passed)
+        self.mismatches.is_empty()
+            && self.dumps.iter().all(|d| d.passed)
+            && self.count.is_none_or(|c| c.passed)
     }
 }
 
@@ -179,6 +182,7 @@ fn finish(
         changed: 0,
         changed_paths: Vec::new(),
         dumps: Vec::new(),
+        count: None,
         message: None,
         last_success: previous.and_then(|p| p.last_success),
     };
@@ -206,8 +210,9 @@ fn finish(
                 .take(record::MISMATCHES_NAMED)
                 .collect();
             status.dumps = found.dumps.clone();
+            status.count = found.count;
             let summary = format!(
-                "{} of {} files checked, {} changed since the run, {} corrupt{}",
+                "{} of {} files checked, {} changed since the run, {} corrupt{}{}",
                 status.files_checked,
                 status.files_sampled,
                 status.changed,
@@ -220,7 +225,11 @@ fn finish(
                         failed_dumps.len(),
                         status.dumps.len()
                     )
-                }
+                },
+                found.count.map_or_else(String::new, |c| format!(
+                    ", the run holds {} of {} live files",
+                    c.run, c.live
+                ))
             );
             if passed {
                 status.result = DrillResult::Passed;
@@ -232,6 +241,15 @@ fn finish(
                 let mut words = format!("drill failed: {summary}");
                 if let Some(first) = status.mismatches.first() {
                     words.push_str(&format!("; first: {} ({})", first.path, first.reason));
+                }
+                if let Some(c) = found.count.filter(|c| !c.passed) {
+                    words.push_str(&format!(
+                        "; the run holds {} files but the live sources {} ({} fewer, over the {} tolerance): the backup misses files (a mount not mounted when the run read it? a run cut short?)",
+                        c.run,
+                        c.live,
+                        c.live - c.run,
+                        per_mille_text(c.tolerance_per_mille)
+                    ));
                 }
                 if let Some(d) = failed_dumps.first() {
                     words.push_str(&format!(
@@ -312,26 +330,70 @@ fn drill(
             |s| s.path().to_owned(),
         ),
     };
+    let counts = spec.verify.as_ref().and_then(|v| v.count);
     let restic;
-    let (engine, snapshot, drawn, verdicts): (&dyn Engine, _, _, _) = match &spec.destination {
-        Destination::Snapshots { .. } => {
-            let snapshot = newest(engine.snapshots()?, spec)?;
-            *snapshot_id = Some(snapshot.id.clone());
-            let drawn = d.draw(&snapshot, engine.files(&snapshot)?);
-            let verdicts = d.snapshot_verdicts(&snapshot, &drawn)?;
-            (engine, snapshot, drawn, verdicts)
-        }
-        Destination::Restic { .. } => {
-            // Its own engine: the runs it lists are then known to the dump drill too.
-            restic = Restic::new(spec)?;
-            let (snapshot, drawn, verdicts) = restic_run::verdicts(&d, &restic, snapshot_id)?;
-            (&restic, snapshot, drawn, verdicts)
-        }
-    };
+    let (engine, snapshot, drawn, verdicts, live): (&dyn Engine, _, _, _, _) =
+        match &spec.destination {
+            Destination::Snapshots { .. } => {
+                let snapshot = newest(engine.snapshots()?, spec)?;
+                *snapshot_id = Some(snapshot.id.clone());
+                let drawn = d.draw(&snapshot, engine.files(&snapshot)?);
+                let verdicts = d.snapshot_verdicts(&snapshot, &drawn)?;
+                let live = match counts {
+                    Some(rule) => {
+                        d.plan_count(rule, &drawn);
+                        Rsync::new(spec)?.count_live_files(&d.exec, &d.scratch)?
+                    }
+                    None => None,
+                };
+                (engine, snapshot, drawn, verdicts, live)
+            }
+            Destination::Restic { .. } => {
+                // Its own engine: the runs it lists are then known to the dump drill too.
+                restic = Restic::new(spec)?;
+                let (snapshot, drawn, verdicts) = restic_run::verdicts(&d, &restic, snapshot_id)?;
+                let live = match counts {
+                    Some(rule) => {
+                        d.plan_count(rule, &drawn);
+                        restic.count_live_files(&d.exec)?
+                    }
+                    None => None,
+                };
+                (&restic, snapshot, drawn, verdicts, live)
+            }
+        };
+    let count = counts.zip(live).map(|(rule, live)| {
+        let c = CountResult {
+            run: drawn.of,
+            live,
+            tolerance_per_mille: rule.tolerance_per_mille,
+            passed: !rule.too_few(drawn.of, live),
+        };
+        log::info(format!(
+            "count: run {} holds {} files, the live sources {} (tolerance {})",
+            snapshot.id,
+            c.run,
+            c.live,
+            per_mille_text(c.tolerance_per_mille)
+        ));
+        c
+    });
     let found = d.found(&drawn, verdicts);
     let dumps = dump_drills(spec, &d.exec, engine, &snapshot, &d.scratch)?;
     drop(scratch);
-    Ok(Found { dumps, ..found })
+    Ok(Found {
+        dumps,
+        count,
+        ..found
+    })
+}
+
+/// A per-mille share as the policy writes it: `5%`, `0.5%`.
+fn per_mille_text(p: u32) -> String {
+    match p % 10 {
+        0 => format!("{}%", p / 10),
+        tenth => format!("{}.{tenth}%", p / 10),
+    }
 }
 
 /// The newest complete run of `runs` (oldest first).
@@ -417,6 +479,17 @@ impl Drill<'_> {
             );
         }
         local_verdicts(&self.exec, &drawn.files, &root)
+    }
+
+    /// `--dry-run`: what the count compares (the command that counts follows).
+    fn plan_count(&self, rule: bakgen_spec::verify::Count, drawn: &sample::Drawn) {
+        if self.exec.dry_run {
+            println!(
+                "# count: the live files, as a run would read them, against the run's {} (fails when more than {} fewer)",
+                drawn.of,
+                per_mille_text(rule.tolerance_per_mille)
+            );
+        }
     }
 
     /// What the verdicts on the sample come to.

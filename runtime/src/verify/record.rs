@@ -57,6 +57,18 @@ pub struct DumpResult {
     pub failure: Option<String>,
 }
 
+/// A drill's count (`count` in its spec): the run's files against the live ones now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountResult {
+    /// Files in the run the drill read (as its sample is drawn from them).
+    pub run: u64,
+    /// Files the sources hold now, as a run would read them.
+    pub live: u64,
+    pub tolerance_per_mille: u32,
+    /// Whether the run holds at least the live files less the tolerance.
+    pub passed: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastPass {
     pub end: DateTime<FixedOffset>,
@@ -96,6 +108,9 @@ pub struct VerifyStatus {
     pub changed_paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dumps: Vec<DumpResult>,
+    /// The count of files, when the drill has `count`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<CountResult>,
     /// Why the drill failed, or what it found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -286,6 +301,7 @@ mod tests {
             changed: 2,
             changed_paths: vec![],
             dumps: vec![],
+            count: None,
             message: None,
             last_success: Some(LastPass {
                 end: t,

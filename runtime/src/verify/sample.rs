@@ -64,6 +64,8 @@ pub struct Drawn {
     pub files: Vec<String>,
     /// How many of them came from the critical paths.
     pub critical: usize,
+    /// How many files there were to draw from: the run's files under the sources.
+    pub of: u64,
 }
 
 /// The files of `candidates` (sorted, each once) under `critical`, plus `size` others drawn
@@ -88,6 +90,7 @@ pub fn draw(candidates: &[String], critical: &[String], size: u64, seed: u64) ->
     Drawn {
         critical: crit.len(),
         files,
+        of: candidates.len() as u64,
     }
 }
 

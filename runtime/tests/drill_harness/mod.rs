@@ -53,6 +53,7 @@ pub fn with_queries(spec: &JobSpec, queries: &[(QueryEngine, &str, &str, i64)]) 
             })
             .collect(),
         within_seconds: 8 * 86400,
+        count: None,
     });
     s
 }

@@ -164,6 +164,13 @@ pub fn shown(s: &Settings, field: &str, sources: &SourceSet) -> Option<Shown> {
                     .map(|q| (Some("query"), q.sql.span.clone())),
             );
             parts.extend(v.within.iter().map(|w| (Some("within"), w.span.clone())));
+            if let Some(c) = &v.count {
+                parts.push(match &c.tolerance {
+                    // Shown as written: `count tolerance="2%"`.
+                    Some(t) => (Some("count tolerance"), t.span.clone()),
+                    None => (None, c.span.clone()),
+                });
+            }
             if parts.is_empty() {
                 // `verify { }`: a drill with every default.
                 return Some(Shown {

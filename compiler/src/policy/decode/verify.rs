@@ -1,10 +1,12 @@
-//! `verify { schedule …; sample …; critical …; query …; within … }`: a job's restore drill.
+//! `verify { schedule …; sample …; critical …; query …; within …; count … }`: a job's restore drill.
 //! What the drill's paths and queries mean for the job (under a source, a dumped database)
 //! is checked once the job is resolved (`validate/verify.rs`).
 
 use kdl::KdlNode;
 
-use super::super::model::{DumpKind, Spanned, VerifyQuery, VerifySample, VerifySetting};
+use super::super::model::{
+    DumpKind, Spanned, VerifyCount, VerifyQuery, VerifySample, VerifySetting,
+};
 use super::super::reader::{arg, args, prop, Cx, Shape};
 use super::schedule;
 use super::table::{decode_block, nearest_or_all, Node};
@@ -20,6 +22,17 @@ pub const SHAPE: Shape<'static> = Shape {
 };
 
 const VERIFY: &[Node<VerifySetting>] = &[
+    Node {
+        name: "count",
+        shape: Shape {
+            args: (0, 0),
+            arg_what: "",
+            props: &["tolerance"],
+            children: false,
+        },
+        repeatable: false,
+        decode: |cx, node, shape, v| v.count = decode_count(cx, node, shape),
+    },
     Node {
         name: "critical",
         shape: Shape {
@@ -78,6 +91,7 @@ pub fn decode(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<Veri
         critical: Vec::new(),
         queries: Vec::new(),
         within: None,
+        count: None,
         span: cx.name_span(node),
     };
     decode_block(
@@ -149,18 +163,20 @@ fn decode_sample(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<V
     })
 }
 
-/// `"1%"`, `"0.5%"`, `"100%"` in per mille: above 0, at most 100 %, in steps of 0.1 %.
+/// `"1%"`, `"0.5%"`, `"100%"` in per mille, in steps of 0.1 %; `None` for anything else.
+fn percent_per_mille(text: &str) -> Option<u32> {
+    let n = text.strip_suffix('%')?;
+    let (whole, tenth) = n.split_once('.').unwrap_or((n, "0"));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(tenth) || tenth.len() != 1 {
+        return None;
+    }
+    Some(whole.parse::<u32>().ok()? * 10 + tenth.parse::<u32>().ok()?)
+}
+
+/// A sample's `percent=`: above 0, at most 100 %.
 fn per_mille(cx: &mut Cx<'_>, text: &Spanned<String>) -> Option<Spanned<u32>> {
-    let parsed = text.value.strip_suffix('%').and_then(|n| {
-        let (whole, tenth) = n.split_once('.').unwrap_or((n, "0"));
-        let digits =
-            |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(whole) || !digits(tenth) || tenth.len() != 1 {
-            return None;
-        }
-        Some(whole.parse::<u32>().ok()? * 10 + tenth.parse::<u32>().ok()?)
-    });
-    match parsed {
+    match percent_per_mille(&text.value) {
         Some(p) if (1..=1000).contains(&p) => Some(Spanned::new(p, text.span.clone())),
         _ => {
             cx.push(
@@ -175,6 +191,35 @@ fn per_mille(cx: &mut Cx<'_>, text: &Spanned<String>) -> Option<Spanned<u32>> {
             None
         }
     }
+}
+
+fn decode_count(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<VerifyCount> {
+    if !cx.shape(node, shape) {
+        return None;
+    }
+    let span = cx.name_span(node);
+    let tolerance = match prop(node, "tolerance") {
+        None => None,
+        Some(e) => {
+            let text = cx.string(e, "tolerance")?;
+            match percent_per_mille(&text.value).filter(|p| *p <= 1000) {
+                Some(p) => Some(Spanned::new(p, text.span)),
+                None => {
+                    cx.push(
+                        Diagnostic::error(
+                            "bakgen::invalid-value",
+                            format!("tolerance `{}` is not a percentage", text.value),
+                            text.span.clone(),
+                        )
+                        .label("not a percentage from 0% to 100%")
+                        .help("write how many fewer files than the live ones the run may hold, such as tolerance=\"5%\" or tolerance=\"0.5%\""),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    Some(VerifyCount { tolerance, span })
 }
 
 fn decode_query(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'static>, v: &mut VerifySetting) {

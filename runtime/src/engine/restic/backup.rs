@@ -117,6 +117,17 @@ impl Restic {
         Ok(cmd)
     }
 
+    /// What a sources backup reads, added to `cmd`: the job's excludes and its sources.
+    /// The backup and the count of the live files ([`Restic::count_live_files`]) read the
+    /// same files this way.
+    pub(super) fn selection(&self, mut cmd: Command) -> Command {
+        for pattern in &self.spec.excludes {
+            cmd = cmd.arg(format!("--exclude={pattern}"));
+        }
+        // `--` so that a source starting with `-` is never read as an option.
+        cmd.arg("--").args(self.spec.sources.iter().cloned())
+    }
+
     /// The tags of every snapshot of a run, in the order `backup_command` gives them.
     fn run_tags(&self, run: &str, parts: usize) -> Vec<String> {
         tags::run(&self.spec.host, &self.spec.job, run, parts)
@@ -221,11 +232,7 @@ impl Restic {
             if record {
                 cmd = cmd.arg("-vv");
             }
-            for pattern in &self.spec.excludes {
-                cmd = cmd.arg(format!("--exclude={pattern}"));
-            }
-            // `--` so that a source starting with `-` is never read as an option.
-            cmd = cmd.arg("--").args(self.spec.sources.iter().cloned());
+            cmd = self.selection(cmd);
             if !view.is_live() {
                 cmd = namespace::in_snapshot_view(cmd, view, &self.spec.sources);
             }

@@ -50,6 +50,21 @@ impl Restic {
         })
     }
 
+    /// [`Restic::run`] counting the lines of standard output `counts` accepts, none kept
+    /// (a `restic backup --dry-run -vv` names every file of the sources).
+    pub(super) fn run_counting(
+        &self,
+        cmd: &Command,
+        counts: fn(&str) -> bool,
+    ) -> Result<(Ran, u64), EngineError> {
+        self.until_unlocked(|| {
+            let (ran, sink) = run_into(cmd, output::Counted::of(counts), |_| Vec::new())?;
+            let failed = !ran.finished.success() && !ran.finished.interrupted;
+            let said = failed.then(|| ran.said.text());
+            Ok(((ran, sink.lines), said))
+        })
+    }
+
     /// Runs `attempt` (which returns what restic said when it failed) until restic is not
     /// stopped by another's lock. restic 0.14 fails at once on a locked repository: a lock
     /// that may be live (a prune, another job sharing the repository) is waited for, with

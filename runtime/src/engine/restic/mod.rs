@@ -39,6 +39,7 @@ mod dump_file;
 mod failure;
 mod forget;
 mod listing;
+mod live_files;
 mod lock;
 mod locked;
 mod namespace;

@@ -66,6 +66,31 @@ struct Verbose {
     item: String,
 }
 
+/// `line` as a `verbose_status` line; `None` for any other.
+fn verbose(line: &str) -> Option<Verbose> {
+    if !line.contains("\"verbose_status\"") {
+        return None;
+    }
+    serde_json::from_str::<Verbose>(line)
+        .ok()
+        .filter(|v| v.message_type == "verbose_status")
+}
+
+impl Verbose {
+    /// The file this line says restic saves (new, modified or unchanged): the rule of what
+    /// a record holds, and of what a count of the live files counts. Folders are not.
+    fn saved_file(&self) -> Option<&str> {
+        let saved = matches!(self.action.as_str(), "new" | "modified" | "unchanged");
+        (saved && !self.item.is_empty() && !self.item.ends_with('/')).then_some(self.item.as_str())
+    }
+}
+
+/// Whether a `restic backup --json -vv` line names a file restic saves (or, in a dry
+/// run, would save).
+pub(super) fn names_saved_file(line: &str) -> bool {
+    verbose(line).is_some_and(|v| v.saved_file().is_some())
+}
+
 impl Restic {
     /// The record of this job's runs in the restic cache folder.
     pub(super) fn run_files_path(&self) -> PathBuf {
@@ -165,20 +190,15 @@ impl Recorder {
 
     /// Takes a `verbose_status` line; anything else is not for the record (`false`).
     fn take(&mut self, line: &str) -> bool {
-        if !line.contains("\"verbose_status\"") {
-            return false;
+        match verbose(line) {
+            None => false,
+            Some(v) => {
+                if let Some(file) = v.saved_file() {
+                    self.write(file);
+                }
+                true
+            }
         }
-        let Ok(v) = serde_json::from_str::<Verbose>(line) else {
-            return false;
-        };
-        if v.message_type != "verbose_status" {
-            return false;
-        }
-        let saved = matches!(v.action.as_str(), "new" | "modified" | "unchanged");
-        if saved && !v.item.is_empty() && !v.item.ends_with('/') {
-            self.write(&v.item);
-        }
-        true
     }
 
     fn write(&mut self, item: &str) {

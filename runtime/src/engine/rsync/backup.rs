@@ -196,6 +196,15 @@ impl Rsync {
         {
             cmd = cmd.arg(format!("--bwlimit={kib}"));
         }
+        let mut dest = target.as_os_str().to_owned();
+        dest.push("/");
+        self.selection(cmd, view).arg(dest)
+    }
+
+    /// What a run reads, added to `cmd`: the job's excludes and its sources (through
+    /// `view`, or on the remote host through the job's ssh). The backup and the count of
+    /// the live files ([`Rsync::count_live_files`]) read the same files this way.
+    pub(super) fn selection(&self, mut cmd: Command, view: &SourceView<'_>) -> Command {
         for pattern in &self.spec.excludes {
             cmd = cmd.arg(format!("--exclude={pattern}"));
         }
@@ -205,12 +214,10 @@ impl Rsync {
                 for source in &self.spec.sources {
                     cmd = cmd.arg(remote_path(remote, source));
                 }
+                cmd
             }
-            None => cmd = cmd.args(self.spec.sources.iter().map(|s| view.rsync_source(s))),
+            None => cmd.args(self.spec.sources.iter().map(|s| view.rsync_source(s))),
         }
-        let mut dest = target.as_os_str().to_owned();
-        dest.push("/");
-        cmd.arg(dest)
     }
 
     /// Points `latest` at `name`: a new link under a temporary name renamed over the old

@@ -29,6 +29,7 @@ mod dumps;
 mod forget;
 mod incomplete;
 mod listing;
+mod live_files;
 mod restore;
 
 pub use backup::parse_stats;
