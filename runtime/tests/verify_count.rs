@@ -4,6 +4,7 @@
 //! files removed from a snapshot after the run, or a folder that was empty when the run
 //! read it (a mount not mounted yet). New live files within the tolerance pass; the count
 //! writes nothing (no restic snapshot, no lock), and `--dry-run` prints how it counts.
+//! Many files removed on the host since the run pass, with a warning.
 
 mod common;
 mod support;
@@ -198,6 +199,20 @@ fn restic_counts_regular_files_and_a_folder_empty_at_the_run_fails_the_count() {
             .unwrap()
             .contains("(10 fewer, over the 0% tolerance)"),
         "{r:#}"
+    );
+
+    // Files removed on the host since the run are no failure of the backup, but said.
+    fs::remove_dir_all(job.src.join("mnt")).unwrap();
+    for i in 0..10 {
+        fs::remove_file(job.src.join(format!("d/f{i:02}"))).unwrap();
+    }
+    let out = bakrun(&["verify", job.p(), "--seed", "3"]);
+    assert_code(&out, 0);
+    assert_eq!(record(&job.root)["count"]["live"], 10);
+    assert!(
+        stderr(&out).contains("the live sources hold 10 fewer files than run"),
+        "{}",
+        stderr(&out)
     );
 
     // The dry run prints restic's counting command.

@@ -5,12 +5,13 @@
 //! through the job's own ssh, for a pulled job). Then the dump drill, and the record.
 //!
 //! The files: `sample.rs` (the seeded draw), `compare.rs` (a copy against a local live
-//! file), `pulled.rs` (rsync's comparison on a remote host), `scratch.rs` (the private
-//! folder), `record.rs` (the drill's status and metrics files).
+//! file), `pulled.rs` (rsync's comparison on a remote host), `count.rs` (the run's files
+//! against the live ones), `scratch.rs` (the private folder), `finish.rs` (the outcome
+//! logged and recorded), `record.rs` (the drill's status and metrics files).
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, Local};
+use chrono::Local;
 
 use crate::command::{shell_quote, Exec};
 use crate::engine::restic::Restic;
@@ -21,6 +22,8 @@ use crate::{lock, log, progress, signals};
 use bakgen_spec::exit::Exit;
 
 pub mod compare;
+mod count;
+mod finish;
 pub mod pulled;
 pub mod record;
 mod restic_run;
@@ -29,7 +32,7 @@ pub mod scratch;
 
 use crate::drill::DrillError;
 use compare::Verdict;
-use record::{CountResult, DrillResult, DumpResult, LastPass, Mismatch, VerifyStatus};
+use record::{CountResult, DumpResult, Mismatch};
 use scratch::Scratch;
 
 /// What the command line asks.
@@ -136,152 +139,8 @@ pub fn run(spec: &JobSpec, engine: &dyn Engine, options: &Options) -> Exit {
         log::error(e);
         return Exit::BadInput;
     }
-    let status = finish(spec, options, start, seed, snapshot_id, outcome, &state_dir);
-    status_exit(&status)
-}
-
-fn status_exit(status: &VerifyStatus) -> Exit {
-    match status.result {
-        DrillResult::Passed => Exit::Ok,
-        _ => Exit::Failed,
-    }
-}
-
-/// Logs the outcome and writes the record and the metrics.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    spec: &JobSpec,
-    options: &Options,
-    start: DateTime<FixedOffset>,
-    seed: u64,
-    snapshot: Option<String>,
-    outcome: Result<Found, VerifyError>,
-    state_dir: &Path,
-) -> VerifyStatus {
-    let end = Local::now().fixed_offset();
-    let previous = match record::read(state_dir, &spec.job) {
-        Ok(p) => p,
-        Err(e) => {
-            log::warn(format!("{e}; the last passed drill is forgotten"));
-            None
-        }
-    };
-    let mut status = VerifyStatus {
-        host: spec.host.clone(),
-        job: spec.job.clone(),
-        result: DrillResult::Failed,
-        exit_code: Exit::Failed.code(),
-        start,
-        end,
-        snapshot: snapshot.clone(),
-        seed: Some(seed),
-        files_sampled: 0,
-        files_checked: 0,
-        mismatch_count: 0,
-        mismatches: Vec::new(),
-        changed: 0,
-        changed_paths: Vec::new(),
-        dumps: Vec::new(),
-        count: None,
-        message: None,
-        last_success: previous.and_then(|p| p.last_success),
-    };
-    let again = repeat_command(spec, options, seed);
-    match outcome {
-        Ok(found) => {
-            let passed = found.passed();
-            status.files_sampled = found.sampled;
-            status.files_checked = found.checked;
-            status.mismatch_count = found.mismatches.len() as u64;
-            status.changed = found.changed.len() as u64;
-            status.changed_paths = found
-                .changed
-                .iter()
-                .take(record::CHANGED_NAMED)
-                .cloned()
-                .collect();
-            for m in &found.mismatches {
-                log::error(format!("{}: {}", m.path, m.reason));
-            }
-            let failed_dumps: Vec<&DumpResult> = found.dumps.iter().filter(|d| !d.passed).collect();
-            status.mismatches = found
-                .mismatches
-                .into_iter()
-                .take(record::MISMATCHES_NAMED)
-                .collect();
-            status.dumps = found.dumps.clone();
-            status.count = found.count;
-            let summary = format!(
-                "{} of {} files checked, {} changed since the run, {} corrupt{}{}",
-                status.files_checked,
-                status.files_sampled,
-                status.changed,
-                status.mismatch_count,
-                if status.dumps.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        ", {} of {} dumps failed",
-                        failed_dumps.len(),
-                        status.dumps.len()
-                    )
-                },
-                found.count.map_or_else(String::new, |c| format!(
-                    ", the run holds {} of {} live files",
-                    c.run, c.live
-                ))
-            );
-            if passed {
-                status.result = DrillResult::Passed;
-                status.exit_code = Exit::Ok.code();
-                status.last_success = snapshot.map(|s| LastPass { end, snapshot: s });
-                log::info(format!("drill passed: {summary}"));
-                status.message = Some(summary);
-            } else {
-                let mut words = format!("drill failed: {summary}");
-                if let Some(first) = status.mismatches.first() {
-                    words.push_str(&format!("; first: {} ({})", first.path, first.reason));
-                }
-                if let Some(c) = found.count.filter(|c| !c.passed) {
-                    words.push_str(&format!(
-                        "; the run holds {} files but the live sources {} ({} fewer, over the {} tolerance): the backup misses files (a mount not mounted when the run read it? a run cut short?)",
-                        c.run,
-                        c.live,
-                        c.live - c.run,
-                        per_mille_text(c.tolerance_per_mille)
-                    ));
-                }
-                if let Some(d) = failed_dumps.first() {
-                    words.push_str(&format!(
-                        "; dump {}: {}",
-                        d.file_name,
-                        d.failure.as_deref().unwrap_or("failed")
-                    ));
-                }
-                words.push_str(&format!("; repeat with `{again}`"));
-                log::error(&words);
-                status.message = Some(words);
-            }
-        }
-        Err(e) => {
-            if matches!(e, VerifyError::Interrupted) || signals::stop_requested() {
-                status.result = DrillResult::Interrupted;
-            }
-            let words = format!("drill {}: {e}", status.result.as_str());
-            log::error(&words);
-            status.message = Some(words);
-        }
-    }
-    if let Err(e) = record::write(state_dir, &status) {
-        log::error(e.to_string());
-    }
-    if let Some(dir) = &spec.metrics_dir {
-        let within = spec.verify.as_ref().map(|v| v.within_seconds);
-        if let Err(e) = record::write_metrics(Path::new(dir), &status, within) {
-            log::warn(e.to_string());
-        }
-    }
-    status
+    let status = finish::finish(spec, options, start, seed, snapshot_id, outcome, &state_dir);
+    finish::status_exit(&status)
 }
 
 /// The drill itself: nothing recorded here.
@@ -341,7 +200,7 @@ fn drill(
                 let verdicts = d.snapshot_verdicts(&snapshot, &drawn)?;
                 let live = match counts {
                     Some(rule) => {
-                        d.plan_count(rule, &drawn);
+                        count::plan(&d.exec, rule, drawn.of);
                         Rsync::new(spec)?.count_live_files(&d.exec, &d.scratch)?
                     }
                     None => None,
@@ -354,7 +213,7 @@ fn drill(
                 let (snapshot, drawn, verdicts) = restic_run::verdicts(&d, &restic, snapshot_id)?;
                 let live = match counts {
                     Some(rule) => {
-                        d.plan_count(rule, &drawn);
+                        count::plan(&d.exec, rule, drawn.of);
                         restic.count_live_files(&d.exec)?
                     }
                     None => None,
@@ -362,22 +221,9 @@ fn drill(
                 (&restic, snapshot, drawn, verdicts, live)
             }
         };
-    let count = counts.zip(live).map(|(rule, live)| {
-        let c = CountResult {
-            run: drawn.of,
-            live,
-            tolerance_per_mille: rule.tolerance_per_mille,
-            passed: !rule.too_few(drawn.of, live),
-        };
-        log::info(format!(
-            "count: run {} holds {} files, the live sources {} (tolerance {})",
-            snapshot.id,
-            c.run,
-            c.live,
-            per_mille_text(c.tolerance_per_mille)
-        ));
-        c
-    });
+    let count = counts
+        .zip(live)
+        .map(|(rule, live)| count::weigh(rule, drawn.of, live, &snapshot.id));
     let found = d.found(&drawn, verdicts);
     let dumps = dump_drills(spec, &d.exec, engine, &snapshot, &d.scratch)?;
     drop(scratch);
@@ -386,14 +232,6 @@ fn drill(
         count,
         ..found
     })
-}
-
-/// A per-mille share as the policy writes it: `5%`, `0.5%`.
-fn per_mille_text(p: u32) -> String {
-    match p % 10 {
-        0 => format!("{}%", p / 10),
-        tenth => format!("{}.{tenth}%", p / 10),
-    }
 }
 
 /// The newest complete run of `runs` (oldest first).
@@ -479,17 +317,6 @@ impl Drill<'_> {
             );
         }
         local_verdicts(&self.exec, &drawn.files, &root)
-    }
-
-    /// `--dry-run`: what the count compares (the command that counts follows).
-    fn plan_count(&self, rule: bakgen_spec::verify::Count, drawn: &sample::Drawn) {
-        if self.exec.dry_run {
-            println!(
-                "# count: the live files, as a run would read them, against the run's {} (fails when more than {} fewer)",
-                drawn.of,
-                per_mille_text(rule.tolerance_per_mille)
-            );
-        }
     }
 
     /// What the verdicts on the sample come to.
