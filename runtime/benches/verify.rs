@@ -8,6 +8,10 @@
 //! file with the live one byte for byte, writes its record): the target is bakrun / by
 //! hand ≤ 1.2.
 //!
+//! Beside it, what `count` adds to a drill (counting the live files as a run would read
+//! them: `rsync --list-only`, `restic backup --dry-run -vv`): the same drill with and
+//! without it, reported as a ratio with no target.
+//!
 //! `cargo bench -p bakrun --bench verify`, sized by `BAKRUN_BENCH_FILES` (default 30000),
 //! `BAKRUN_BENCH_MIB` (default 300), `BAKRUN_BENCH_SAMPLE` (default 1000) and
 //! `BAKRUN_BENCH_ROUNDS` (default 4); work under `BAKRUN_BENCH_DIR` (default the temp
@@ -74,6 +78,21 @@ fn restic_spec(work: &Path, source: &Path, password: &Path) -> PathBuf {
     path
 }
 
+/// A copy of the spec at `spec` whose drill also counts the live files (`count`, 5 %).
+fn with_count(spec: &Path) -> PathBuf {
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(spec).unwrap()).unwrap();
+    json["verify"] = serde_json::json!({
+        "calendar": "Sun 05:00",
+        "sample": {"files": 1000},
+        "within-seconds": 691200,
+        "count": {"tolerance-per-mille": 50},
+    });
+    let path = spec.with_extension("count.json");
+    fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    path
+}
+
 fn report(what: &str, ours: &mut [f64], theirs: &mut [f64]) -> f64 {
     let ratio = ratio_of_sums(ours, theirs);
     println!(
@@ -104,6 +123,7 @@ fn main() {
     bakrun(&["init", restic.to_str().unwrap()]);
     bakrun(&["run", restic.to_str().unwrap()]);
 
+    let (rsync_count, restic_count) = (with_count(&rsync_spec), with_count(&restic));
     let rsync_files = planned(&rsync_spec, &sample);
     let restic_files = planned(&restic, &sample);
     assert_eq!(rsync_files.len().to_string(), sample);
@@ -130,6 +150,7 @@ fn main() {
     );
 
     let (mut ours_rsync, mut cp, mut ours_restic, mut by_hand) = (vec![], vec![], vec![], vec![]);
+    let (mut counted_rsync, mut counted_restic) = (vec![], vec![]);
     let target = w.join("by-hand");
     for round in 0..config.rounds {
         let verify = |spec: &Path| {
@@ -171,14 +192,29 @@ fn main() {
         if round % 2 == 0 {
             ours_rsync.push(verify(&rsync_spec));
             cp.push(copy_by_hand());
+            counted_rsync.push(verify(&rsync_count));
             ours_restic.push(verify(&restic));
             by_hand.push(restore_by_hand());
+            counted_restic.push(verify(&restic_count));
         } else {
+            counted_rsync.push(verify(&rsync_count));
             cp.push(copy_by_hand());
             ours_rsync.push(verify(&rsync_spec));
+            counted_restic.push(verify(&restic_count));
             by_hand.push(restore_by_hand());
             ours_restic.push(verify(&restic));
         }
+    }
+    for (what, with, without) in [
+        ("rsync", &mut counted_rsync, &mut ours_rsync),
+        ("restic", &mut counted_restic, &mut ours_restic),
+    ] {
+        println!(
+            "{what} drill with count {:.2} s, without {:.2} s (medians); ratio of sums {:.2} (no target)",
+            median(with),
+            median(without),
+            ratio_of_sums(with, without)
+        );
     }
     let r1 = report("rsync snapshots vs cp", &mut ours_rsync, &mut cp);
     let r2 = report(
