@@ -241,6 +241,19 @@ impl Sshd {
         sshd
     }
 
+    /// Restricts the client key to `forced` (an `authorized_keys` forced command, with
+    /// `restrict`), as docs/policy.md tells a pulled host to: sshd reads the file at each
+    /// login, so this holds from the next connection on.
+    pub fn restrict_to(&self, forced: &str) {
+        let d = self._dir.path();
+        let key = fs::read_to_string(d.join("client_key.pub")).unwrap();
+        fs::write(
+            d.join("authorized_keys"),
+            format!("command=\"{forced}\",restrict {key}"),
+        )
+        .unwrap();
+    }
+
     pub fn remote(&self) -> Value {
         json!({
             "address": "127.0.0.1",
