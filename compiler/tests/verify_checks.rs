@@ -272,9 +272,13 @@ fn count_needs_files_and_a_percentage_and_is_something_to_check() {
         d["help"].as_str().unwrap().contains("remove count"),
         "{d:#?}"
     );
-    for bad in ["\"101%\"", "\"5\"", "\"-1%\"", "\"0.05%\""] {
+    for bad in ["\"101%\"", "\"5\"", "\"-1%\"", "\"0.05%\"", "\"12.34%\""] {
         let text = with_verify("source \"/etc\"", &format!("count tolerance={bad}"));
-        reported(&text, "bakgen::invalid-value", "error", bad, 0);
+        let d = reported(&text, "bakgen::invalid-value", "error", bad, 0);
+        assert!(
+            d["message"].as_str().unwrap().contains("tolerance"),
+            "{d:#?}"
+        );
         assert_eq!(diagnostics(&text).len(), 1, "{bad}");
     }
     reported(

@@ -208,10 +208,10 @@ fn decode_count(cx: &mut Cx<'_>, node: &KdlNode, shape: &Shape<'_>) -> Option<Ve
                     cx.push(
                         Diagnostic::error(
                             "bakgen::invalid-value",
-                            format!("tolerance `{}` is not a percentage", text.value),
+                            format!("tolerance `{}` is not a share the count can use", text.value),
                             text.span.clone(),
                         )
-                        .label("not a percentage from 0% to 100%")
+                        .label("not a percentage from 0% to 100% with one decimal at most")
                         .help("write how many fewer files than the live ones the run may hold, such as tolerance=\"5%\" or tolerance=\"0.5%\""),
                     );
                     return None;
