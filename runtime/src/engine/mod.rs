@@ -146,6 +146,12 @@ pub trait Engine {
     /// Removes snapshots. Callers make sure the newest is never among them.
     fn forget(&self, exec: &Exec, snapshots: &[Snapshot]) -> Result<(), EngineError>;
 
+    /// How many files a run made now would hold: the live sources read as a run reads them
+    /// (the job's excludes applied), counted as a drill counts a run's files (a drill's
+    /// `count`). `empty` is an empty private folder the engine may name as a destination.
+    /// `None` in a dry run, which prints the command.
+    fn count_live_files(&self, exec: &Exec, empty: &Path) -> Result<Option<u64>, EngineError>;
+
     /// Writes the database dump `file_name` (as [`crate::dump::catalogue`] names it) of
     /// `snapshot` into a new private (0600) file `to`, as the run stored it: the dump drill
     /// reads dumps this way. A run without that dump is [`EngineError::NotInSnapshot`].

@@ -1,6 +1,5 @@
 //! A drill's `count`: the files of the run it read against the live files counted now, as
-//! a run would read them (the engines count: `Rsync::count_live_files`,
-//! `Restic::count_live_files`). A sample is drawn from the run, so a file the run never
+//! a run would read them (each engine counts: `Engine::count_live_files`). A sample is drawn from the run, so a file the run never
 //! saved is never drawn; the count is what shows such files. The rule is the spec crate's
 //! [`Count::too_few`].
 

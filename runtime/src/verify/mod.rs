@@ -191,39 +191,30 @@ fn drill(
     };
     let counts = spec.verify.as_ref().and_then(|v| v.count);
     let restic;
-    let (engine, snapshot, drawn, verdicts, live): (&dyn Engine, _, _, _, _) =
-        match &spec.destination {
-            Destination::Snapshots { .. } => {
-                let snapshot = newest(engine.snapshots()?, spec)?;
-                *snapshot_id = Some(snapshot.id.clone());
-                let drawn = d.draw(&snapshot, engine.files(&snapshot)?);
-                let verdicts = d.snapshot_verdicts(&snapshot, &drawn)?;
-                let live = match counts {
-                    Some(rule) => {
-                        count::plan(&d.exec, rule, drawn.of);
-                        Rsync::new(spec)?.count_live_files(&d.exec, &d.scratch)?
-                    }
-                    None => None,
-                };
-                (engine, snapshot, drawn, verdicts, live)
-            }
-            Destination::Restic { .. } => {
-                // Its own engine: the runs it lists are then known to the dump drill too.
-                restic = Restic::new(spec)?;
-                let (snapshot, drawn, verdicts) = restic_run::verdicts(&d, &restic, snapshot_id)?;
-                let live = match counts {
-                    Some(rule) => {
-                        count::plan(&d.exec, rule, drawn.of);
-                        restic.count_live_files(&d.exec)?
-                    }
-                    None => None,
-                };
-                (&restic, snapshot, drawn, verdicts, live)
-            }
-        };
-    let count = counts
-        .zip(live)
-        .map(|(rule, live)| count::weigh(rule, drawn.of, live, &snapshot.id));
+    let (engine, snapshot, drawn, verdicts): (&dyn Engine, _, _, _) = match &spec.destination {
+        Destination::Snapshots { .. } => {
+            let snapshot = newest(engine.snapshots()?, spec)?;
+            *snapshot_id = Some(snapshot.id.clone());
+            let drawn = d.draw(&snapshot, engine.files(&snapshot)?);
+            let verdicts = d.snapshot_verdicts(&snapshot, &drawn)?;
+            (engine, snapshot, drawn, verdicts)
+        }
+        Destination::Restic { .. } => {
+            // Its own engine: the runs it lists are then known to the dump drill too.
+            restic = Restic::new(spec)?;
+            let (snapshot, drawn, verdicts) = restic_run::verdicts(&d, &restic, snapshot_id)?;
+            (&restic, snapshot, drawn, verdicts)
+        }
+    };
+    let count = match counts {
+        Some(rule) => {
+            count::plan(&d.exec, rule, drawn.of);
+            engine
+                .count_live_files(&d.exec, &d.scratch)?
+                .map(|live| count::weigh(rule, drawn.of, live, &snapshot.id))
+        }
+        None => None,
+    };
     let found = d.found(&drawn, verdicts);
     let dumps = dump_drills(spec, &d.exec, engine, &snapshot, &d.scratch)?;
     drop(scratch);

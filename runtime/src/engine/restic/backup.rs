@@ -118,7 +118,7 @@ impl Restic {
     }
 
     /// What a sources backup reads, added to `cmd`: the job's excludes and its sources.
-    /// The backup and the count of the live files ([`Restic::count_live_files`]) read the
+    /// The backup and the count of the live files ([`Restic::count_live`]) read the
     /// same files this way.
     pub(super) fn selection(&self, mut cmd: Command) -> Command {
         for pattern in &self.spec.excludes {

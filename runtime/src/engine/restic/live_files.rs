@@ -12,9 +12,8 @@ use crate::engine::EngineError;
 use crate::log;
 
 impl Restic {
-    /// The number of regular files the sources hold now; `None` in a dry run (the command
-    /// is printed).
-    pub fn count_live_files(&self, exec: &Exec) -> Result<Option<u64>, EngineError> {
+    /// [`crate::engine::Engine::count_live_files`]: regular files.
+    pub(super) fn count_live(&self, exec: &Exec) -> Result<Option<u64>, EngineError> {
         let cmd = self.selection(
             self.restic()?
                 .args(["backup", "--dry-run", "--json", "-vv", "--host"])

@@ -208,6 +208,10 @@ impl Engine for Restic {
         self.forget_runs(exec, snapshots)
     }
 
+    fn count_live_files(&self, exec: &Exec, _empty: &Path) -> Result<Option<u64>, EngineError> {
+        self.count_live(exec)
+    }
+
     fn dump_to_file(
         &self,
         exec: &Exec,

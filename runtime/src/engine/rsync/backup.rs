@@ -203,7 +203,7 @@ impl Rsync {
 
     /// What a run reads, added to `cmd`: the job's excludes and its sources (through
     /// `view`, or on the remote host through the job's ssh). The backup and the count of
-    /// the live files ([`Rsync::count_live_files`]) read the same files this way.
+    /// the live files ([`Rsync::count_live`]) read the same files this way.
     pub(super) fn selection(&self, mut cmd: Command, view: &SourceView<'_>) -> Command {
         for pattern in &self.spec.excludes {
             cmd = cmd.arg(format!("--exclude={pattern}"));

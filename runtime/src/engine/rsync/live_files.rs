@@ -27,8 +27,8 @@ impl Rsync {
         self.selection(cmd, &SourceView::live()).arg(dest)
     }
 
-    /// The number of files (not folders) the sources hold now; `None` in a dry run.
-    pub fn count_live_files(&self, exec: &Exec, empty: &Path) -> Result<Option<u64>, EngineError> {
+    /// [`crate::engine::Engine::count_live_files`]: files and links, not folders.
+    pub(super) fn count_live(&self, exec: &Exec, empty: &Path) -> Result<Option<u64>, EngineError> {
         let cmd = self.live_files_command(empty);
         let Some((finished, count, stderr)) = exec.run_counting(&cmd, is_file)? else {
             return Ok(None);

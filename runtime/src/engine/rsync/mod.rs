@@ -117,6 +117,10 @@ impl Engine for Rsync {
         self.forget_snapshots(exec, snapshots)
     }
 
+    fn count_live_files(&self, exec: &Exec, empty: &Path) -> Result<Option<u64>, EngineError> {
+        self.count_live(exec, empty)
+    }
+
     fn dump_to_file(
         &self,
         exec: &Exec,
